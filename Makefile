@@ -1,0 +1,37 @@
+# Two commands do all setup on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-unit test-integration test-e2e lint lock clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+# Re-resolve every pin after changing pyproject.toml.
+lock: $(BIN)/python
+	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml --extra dev \
+		-o requirements.lock --no-header --no-annotate
+
+demo: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/demo.py
+
+lint: venv
+	$(BIN)/ruff check dags plugins tasks tests bench scripts
+	$(BIN)/ruff format --check dags plugins tasks tests bench scripts
+	$(BIN)/mypy dags plugins/retune tasks
+
+test: venv lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with_test_mysql.sh $(BIN)/pytest -ra
+
+clean:
+	rm -rf $(VENV) var

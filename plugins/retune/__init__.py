@@ -1,0 +1,1 @@
+"""Retune's Airflow glue: hooks, operators and the DAG factory. Thin by design."""

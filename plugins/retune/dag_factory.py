@@ -1,0 +1,115 @@
+"""One DAG per pipeline spec: etl -> validate -> materialize -> create_study -> tune[i] -> export.
+
+Parse-time work is limited to reading the spec YAML; nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
+from retune.operators import (
+    CreateStudyOperator,
+    EtlOperator,
+    ExportOperator,
+    MaterializeOperator,
+    TuneOperator,
+    ValidateOperator,
+)
+from tasks.spec import PipelineSpec, TuningSpec, load_spec
+
+SPEC_DIR_ENV = "RETUNE_SPEC_DIR"
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "retune",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+}
+
+
+def run_params(spec: PipelineSpec) -> dict[str, Param]:
+    """The Params form of a manual run; defaults come from the spec, bounds from its model."""
+
+    def integer(name: str, default: int, description: str) -> Param:
+        """An integer Param bounded like the spec field it overrides."""
+        bounds: dict[str, Any] = {}
+        for rule in TuningSpec.model_fields[name].metadata:
+            if hasattr(rule, "ge"):
+                bounds["minimum"] = rule.ge
+            if hasattr(rule, "le"):
+                bounds["maximum"] = rule.le
+        return Param(default, type="integer", description=description, **bounds)
+
+    return {
+        "n_trials": integer(
+            "n_trials",
+            spec.tuning.n_trials,
+            "Trial budget of this run's study (total, over all workers).",
+        ),
+        "n_workers": integer(
+            "n_workers",
+            spec.tuning.n_workers,
+            "Parallel tuning applications (mapped tune tasks).",
+        ),
+        "spark_tasks_per_worker": integer(
+            "spark_tasks_per_worker",
+            spec.tuning.spark_tasks_per_worker,
+            "Optuna workers (Spark tasks) inside each tuning application.",
+        ),
+        "gpu": Param(
+            spec.gpu,
+            type="string",
+            enum=["auto", "on", "off"],
+            description="auto: GPU when one is there; on: require one; off: CPU only.",
+        ),
+    }
+
+
+def timetable(schedule: str | None) -> CronDataIntervalTimetable | None:
+    """A cron schedule with data intervals: the run at midnight retunes on the day just ended.
+
+    So ``ds`` is always a complete day, for scheduled runs and backfills alike.
+    """
+    if schedule is None:
+        return None
+    return CronDataIntervalTimetable(schedule, timezone="UTC")
+
+
+def build_dag(spec_path: Path) -> DAG:
+    spec = load_spec(spec_path)
+    common = {"spec_path": str(spec_path.resolve())}
+    with DAG(
+        dag_id=f"retune_{spec.name}",
+        description=spec.description or f"Daily XGBoost retune of {spec.name}",
+        schedule=timetable(spec.schedule),
+        start_date=datetime.combine(spec.start_date, datetime.min.time()).replace(tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params=run_params(spec),
+        tags=["retune", spec.task],
+    ) as dag:
+        etl = EtlOperator(task_id="etl", **common)
+        validate = ValidateOperator(task_id="validate", **common)
+        materialize = MaterializeOperator(task_id="materialize", **common)
+        create_study = CreateStudyOperator(task_id="create_study", **common)
+        tune = TuneOperator.partial(task_id="tune", **common).expand(
+            worker_index=create_study.output
+        )
+        export = ExportOperator(task_id="export", **common)
+        etl >> validate >> materialize >> create_study
+        tune >> export
+    return dag
+
+
+def build_dags(directory: Path) -> dict[str, DAG]:
+    """Every spec ``*.yaml`` of ``directory`` ($RETUNE_SPEC_DIR first) as a DAG, by dag_id."""
+    directory = Path(os.environ.get(SPEC_DIR_ENV) or directory)
+    dags = {}
+    for path in sorted(directory.glob("*.yaml")):
+        dag = build_dag(path)
+        dags[dag.dag_id] = dag
+    return dags

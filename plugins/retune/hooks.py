@@ -1,0 +1,77 @@
+"""Where things are: Spark master, Optuna storage and storage root, from Airflow config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+DEFAULT_MASTER = "local[*]"
+STORAGE_ROOT_ENV = "RETUNE_STORAGE_ROOT"
+DEFAULT_STORAGE_ROOT = "var/storage"
+
+
+def connection_or_none(conn_id: str) -> Any:
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def resolve_storage_root(explicit: str | None = None) -> str:
+    """Operator argument, else $RETUNE_STORAGE_ROOT, else ./var/storage; always absolute."""
+    root = explicit or os.environ.get(STORAGE_ROOT_ENV) or DEFAULT_STORAGE_ROOT
+    return str(Path(root).resolve())
+
+
+def optuna_storage_url(conn_id: str, storage_root: str) -> tuple[str, str]:
+    """(URL, kind): MySQL from connection ``conn_id`` if it exists, else the embedded journal."""
+    from sqlalchemy.engine import URL
+
+    from tasks.layout import journal_path
+    from tasks.optuna_storage import journal_url
+
+    conn = connection_or_none(conn_id)
+    if conn is None:
+        return journal_url(journal_path(storage_root)), "journal"
+    if conn.conn_type != "mysql":
+        raise ValueError(f"connection {conn_id} must be of type mysql, not {conn.conn_type!r}")
+    url = URL.create(
+        "mysql+pymysql",
+        username=conn.login,
+        password=conn.password,
+        host=conn.host or "127.0.0.1",
+        port=conn.port or 3306,
+        database=conn.schema or "optuna",
+    )
+    return url.render_as_string(hide_password=False), "mysql"
+
+
+class RetuneSparkSubmitHook(SparkSubmitHook):
+    """The provider's hook, with two defaults fit for a fresh machine.
+
+    A missing ``spark_default`` connection means ``local[*]`` (the provider would pick
+    YARN), and ``spark-submit`` is also looked for beside the running interpreter,
+    where pip installs it, when it is not on PATH.
+    """
+
+    def _resolve_connection(self) -> dict[str, Any]:
+        data = super()._resolve_connection()
+        if connection_or_none(self._conn_id) is None:
+            data["master"] = DEFAULT_MASTER
+            self.log.info("no %s connection: Spark master %s", self._conn_id, DEFAULT_MASTER)
+        return data
+
+    def _get_spark_binary_path(self) -> list[str]:
+        binary = self._connection["spark_binary"]
+        if shutil.which(binary) is None:
+            beside = Path(sys.executable).parent / binary
+            if beside.is_file():
+                return [str(beside)]
+        return [binary]

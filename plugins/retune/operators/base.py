@@ -1,0 +1,89 @@
+"""What every Retune operator shares: the spec, the run's overrides and the storage layout."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from retune.hooks import RetuneSparkSubmitHook, resolve_storage_root
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from tasks.layout import Layout
+    from tasks.spec import PipelineSpec
+
+
+def run_ds(context: Context) -> str:
+    """The run's ds; a manual run without a logical date takes the day it was triggered."""
+    ds = context.get("ds")
+    if ds:
+        return str(ds)
+    return str(context["dag_run"].run_after.date().isoformat())
+
+
+class RetuneOperator(BaseOperator):
+    """Base of the stage operators. Nothing is read or computed in ``__init__``."""
+
+    template_fields: Sequence[str] = ("spec_path", "storage_root")
+
+    def __init__(self, *, spec_path: str, storage_root: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec_path = spec_path
+        self.storage_root = storage_root
+
+    def load_spec(self, context: Context) -> PipelineSpec:
+        """The spec with this run's parameters (the UI form or ``--conf``) applied."""
+        from tasks.spec import RUN_PARAMS, load_spec, with_overrides
+
+        params = context.get("params") or {}
+        overrides = {name: params.get(name) for name in RUN_PARAMS if name in params}
+        return with_overrides(load_spec(self.spec_path), overrides)
+
+    def layout(self, context: Context, spec: PipelineSpec) -> Layout:
+        from pathlib import Path
+
+        from tasks.layout import Layout
+
+        return Layout(Path(resolve_storage_root(self.storage_root)), spec.name, run_ds(context))
+
+
+class SparkJobOperator(RetuneOperator):
+    """A stage that runs as a Spark application, submitted through the provider's hook."""
+
+    template_fields: Sequence[str] = (*RetuneOperator.template_fields, "conn_id")
+
+    def __init__(self, *, conn_id: str = "spark_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self._hook: RetuneSparkSubmitHook | None = None
+
+    def submit(
+        self,
+        job: str,
+        application_args: list[str],
+        conf: dict[str, str],
+        name: str,
+        env_vars: dict[str, str] | None = None,
+    ) -> None:
+        from tasks.spark_commands import job_file
+
+        self._hook = RetuneSparkSubmitHook(
+            conn_id=self.conn_id,
+            conf=conf,
+            application_args=application_args,
+            env_vars=env_vars,
+            name=name,
+        )
+        self._hook.submit(job_file(job))
+
+    @property
+    def python(self) -> str:
+        return sys.executable
+
+    def on_kill(self) -> None:
+        if self._hook is not None:
+            self._hook.on_kill()

@@ -1,0 +1,168 @@
+"""Run one Retune pipeline for one ds through a real Airflow, then print what it produced.
+
+    python scripts/airflow_run.py --dag retune_demo_regression --ds 2026-11-21 [--runner standalone]
+
+``standalone`` starts `airflow standalone` (scheduler, dag-processor, api-server,
+LocalExecutor), so mapped tune tasks run in parallel, and stops it afterwards.
+``test`` uses `airflow dags test`, one task after another, with no services.
+Rerunning the same ds clears the finished run and runs it again (idempotent by ds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FINISHED = {"success", "failed"}
+
+
+def airflow_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("AIRFLOW_HOME", str(ROOT / "var" / "airflow"))
+    env.setdefault("RETUNE_STORAGE_ROOT", str(ROOT / "var" / "storage"))
+    env["AIRFLOW_CONFIG"] = str(Path(env["AIRFLOW_HOME"]) / "airflow.cfg")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("GX_ANALYTICS_ENABLED", "false")
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return env
+
+
+def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or "")[-3000:] if capture else ""
+        raise SystemExit(f"airflow {' '.join(args)} failed ({result.returncode})\n{detail}")
+    return result.stdout if capture else ""
+
+
+def prepare(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "render_airflow_cfg.py")], env=env, check=True
+    )
+    airflow(env, "db", "migrate", capture=True)
+    airflow(env, "dags", "reserialize", capture=True)
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def json_output(text: str) -> list[dict[str, str]]:
+    """The JSON of an `airflow ... -o json` call (Airflow logs to stdout before it)."""
+    lines = [line for line in text.splitlines() if line.startswith("[")]
+    return list(json.loads(lines[-1])) if lines else []
+
+
+def wait_for_api(port: int, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Tasks talk to the api-server: queueing one before it answers wastes a try."""
+    url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"airflow standalone exited early; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(3)
+    raise SystemExit(f"the Airflow api-server did not answer on {url}; see {log_path}")
+
+
+def find_run(env: dict[str, str], dag_id: str, logical_date: str) -> dict[str, str] | None:
+    runs = json_output(airflow(env, "dags", "list-runs", dag_id, "-o", "json", capture=True))
+    for run in runs:
+        if str(run.get("logical_date", "")).startswith(logical_date):
+            return dict(run)
+    return None
+
+
+def run_standalone(env: dict[str, str], dag_id: str, ds: str, timeout: float) -> str:
+    port = int(env.get("AIRFLOW_API_PORT", "8080"))
+    if port_in_use(port):
+        raise SystemExit(f"port {port} is taken (another Airflow?); set AIRFLOW_API_PORT")
+    log_path = Path(env["AIRFLOW_HOME"]) / "standalone.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [str(BIN / "airflow"), "standalone"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_api(port, server, log_path)
+        airflow(env, "dags", "unpause", dag_id, capture=True)
+        run = find_run(env, dag_id, ds)
+        if run is not None and run["state"] in FINISHED:
+            airflow(env, "tasks", "clear", dag_id, "-s", ds, "-e", ds, "--yes", capture=True)
+        elif run is None:
+            time.sleep(20)  # the scheduler may create the scheduled run for this interval
+            if find_run(env, dag_id, ds) is None:
+                airflow(
+                    env,
+                    "dags",
+                    "trigger",
+                    dag_id,
+                    "--logical-date",
+                    f"{ds}T00:00:00+00:00",
+                    capture=True,
+                )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SystemExit(f"airflow standalone exited early; see {log_path}")
+            run = find_run(env, dag_id, ds)
+            if run is not None and run["state"] in FINISHED:
+                return run["state"]
+            time.sleep(10)
+        raise SystemExit(f"run of {dag_id} for {ds} did not finish within {timeout:.0f}s")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def run_dags_test(env: dict[str, str], dag_id: str, ds: str) -> str:
+    result = subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", dag_id, ds], env=env, text=True, check=False
+    )
+    return "success" if result.returncode == 0 else "failed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dag", required=True)
+    parser.add_argument("--ds", required=True)
+    parser.add_argument("--runner", choices=["standalone", "test"], default="standalone")
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    env = airflow_env()
+    prepare(env)
+    if args.runner == "standalone":
+        state = run_standalone(env, args.dag, args.ds, args.timeout)
+    else:
+        state = run_dags_test(env, args.dag, args.ds)
+    print(f"run of {args.dag} for {args.ds}: {state}")
+    if state != "success":
+        raise SystemExit(f"the run failed; task logs are under {env['AIRFLOW_HOME']}/logs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Errors that name what is wrong. Each stage raises one of these for bad input."""
+
+from __future__ import annotations
+
+
+class RetuneError(Exception):
+    """Base class of every error Retune raises on purpose."""
+
+
+class SpecError(RetuneError):
+    """A pipeline spec is invalid; the message names the file and the field."""
+
+
+class RawPartitionMissing(RetuneError):
+    """The raw data partition for a ds does not exist or holds no data files."""
+
+
+class DataSchemaError(RetuneError):
+    """Raw data does not match the spec's schema (missing or unknown columns)."""
+
+
+class ValidationFailed(RetuneError):
+    """The Great Expectations gate failed; nothing downstream may run."""
+
+
+class StorageUnreachable(RetuneError):
+    """The Optuna storage (MySQL or journal file) cannot be reached."""
+
+
+class SnapshotMissing(RetuneError):
+    """A published dataset snapshot or its manifest is absent or inconsistent."""
+
+
+class NoCompletedTrial(RetuneError):
+    """A study has no completed trial to export."""

@@ -1,0 +1,90 @@
+"""Best-model export: retrain with the best trial's parameters, evaluate, write model + card."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.atomic import replace_dir
+from tasks.devices import resolve_device
+from tasks.errors import NoCompletedTrial
+from tasks.layout import Layout
+from tasks.study import study_name
+from tasks.training import Snapshot, base_params, build_matrices, evaluate, fit, load_snapshot
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+
+    from tasks.spec import PipelineSpec
+
+MODEL_FILE = "model.ubj"
+CARD_FILE = "model_card.json"
+LIBRARIES = ("xgboost", "optuna", "pyspark", "great-expectations", "numpy", "pandas")
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise NoCompletedTrial(f"study {study.study_name} has no completed trial to export")
+    return study.best_trial
+
+
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in LIBRARIES}
+
+
+def export_best(
+    spec: PipelineSpec, layout: Layout, storage: BaseStorage, storage_kind: str
+) -> dict[str, Any]:
+    import optuna
+
+    name = study_name(spec.name, layout.ds)
+    study = optuna.load_study(study_name=name, storage=storage)
+    trial = best_trial(study)
+    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec)
+    device = resolve_device(spec.gpu)
+    rounds = int(trial.user_attrs.get("best_rounds", spec.tuning.num_boost_round))
+    seed = int(trial.user_attrs.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
+    params = {**base_params(spec, device, seed, snapshot), **trial.params}
+    booster, _ = fit(params, build_matrices(snapshot), rounds, early_stopping_rounds=None)
+    metric_value = evaluate(booster, snapshot, spec.metric, rounds)
+
+    target = layout.model_dir
+    with replace_dir(target) as tmp:
+        booster.save_model(str(tmp / MODEL_FILE))
+        card = {
+            "pipeline": spec.name,
+            "ds": layout.ds,
+            "task": spec.task,
+            "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
+            "tuned_value": trial.value,
+            "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
+            "params": trial.params,
+            "xgboost_params": params,
+            "num_boost_round": rounds,
+            "device": device,
+            "features": snapshot.features,
+            "data": {
+                "content_hash": snapshot.manifest["content_hash"],
+                "rows": snapshot.manifest["rows"],
+            },
+            "libraries": library_versions(),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+    return {
+        "model_path": str(target / MODEL_FILE),
+        "model_card": str(target / CARD_FILE),
+        "metric": spec.metric,
+        "value": metric_value,
+        "trial_number": trial.number,
+    }
+
+
+def model_path(layout: Layout) -> Path:
+    return layout.model_dir / MODEL_FILE

@@ -1,0 +1,58 @@
+"""Optuna storage from a URL: MySQL (RDB) in production, a journal file when embedded.
+
+The URL may carry a password, so it travels only through environment variables and
+closures, never command lines or logs; use :func:`mask_url` before printing one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tasks.errors import StorageUnreachable
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+JOURNAL_PREFIX = "journal://"
+STORAGE_ENV = "RETUNE_OPTUNA_STORAGE"
+
+
+def journal_url(path: str | Path) -> str:
+    return JOURNAL_PREFIX + str(Path(path).resolve())
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of ``scheme://user:password@host`` URLs."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def open_storage(url: str) -> BaseStorage:
+    """Open the storage behind ``url``; an unreachable one raises :class:`StorageUnreachable`."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if url.startswith(JOURNAL_PREFIX):
+        path = Path(url[len(JOURNAL_PREFIX) :])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            backend = JournalFileBackend(str(path))
+        except OSError as exc:
+            raise StorageUnreachable(f"Optuna journal {path} is not writable: {exc}") from None
+        return optuna.storages.JournalStorage(backend)
+    if url.startswith("mysql"):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs={"pool_pre_ping": True, "pool_recycle": 3600},
+            )
+        except Exception as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise StorageUnreachable(
+                f"Optuna storage unreachable: MySQL at {mask_url(url)}: {mask_url(reason)}"
+            ) from None
+    raise StorageUnreachable(
+        f"Optuna storage URL {mask_url(url)!r} is neither mysql+pymysql://... nor "
+        f"{JOURNAL_PREFIX}/path"
+    )

@@ -1,0 +1,51 @@
+"""Pure builders of what each Spark stage submits: application file, arguments, conf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+JOBS_DIR = Path(__file__).resolve().parent / "jobs"
+
+
+def job_file(job: str) -> str:
+    """The file spark-submit runs for ``job`` (``etl`` or ``tune``)."""
+    path = JOBS_DIR / f"{job}_job.py"
+    if not path.is_file():
+        raise ValueError(f"no Spark job named {job!r} ({path} does not exist)")
+    return str(path)
+
+
+def etl_args(spec_path: str, ds: str, storage_root: str) -> list[str]:
+    return ["--spec", spec_path, "--ds", ds, "--storage-root", storage_root]
+
+
+def tune_args(
+    spec_path: str, ds: str, storage_root: str, map_index: int, spark_tasks: int, try_number: int
+) -> list[str]:
+    return [
+        *etl_args(spec_path, ds, storage_root),
+        "--map-index",
+        str(map_index),
+        "--spark-tasks",
+        str(spark_tasks),
+        "--try-number",
+        str(try_number),
+    ]
+
+
+def base_conf(python: str) -> dict[str, str]:
+    """Conf every Retune application gets: the interpreter that has ``tasks`` installed."""
+    return {
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": python,
+        "spark.ui.showConsoleProgress": "false",
+    }
+
+
+def tune_conf(python: str, spark_tasks: int) -> dict[str, str]:
+    """One Optuna worker per Spark task: no speculation (it would run a worker twice)."""
+    return {
+        **base_conf(python),
+        "spark.speculation": "false",
+        "spark.default.parallelism": str(spark_tasks),
+    }

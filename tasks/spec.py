@@ -1,0 +1,238 @@
+"""Pipeline spec: the YAML file that says *what* a pipeline does, with typed validation."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tasks.errors import SpecError
+
+TaskType = Literal["regression", "binary", "multiclass"]
+ColumnType = Literal["double", "float", "long", "int", "string", "boolean"]
+GpuMode = Literal["auto", "on", "off"]
+
+# XGBoost eval_metric names per task type, with the direction that improves them.
+METRICS: dict[TaskType, dict[str, Literal["minimize", "maximize"]]] = {
+    "regression": {"rmse": "minimize", "mae": "minimize"},
+    "binary": {"auc": "maximize", "logloss": "minimize", "error": "minimize"},
+    "multiclass": {"mlogloss": "minimize", "merror": "minimize"},
+}
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NUMERIC_TYPES = {"double", "float", "long", "int", "boolean"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Strict):
+    path: str = Field(description="Path template of one ds partition: {storage_root} and {ds}.")
+    format: Literal["csv", "parquet"] = "csv"
+
+    @field_validator("path")
+    @classmethod
+    def _needs_ds(cls, value: str) -> str:
+        if "{ds}" not in value:
+            raise ValueError("must contain the placeholder {ds}")
+        unknown = set(re.findall(r"{([^}]*)}", value)) - {"ds", "storage_root"}
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; use {{ds}}, {{storage_root}}"
+            )
+        return value
+
+
+class SchemaSpec(_Strict):
+    key: str
+    target: str
+    columns: dict[str, ColumnType]
+
+    @model_validator(mode="after")
+    def _key_and_target_declared(self) -> SchemaSpec:
+        for role in ("key", "target"):
+            column = getattr(self, role)
+            if column not in self.columns:
+                raise ValueError(f"{role} column {column!r} is not declared in schema.columns")
+        if self.columns[self.target] not in NUMERIC_TYPES:
+            raise ValueError(f"target column {self.target!r} must be numeric")
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        return [c for c in self.columns if c not in (self.key, self.target)]
+
+
+class SplitSpec(_Strict):
+    valid_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class ValidationSpec(_Strict):
+    min_rows: int = Field(1000, ge=1)
+
+
+class FloatParam(_Strict):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FloatParam:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+
+class IntParam(_Strict):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntParam:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+
+class CategoricalParam(_Strict):
+    type: Literal["categorical"]
+    choices: list[str | int | float | bool] = Field(min_length=1, max_length=256)
+
+
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+
+
+class TuningSpec(_Strict):
+    n_trials: int = Field(20, ge=1, le=10_000)
+    n_workers: int = Field(2, ge=1, le=64, description="Spark applications (mapped tasks).")
+    spark_tasks_per_worker: int = Field(1, ge=1, le=64)
+    num_boost_round: int = Field(200, ge=1, le=100_000)
+    early_stopping_rounds: int | None = Field(20, ge=1)
+    nthread: int = Field(1, ge=1, le=256, description="XGBoost threads per Optuna worker.")
+    seed: int = Field(0, ge=0)
+
+
+class PipelineSpec(_Strict):
+    name: str
+    description: str = ""
+    schedule: str | None = "@daily"
+    start_date: date
+    source: SourceSpec
+    data_schema: SchemaSpec = Field(alias="schema")
+    task: TaskType
+    metric: str
+    direction: Literal["minimize", "maximize"] | None = None
+    split: SplitSpec = SplitSpec()
+    validation: ValidationSpec = ValidationSpec()
+    search_space: dict[str, Param] = Field(min_length=1)
+    tuning: TuningSpec = TuningSpec()
+    gpu: GpuMode = "auto"
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(
+                "must be lower-case letters, digits and '_', starting with a letter "
+                "(it names DAGs, studies and storage folders)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> PipelineSpec:
+        allowed = METRICS[self.task]
+        if self.metric not in allowed:
+            raise ValueError(
+                f"metric {self.metric!r} does not fit task {self.task!r}; choose one of "
+                f"{sorted(allowed)}"
+            )
+        if self.direction is not None and self.direction != allowed[self.metric]:
+            raise ValueError(
+                f"direction {self.direction!r} contradicts metric {self.metric!r}, "
+                f"which is to be {allowed[self.metric]}d"
+            )
+        return self
+
+    @property
+    def study_direction(self) -> Literal["minimize", "maximize"]:
+        return self.direction or METRICS[self.task][self.metric]
+
+    def source_path(self, storage_root: str, ds: str) -> str:
+        return self.source.path.format(storage_root=storage_root, ds=ds)
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("float", "int", "categorical") and parts:
+            continue  # the discriminated union's tag adds nothing for the reader
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "<root>"
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> PipelineSpec:
+    """Validate already-loaded spec data; errors name ``source`` and every bad field."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a spec must be a mapping, got {type(data).__name__}")
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_field_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SpecError(f"{source}: invalid spec\n  " + "\n  ".join(problems)) from None
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+    return parse_spec(data, source=str(path))
+
+
+# Run parameters (Airflow Params) that may override the spec for one run: name -> spec path.
+RUN_PARAMS: dict[str, tuple[str, ...]] = {
+    "n_trials": ("tuning", "n_trials"),
+    "n_workers": ("tuning", "n_workers"),
+    "spark_tasks_per_worker": ("tuning", "spark_tasks_per_worker"),
+    "gpu": ("gpu",),
+}
+
+
+def with_overrides(spec: PipelineSpec, overrides: dict[str, Any]) -> PipelineSpec:
+    """The spec with run parameters applied (``None`` means: keep the spec's value)."""
+    unknown = sorted(set(overrides) - set(RUN_PARAMS))
+    if unknown:
+        raise SpecError(f"unknown run parameter(s) {unknown}; known: {sorted(RUN_PARAMS)}")
+    data = spec.model_dump(by_alias=True, mode="json")
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        *parents, leaf = RUN_PARAMS[name]
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return parse_spec(data, source=f"{spec.name} with run parameters {overrides}")

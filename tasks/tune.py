@@ -1,0 +1,102 @@
+"""Tuning Spark application: K Spark tasks, each an Optuna worker on the shared study.
+
+The storage URL comes from the environment (it may hold a password) and reaches the
+executors inside the task closure, never on a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.devices import resolve_device
+from tasks.errors import RetuneError
+from tasks.layout import Layout
+from tasks.optuna_storage import STORAGE_ENV, open_storage
+from tasks.seeds import worker_seed
+from tasks.spec import load_spec, parse_spec
+from tasks.study import study_name
+from tasks.training import read_manifest
+from tasks.worker import WorkerIdentity, run_worker
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from tasks.spec import PipelineSpec
+
+
+def run(
+    spark: SparkSession,
+    spec: PipelineSpec,
+    ds: str,
+    storage_root: str,
+    storage_url: str,
+    map_index: int,
+    spark_tasks: int,
+    try_number: int,
+) -> list[dict[str, Any]]:
+    dataset_dir = str(Layout(Path(storage_root), spec.name, ds).dataset_dir)
+    read_manifest(dataset_dir)  # fail on the driver, before any executor starts
+    name = study_name(spec.name, ds)
+    spec_data = spec.model_dump(by_alias=True, mode="json")
+
+    def work(partition: int, _rows: Iterable[int]) -> Iterator[dict[str, Any]]:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        spark_attempt = context.attemptNumber() if context else 0
+        local_spec = parse_spec(spec_data)
+        attempt = try_number * 1000 + spark_attempt
+        identity = WorkerIdentity(
+            map_index=map_index,
+            partition=partition,
+            attempt=attempt,
+            seed=worker_seed(local_spec.tuning.seed, map_index, partition, attempt),
+            device=resolve_device(local_spec.gpu),
+        )
+        yield run_worker(open_storage(storage_url), name, local_spec, dataset_dir, identity)
+
+    rdd = spark.sparkContext.parallelize(range(spark_tasks), spark_tasks)
+    return rdd.mapPartitionsWithIndex(work).collect()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="retune-tune")
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--ds", required=True)
+    parser.add_argument("--storage-root", required=True)
+    parser.add_argument("--map-index", type=int, required=True)
+    parser.add_argument("--spark-tasks", type=int, required=True)
+    parser.add_argument("--try-number", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> None:
+    from pyspark.sql import SparkSession
+
+    args = parse_args(argv)
+    storage_url = os.environ.get(STORAGE_ENV)
+    if not storage_url:
+        raise RetuneError(f"environment variable {STORAGE_ENV} (the Optuna storage URL) is not set")
+    spec = load_spec(args.spec)
+    spark = SparkSession.builder.appName(
+        f"retune-tune-{spec.name}-{args.ds}-{args.map_index}"
+    ).getOrCreate()
+    try:
+        workers = run(
+            spark,
+            spec,
+            args.ds,
+            args.storage_root,
+            storage_url,
+            args.map_index,
+            args.spark_tasks,
+            args.try_number,
+        )
+        print(json.dumps({"workers": workers}))
+    finally:
+        spark.stop()

@@ -1,0 +1,65 @@
+"""Shared fixtures: demo spec, a session-scoped local SparkSession, the test MySQL URL."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_SPEC = ROOT / "dags" / "specs" / "demo_regression.yaml"
+MYSQL_ENV = "RETUNE_TEST_MYSQL_URL"
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+# Keep Airflow's files for tests out of ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="retune-airflow-home-"))
+
+
+def demo_spec_data(**tuning: Any) -> dict[str, Any]:
+    """The demo spec as a dict, with fast tuning settings for tests."""
+    data: dict[str, Any] = yaml.safe_load(DEMO_SPEC.read_text())
+    data["tuning"].update({"num_boost_round": 20, "early_stopping_rounds": 5, **tuning})
+    data["validation"]["min_rows"] = 100
+    data["gpu"] = "off"
+    return data
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("retune-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """URL of the test database; skips without MySQL, except under CI=true where it fails."""
+    url = os.environ.get(MYSQL_ENV)
+    reason = f"{MYSQL_ENV} is not set (run the tests with scripts/with_test_mysql.sh)"
+    if url:
+        import sqlalchemy
+
+        try:
+            sqlalchemy.create_engine(url).connect().close()
+        except Exception as exc:
+            reason = f"MySQL at {MYSQL_ENV} is unreachable: {str(exc).splitlines()[0]}"
+            url = None
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"MySQL tests must run in CI: {reason}")
+        pytest.skip(f"MySQL tests skipped: {reason}")
+    return url

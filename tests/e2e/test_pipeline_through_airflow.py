@@ -1,0 +1,137 @@
+"""The demo pipeline through a real Airflow (standalone: scheduler + LocalExecutor),
+real local Spark and the real MySQL as the Optuna storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import optuna
+import pytest
+import xgboost as xgb
+import yaml
+from sqlalchemy.engine import make_url
+
+from tasks.demo_data import write_day
+from tasks.export import CARD_FILE, MODEL_FILE
+from tasks.layout import MANIFEST, Layout
+from tasks.metrics import rmse
+from tasks.spec import parse_spec
+from tasks.study import study_name
+from tasks.training import load_snapshot
+from tests.conftest import ROOT, demo_spec_data
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
+ROWS = 20_000
+N_TRIALS = 6
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def optuna_connection(mysql_url: str) -> str:
+    url = make_url(mysql_url)
+    return json.dumps(
+        {
+            "conn_type": "mysql",
+            "host": url.host,
+            "port": url.port,
+            "login": url.username,
+            "password": url.password,
+            "schema": url.database,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def run(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("e2e")
+    storage, specs = base / "storage", base / "specs"
+    specs.mkdir()
+    spec_data = demo_spec_data(n_trials=N_TRIALS, num_boost_round=40)
+    (specs / "demo_regression.yaml").write_text(yaml.safe_dump(spec_data))
+    # The scheduler creates the run of the latest complete day; the test runs that one.
+    ds = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    write_day(storage / "raw" / "demo_regression", date.fromisoformat(ds), ROWS, seed=5)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(base / "airflow"),
+        "AIRFLOW_API_PORT": str(free_port()),
+        "RETUNE_STORAGE_ROOT": str(storage),
+        "RETUNE_SPEC_DIR": str(specs),
+        "AIRFLOW_CONN_OPTUNA_DEFAULT": optuna_connection(mysql_url),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "airflow_run.py"),
+            "--dag",
+            "retune_demo_regression",
+            "--ds",
+            ds,
+            "--runner",
+            "standalone",
+            "--timeout",
+            "1200",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    logs = base / "airflow" / "logs"
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\nlogs: {logs}"
+    spec = parse_spec(spec_data)
+    return {"spec": spec, "layout": Layout(storage, spec.name, ds), "ds": ds, "logs": logs}
+
+
+def test_manifest_counts_every_generated_row(run: dict[str, Any]) -> None:
+    manifest = json.loads((run["layout"].dataset_dir / MANIFEST).read_text())
+    assert sum(manifest["rows"].values()) == ROWS
+    assert manifest["validation"]["success"] is True
+
+
+def test_study_on_mysql_holds_exactly_the_budget_from_both_parallel_workers(
+    run: dict[str, Any], mysql_url: str
+) -> None:
+    study = optuna.load_study(study_name=study_name(run["spec"].name, run["ds"]), storage=mysql_url)
+    trials = study.get_trials()
+    assert len(trials) == N_TRIALS
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    workers: dict[str, list[Any]] = {}
+    for trial in trials:
+        workers.setdefault(trial.user_attrs["worker"].split(".")[0], []).append(trial)
+    assert set(workers) == {"w0", "w1"}
+    # The two mapped tune tasks ran at the same time: their trial spans overlap.
+    spans = {
+        w: (min(t.datetime_start for t in ts), max(t.datetime_complete for t in ts))
+        for w, ts in workers.items()
+    }
+    assert spans["w0"][0] < spans["w1"][1] and spans["w1"][0] < spans["w0"][1]
+
+
+def test_exported_model_predicts_with_the_recorded_metric(run: dict[str, Any]) -> None:
+    layout, spec = run["layout"], run["spec"]
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    booster = xgb.Booster(model_file=str(layout.model_dir / MODEL_FILE))
+    snapshot = load_snapshot(layout.dataset_dir, spec)
+    pred = booster.predict(xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features))
+    assert len(pred) == card["data"]["rows"]["valid"]
+    assert rmse(snapshot.y_valid, pred) == pytest.approx(card["metric"]["value"], rel=1e-6)
+    assert card["study"]["storage"] == "mysql"
+
+
+def test_no_secret_in_task_logs(run: dict[str, Any], mysql_url: str) -> None:
+    password = make_url(mysql_url).password
+    assert password
+    for log in run["logs"].rglob("*.log"):
+        assert password not in log.read_text(errors="replace"), log

@@ -1,0 +1,65 @@
+"""Two worker processes share one study on the real MySQL and finish exactly the budget."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+from tasks.devices import resolve_device
+from tasks.optuna_storage import open_storage
+from tasks.seeds import worker_seed
+from tasks.spec import parse_spec
+from tasks.study import create_study
+from tasks.worker import WorkerIdentity, run_worker
+from tests.conftest import demo_spec_data
+from tests.snapshots import published
+
+pytestmark = pytest.mark.mysql
+DS = "2026-11-21"
+
+
+def worker_process(
+    url: str, name: str, spec_data: dict[str, Any], dataset: str, index: int
+) -> None:
+    spec = parse_spec(spec_data)
+    identity = WorkerIdentity(
+        index, 0, 1, worker_seed(spec.tuning.seed, index, 0, 1), resolve_device(spec.gpu)
+    )
+    run_worker(open_storage(url), name, spec, dataset, identity)
+
+
+def test_two_processes_finish_exactly_the_budget(mysql_url: str, tmp_path: Path) -> None:
+    spec_data = demo_spec_data(n_trials=10)
+    spec = parse_spec(spec_data)
+    layout = published(tmp_path, spec, DS, rows=4000)
+    name = f"test.{uuid.uuid4().hex}"
+    storage = open_storage(mysql_url)
+    assert create_study(storage, name, "minimize", 10)["enqueued"] == 10
+    assert create_study(storage, name, "minimize", 10)["enqueued"] == 0  # idempotent
+
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=worker_process, args=(mysql_url, name, spec_data, str(layout.dataset_dir), i)
+        )
+        for i in range(2)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=600)
+        assert process.exitcode == 0
+
+    trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
+    assert len(trials) == 10
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    by_worker = {t.user_attrs["worker"] for t in trials}
+    assert by_worker == {"w0.p0.a1", "w1.p0.a1"}
+    assert len({t.user_attrs["seed"] for t in trials}) == 2
+    assert all(t.user_attrs["device"] == "cpu" for t in trials)
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 10

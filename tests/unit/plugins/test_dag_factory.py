@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, demo_spec_data
+
+
+def dagbag(folder: Path):  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder))
+
+
+def test_dags_folder_imports_with_one_dag_per_spec() -> None:
+    bag = dagbag(ROOT / "dags")
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == ["retune_demo_regression"]
+
+
+def test_dag_has_six_stages_in_order_with_mapped_tune() -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dagbag(ROOT / "dags").dags["retune_demo_regression"]
+    order = ["etl", "validate", "materialize", "create_study", "tune", "export"]
+    assert [t.task_id for t in dag.topological_sort()] == order
+    for upstream, downstream in pairwise(order):
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+    assert isinstance(dag.get_task("tune"), MappedOperator)
+    assert all(dag.get_task(t).retries == 2 for t in order)
+    assert dag.params["n_trials"] == 12
+    assert dag.timetable.expression == "0 0 * * *"
+
+
+def test_run_params_reject_bad_values() -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = dagbag(ROOT / "dags").dags["retune_demo_regression"]
+    params = dag.params
+    params["n_trials"] = 30
+    params.validate()
+    for name, bad in (("n_trials", 0), ("n_workers", 500), ("gpu", "maybe")):
+        with pytest.raises(ParamValidationError):
+            params[name] = bad
+
+
+def test_a_bad_spec_is_an_import_error_naming_file_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = demo_spec_data()
+    data["metric"] = "auc"
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
+    bag = dagbag(ROOT / "dags")
+    (error,) = bag.import_errors.values()
+    assert f"{tmp_path / 'broken.yaml'}: invalid spec" in error
+    assert "metric 'auc' does not fit task 'regression'" in error

@@ -1,0 +1,113 @@
+"""The exact spark-submit command line each Spark stage submits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
+
+from tasks.optuna_storage import STORAGE_ENV
+from tasks.spark_commands import base_conf, etl_args, job_file, tune_args, tune_conf
+
+PY = "/venv/bin/python"
+
+
+@pytest.fixture
+def no_spark_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_SPARK_DEFAULT", raising=False)
+
+
+def build(conf: dict[str, str], args: list[str], job: str, **kwargs: object) -> list[str]:
+    hook = RetuneSparkSubmitHook(conf=conf, application_args=args, name="n", **kwargs)  # type: ignore[arg-type]
+    return hook._build_spark_submit_command(job_file(job))
+
+
+def test_etl_command_defaults_to_local_master(no_spark_connection: None) -> None:
+    command = build(base_conf(PY), etl_args("/specs/d.yaml", "2026-11-21", "/st"), "etl")
+    assert command[1:] == [
+        "--master",
+        "local[*]",
+        "--conf",
+        f"spark.pyspark.python={PY}",
+        "--conf",
+        f"spark.pyspark.driver.python={PY}",
+        "--conf",
+        "spark.ui.showConsoleProgress=false",
+        "--name",
+        "n",
+        job_file("etl"),
+        "--spec",
+        "/specs/d.yaml",
+        "--ds",
+        "2026-11-21",
+        "--storage-root",
+        "/st",
+    ]
+    assert command[0].endswith("spark-submit")
+
+
+def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPARK_DEFAULT",
+        json.dumps({"conn_type": "spark", "host": "spark://master", "port": 7077}),
+    )
+    secret_url = "mysql+pymysql://u:topsecret@db/optuna"
+    command = build(
+        tune_conf(PY, 2),
+        tune_args("/specs/d.yaml", "2026-11-21", "/st", 1, 2, 1),
+        "tune",
+        env_vars={STORAGE_ENV: secret_url},
+    )
+    assert command[1:] == [
+        "--master",
+        "spark://master:7077",
+        "--conf",
+        f"spark.pyspark.python={PY}",
+        "--conf",
+        f"spark.pyspark.driver.python={PY}",
+        "--conf",
+        "spark.ui.showConsoleProgress=false",
+        "--conf",
+        "spark.speculation=false",
+        "--conf",
+        "spark.default.parallelism=2",
+        "--name",
+        "n",
+        job_file("tune"),
+        "--spec",
+        "/specs/d.yaml",
+        "--ds",
+        "2026-11-21",
+        "--storage-root",
+        "/st",
+        "--map-index",
+        "1",
+        "--spark-tasks",
+        "2",
+        "--try-number",
+        "1",
+    ]
+    assert not any("topsecret" in part for part in command)
+
+
+def test_optuna_storage_comes_from_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_OPTUNA_DEFAULT", raising=False)
+    url, kind = optuna_storage_url("optuna_default", "/st")
+    assert (url, kind) == ("journal:///st/optuna/journal.log", "journal")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPTUNA_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "mysql",
+                "host": "db",
+                "login": "retune",
+                "password": "p@ss/word",
+                "schema": "optuna",
+            }
+        ),
+    )
+    url, kind = optuna_storage_url("optuna_default", "/st")
+    assert (url, kind) == ("mysql+pymysql://retune:p%40ss%2Fword@db:3306/optuna", "mysql")

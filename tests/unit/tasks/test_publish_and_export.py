@@ -1,0 +1,107 @@
+"""Materialize, a worker on the embedded journal storage, and export, without Spark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import xgboost as xgb
+
+from tasks.errors import NoCompletedTrial, SnapshotMissing, ValidationFailed
+from tasks.export import CARD_FILE, MODEL_FILE, export_best
+from tasks.layout import MANIFEST, Layout, journal_path
+from tasks.materialize import content_hash, publish
+from tasks.metrics import rmse
+from tasks.optuna_storage import journal_url, open_storage
+from tasks.spec import parse_spec
+from tasks.study import create_study, study_name
+from tasks.training import load_snapshot
+from tasks.validation import RESULT_FILE
+from tasks.worker import WorkerIdentity, run_worker
+from tests.conftest import demo_spec_data
+from tests.snapshots import published, stage
+
+DS = "2026-11-21"
+
+
+@pytest.fixture
+def spec():  # type: ignore[no-untyped-def]
+    return parse_spec(demo_spec_data(n_trials=3))
+
+
+def test_publish_writes_data_and_manifest(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    layout = published(tmp_path, spec, DS, rows=1000)
+    manifest = json.loads((layout.dataset_dir / MANIFEST).read_text())
+    assert manifest["rows"] == {"train": 800, "valid": 200}
+    assert manifest["schema"]["id"] == "int64"
+    assert manifest["content_hash"] == content_hash(layout.dataset_dir)
+    assert not list(layout.dataset_dir.parent.glob(".*"))  # nothing left aside
+
+
+def test_publish_refuses_unvalidated_data_and_keeps_the_old_snapshot(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    layout = published(tmp_path, spec, DS, rows=1000)
+    before = (layout.dataset_dir / MANIFEST).read_text()
+    result = layout.staging_dir / RESULT_FILE
+    result.write_text(json.dumps({"success": False}))
+    with pytest.raises(ValidationFailed, match="its validation did not succeed"):
+        publish(spec, layout)
+    result.unlink()
+    with pytest.raises(SnapshotMissing, match="validation result .* is missing"):
+        publish(spec, layout)
+    (layout.staging_dir / "valid" / "part-00000.parquet").write_bytes(b"not parquet")
+    stage_result = layout.staging_dir / RESULT_FILE
+    stage_result.write_text(json.dumps({"success": True}))
+    with pytest.raises(Exception, match="(?i)parquet"):
+        publish(spec, layout)
+    assert (layout.dataset_dir / MANIFEST).read_text() == before
+    assert not list(layout.dataset_dir.parent.glob(".*"))
+
+
+def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    layout = published(tmp_path, spec, DS, rows=3000)
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    name = study_name(spec.name, DS)
+    with pytest.raises(NoCompletedTrial):
+        create_study(storage, name, "minimize", 3)
+        export_best(spec, layout, storage, "journal")
+    summary = run_worker(
+        storage, name, spec, str(layout.dataset_dir), WorkerIdentity(0, 0, 1, 11, "cpu")
+    )
+    assert summary["complete"] == 3
+    assert (
+        run_worker(
+            storage, name, spec, str(layout.dataset_dir), WorkerIdentity(1, 0, 1, 12, "cpu")
+        )["complete"]
+        == 0
+    )  # budget used up
+
+    result = export_best(spec, layout, storage, "journal")
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    booster = xgb.Booster(model_file=str(layout.model_dir / MODEL_FILE))
+    snapshot = load_snapshot(layout.dataset_dir, spec)
+    pred = booster.predict(xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features))
+    assert rmse(snapshot.y_valid, pred) == pytest.approx(card["metric"]["value"], rel=1e-6)
+    assert card["metric"]["value"] == pytest.approx(result["value"])
+    study = optuna.load_study(study_name=name, storage=storage)
+    assert card["study"]["trial_number"] == study.best_trial.number
+    assert card["params"] == study.best_trial.params
+    assert card["data"]["content_hash"] == snapshot.manifest["content_hash"]
+    assert card["metric"]["value"] < float(np.std(snapshot.y_valid))  # it learned something
+
+
+def test_validation_gate_names_failed_expectations(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tasks.validation import validate
+
+    layout = Layout(tmp_path, spec.name, DS)
+    stage(layout, rows=200)
+    summary = validate(spec, layout.staging_dir)
+    assert summary["success"] and summary["rows"] == 200
+    strict = parse_spec({**demo_spec_data(), "validation": {"min_rows": 5000}})
+    with pytest.raises(ValidationFailed) as caught:
+        validate(strict, layout.staging_dir)
+    text = str(caught.value)
+    assert "expect_table_row_count_to_be_between(): observed 200" in text
+    assert f"full result: {layout.staging_dir / RESULT_FILE}" in text

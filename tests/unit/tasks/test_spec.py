@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tasks.errors import SpecError
+from tasks.spec import load_spec, parse_spec, with_overrides
+from tests.conftest import DEMO_SPEC, demo_spec_data
+
+
+def test_demo_spec_parses_with_inferred_direction() -> None:
+    spec = load_spec(DEMO_SPEC)
+    assert spec.name == "demo_regression"
+    assert spec.study_direction == "minimize"
+    assert len(spec.data_schema.features) == 20
+    assert spec.search_space["learning_rate"].log is True
+    assert spec.source_path("/data", "2026-11-21") == "/data/raw/demo_regression/ds=2026-11-21"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "../etc"}, "name: Value error, must be lower-case letters"),
+        ({"metric": "auc"}, "metric 'auc' does not fit task 'regression'"),
+        ({"direction": "maximize"}, "direction 'maximize' contradicts metric 'rmse'"),
+        ({"task": "ranking"}, "task: Input should be 'regression', 'binary' or 'multiclass'"),
+        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"gpu": "maybe"}, "gpu: Input should be 'auto', 'on' or 'off'"),
+        (
+            {"search_space": {"eta": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}},
+            "search_space.eta: Value error, log scale needs low > 0",
+        ),
+        (
+            {"search_space": {"depth": {"type": "int", "low": 9, "high": 3}}},
+            "search_space.depth: Value error, low (9) must be below high (3)",
+        ),
+        ({"search_space": {}}, "search_space: Dictionary should have at least 1 item"),
+        (
+            {"tuning": {"n_trials": 0}},
+            "tuning.n_trials: Input should be greater than or equal to 1",
+        ),
+        (
+            {"source": {"path": "/raw/data.csv"}},
+            "source.path: Value error, must contain the placeholder {ds}",
+        ),
+    ],
+)
+def test_invalid_spec_names_the_field(change: dict[str, object], message: str) -> None:
+    data = demo_spec_data()
+    data.update(change)
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, source="specs/bad.yaml")
+    text = str(caught.value)
+    assert text.startswith("specs/bad.yaml: invalid spec")
+    assert message in text
+
+
+def test_target_must_be_declared() -> None:
+    data = demo_spec_data()
+    data["schema"]["target"] = "label"
+    with pytest.raises(SpecError, match="target column 'label' is not declared in schema.columns"):
+        parse_spec(data)
+
+
+def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(SpecError, match=f"{missing}: cannot read spec"):
+        load_spec(missing)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match=f"{broken}: not valid YAML"):
+        load_spec(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(SpecError, match="a spec must be a mapping, got int"):
+        load_spec(scalar)
+
+
+def test_run_parameters_override_and_are_validated() -> None:
+    spec = load_spec(DEMO_SPEC)
+    changed = with_overrides(spec, {"n_trials": 7, "n_workers": None, "gpu": "off"})
+    assert (changed.tuning.n_trials, changed.tuning.n_workers, changed.gpu) == (7, 2, "off")
+    with pytest.raises(SpecError, match="tuning.n_trials: Input should be greater than or equal"):
+        with_overrides(spec, {"n_trials": -3})
+    with pytest.raises(SpecError, match=r"unknown run parameter\(s\) \['n_trails'\]"):
+        with_overrides(spec, {"n_trails": 3})
