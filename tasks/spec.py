@@ -76,6 +76,13 @@ class ValidationSpec(_Strict):
     min_rows: int = Field(1000, ge=1)
 
 
+def _check_range(low: float, high: float, log: bool) -> None:
+    if not low < high:
+        raise ValueError(f"low ({low}) must be below high ({high})")
+    if log and low <= 0:
+        raise ValueError("log scale needs low > 0")
+
+
 class FloatParam(_Strict):
     type: Literal["float"]
     low: float
@@ -84,10 +91,7 @@ class FloatParam(_Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> FloatParam:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        if self.log and self.low <= 0:
-            raise ValueError("log scale needs low > 0")
+        _check_range(self.low, self.high, self.log)
         return self
 
 
@@ -99,10 +103,7 @@ class IntParam(_Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> IntParam:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        if self.log and self.low <= 0:
-            raise ValueError("log scale needs low > 0")
+        _check_range(self.low, self.high, self.log)
         return self
 
 

@@ -9,7 +9,7 @@ from tasks.layout import Layout, check_ds
 from tasks.metrics import auc, mae, rmse
 from tasks.optuna_storage import mask_url, open_storage
 from tasks.seeds import worker_seed
-from tasks.spark_commands import etl_args, job_file, tune_args, tune_conf
+from tasks.spark_commands import job_file, tune_conf
 
 
 def test_worker_seeds_differ_per_map_index_partition_and_attempt() -> None:
@@ -68,29 +68,7 @@ def test_unknown_storage_url_is_rejected() -> None:
         open_storage("sqlite:///optuna.db")
 
 
-def test_application_arguments_and_conf() -> None:
-    assert etl_args("/s.yaml", "2026-11-21", "/st") == [
-        "--spec",
-        "/s.yaml",
-        "--ds",
-        "2026-11-21",
-        "--storage-root",
-        "/st",
-    ]
-    assert tune_args("/s.yaml", "2026-11-21", "/st", 1, 2, 3) == [
-        "--spec",
-        "/s.yaml",
-        "--ds",
-        "2026-11-21",
-        "--storage-root",
-        "/st",
-        "--map-index",
-        "1",
-        "--spark-tasks",
-        "2",
-        "--try-number",
-        "3",
-    ]
+def test_spark_job_files_and_tune_conf() -> None:
     assert tune_conf("/py", 2)["spark.speculation"] == "false"
     assert job_file("etl").endswith("tasks/jobs/etl_job.py")
     with pytest.raises(ValueError, match="no Spark job named 'nope'"):
