@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.atomic import replace_dir
@@ -85,6 +84,3 @@ def export_best(
         "trial_number": trial.number,
     }
 
-
-def model_path(layout: Layout) -> Path:
-    return layout.model_dir / MODEL_FILE

@@ -64,8 +64,8 @@ def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None
     layout = published(tmp_path, spec, DS, rows=3000)
     storage = open_storage(journal_url(journal_path(tmp_path)))
     name = study_name(spec.name, DS)
+    create_study(storage, name, "minimize", 3)
     with pytest.raises(NoCompletedTrial):
-        create_study(storage, name, "minimize", 3)
         export_best(spec, layout, storage, "journal")
     summary = run_worker(
         storage, name, spec, str(layout.dataset_dir), WorkerIdentity(0, 0, 1, 11, "cpu")
