@@ -83,4 +83,3 @@ def export_best(
         "value": metric_value,
         "trial_number": trial.number,
     }
-
