@@ -31,5 +31,9 @@ class SnapshotMissing(RetuneError):
     """A published dataset snapshot or its manifest is absent or inconsistent."""
 
 
+class SnapshotCorrupt(RetuneError):
+    """A snapshot's data files do not match the content hash of its manifest."""
+
+
 class NoCompletedTrial(RetuneError):
     """A study has no completed trial to export."""

@@ -12,7 +12,15 @@ from tasks.devices import resolve_device
 from tasks.errors import NoCompletedTrial
 from tasks.layout import Layout
 from tasks.study import study_name
-from tasks.training import Snapshot, base_params, build_matrices, evaluate, fit, load_snapshot
+from tasks.training import (
+    Snapshot,
+    base_params,
+    build_matrices,
+    evaluate,
+    fit,
+    load_snapshot,
+    training_device,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -45,8 +53,8 @@ def export_best(
     name = study_name(spec.name, layout.ds)
     study = optuna.load_study(study_name=name, storage=storage)
     trial = best_trial(study)
-    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec)
-    device = resolve_device(spec.gpu)
+    device = training_device(spec.gpu, resolve_device(spec.gpu))
+    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device)
     rounds = int(trial.user_attrs.get("best_rounds", spec.tuning.num_boost_round))
     seed = int(trial.user_attrs.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from datetime import UTC, datetime
@@ -10,31 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from tasks.atomic import replace_dir
+from tasks.content_hash import content_hash
 from tasks.errors import SnapshotMissing, ValidationFailed
 from tasks.etl import SUMMARY
 from tasks.layout import MANIFEST, SPLITS, Layout
 from tasks.spec import PipelineSpec
 from tasks.validation import RESULT_FILE
-
-
-def data_files(root: Path) -> list[Path]:
-    """Parquet part files below ``root``, in a stable order (markers and manifest left out)."""
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith((".", "_")) and p.name != MANIFEST
-    )
-
-
-def content_hash(root: Path) -> str:
-    """sha256 over every data file's relative path and bytes."""
-    digest = hashlib.sha256()
-    for path in data_files(root):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def split_schema_and_rows(split_dir: Path) -> tuple[dict[str, str], int]:

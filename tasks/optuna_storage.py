@@ -7,8 +7,9 @@ closures, never command lines or logs; use :func:`mask_url` before printing one.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasks.errors import StorageUnreachable
 
@@ -28,10 +29,34 @@ def mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-def open_storage(url: str) -> BaseStorage:
-    """Open the storage behind ``url``; an unreachable one raises :class:`StorageUnreachable`."""
+@dataclass(frozen=True)
+class Heartbeat:
+    """Heartbeat settings of a worker's storage: stale after ``grace_seconds`` of silence."""
+
+    interval_seconds: int
+    grace_seconds: int
+    max_retry: int
+
+
+def open_storage(url: str, heartbeat: Heartbeat | None = None) -> BaseStorage:
+    """Open the storage behind ``url``; an unreachable one raises :class:`StorageUnreachable`.
+
+    With ``heartbeat``, trials of a lost worker turn stale and are retried (workers use it;
+    the Airflow side only creates and reads studies).
+    """
     import optuna
     from optuna.storages.journal import JournalFileBackend
+
+    from tasks.heartbeat import HeartbeatJournalStorage
+    from tasks.trial_retry import StaleTrialRetry
+
+    beats: dict[str, Any] = {}
+    if heartbeat is not None:
+        beats = {
+            "heartbeat_interval": heartbeat.interval_seconds,
+            "grace_period": heartbeat.grace_seconds,
+            "heartbeat_stale_trial_callback": StaleTrialRetry(heartbeat.max_retry),
+        }
 
     if url.startswith(JOURNAL_PREFIX):
         path = Path(url[len(JOURNAL_PREFIX) :])
@@ -40,12 +65,20 @@ def open_storage(url: str) -> BaseStorage:
             backend = JournalFileBackend(str(path))
         except OSError as exc:
             raise StorageUnreachable(f"Optuna journal {path} is not writable: {exc}") from None
-        return optuna.storages.JournalStorage(backend)
+        if heartbeat is None:
+            return optuna.storages.JournalStorage(backend)
+        return HeartbeatJournalStorage(
+            backend,
+            beats["heartbeat_interval"],
+            beats["grace_period"],
+            beats["heartbeat_stale_trial_callback"],
+        )
     if url.startswith("mysql"):
         try:
             return optuna.storages.RDBStorage(
                 url,
                 engine_kwargs={"pool_pre_ping": True, "pool_recycle": 3600},
+                **beats,
             )
         except Exception as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]

@@ -25,3 +25,19 @@ def suggest(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[str, Any]:
         elif isinstance(param, CategoricalParam):
             params[name] = trial.suggest_categorical(name, param.choices)
     return params
+
+
+def contains(param: Param, value: Any) -> bool:
+    """Whether ``value`` is a point of ``param``'s range (used to reuse old parameters)."""
+    if isinstance(param, CategoricalParam):
+        return value in param.choices
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(param, IntParam) and float(value) != int(value):
+        return False
+    return param.low <= value <= param.high
+
+
+def fits(space: Mapping[str, Param], params: Mapping[str, Any]) -> bool:
+    """Whether a whole parameter set is a point of ``space`` (same names, values in range)."""
+    return set(params) == set(space) and all(contains(space[n], v) for n, v in params.items())

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasks.spec import TuningSpec
 
 JOBS_DIR = Path(__file__).resolve().parent / "jobs"
 
@@ -42,10 +46,23 @@ def base_conf(python: str) -> dict[str, str]:
     }
 
 
-def tune_conf(python: str, spark_tasks: int) -> dict[str, str]:
-    """One Optuna worker per Spark task: no speculation (it would run a worker twice)."""
-    return {
+def tune_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
+    """One Optuna worker per Spark task, each with ``nthread`` cores (and one GPU when on).
+
+    No speculation (it would run a worker twice); ``spark.cores.max`` keeps one
+    application from taking a whole standalone cluster, so the mapped applications run
+    side by side. In GPU ``auto`` mode no GPU is requested: the worker uses one if its
+    executor sees it.
+    """
+    tasks = tuning.spark_tasks_per_worker
+    conf = {
         **base_conf(python),
         "spark.speculation": "false",
-        "spark.default.parallelism": str(spark_tasks),
+        "spark.default.parallelism": str(tasks),
+        "spark.task.cpus": str(tuning.nthread),
+        "spark.cores.max": str(tasks * tuning.nthread),
     }
+    if gpu == "on":
+        conf["spark.executor.resource.gpu.amount"] = "1"
+        conf["spark.task.resource.gpu.amount"] = "1"
+    return conf

@@ -115,14 +115,75 @@ class CategoricalParam(_Strict):
 Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
 
 
+# Optuna workers of one run (applications x Spark tasks) may not exceed this.
+MAX_PARALLELISM = 64
+
+
+class SamplerSpec(_Strict):
+    type: Literal["tpe", "random", "gp"] = "tpe"
+    n_startup_trials: int | None = Field(
+        None, ge=0, description="Random trials before the model; default: from budget and workers."
+    )
+    multivariate: bool = Field(True, description="TPE: model parameters jointly.")
+    constant_liar: bool = Field(True, description="TPE: count running trials as bad guesses.")
+
+
+class PrunerSpec(_Strict):
+    type: Literal["median", "successive_halving", "hyperband", "none"] = "median"
+    n_startup_trials: int = Field(5, ge=0, description="median: finished trials before pruning.")
+    n_warmup_steps: int = Field(10, ge=0, description="median: boosting rounds before pruning.")
+    min_resource: int = Field(10, ge=1, description="successive_halving/hyperband: rounds.")
+    reduction_factor: int = Field(3, ge=2)
+
+
 class TuningSpec(_Strict):
     n_trials: int = Field(20, ge=1, le=10_000)
-    n_workers: int = Field(2, ge=1, le=64, description="Spark applications (mapped tasks).")
-    spark_tasks_per_worker: int = Field(1, ge=1, le=64)
+    n_workers: int = Field(2, ge=1, le=MAX_PARALLELISM, description="Spark applications.")
+    spark_tasks_per_worker: int = Field(1, ge=1, le=MAX_PARALLELISM)
     num_boost_round: int = Field(200, ge=1, le=100_000)
     early_stopping_rounds: int | None = Field(20, ge=1)
     nthread: int = Field(1, ge=1, le=256, description="XGBoost threads per Optuna worker.")
     seed: int = Field(0, ge=0)
+    sampler: SamplerSpec = SamplerSpec()
+    pruner: PrunerSpec = PrunerSpec()
+    timeout_minutes: float | None = Field(
+        None, gt=0, le=7 * 24 * 60, description="Study deadline: no new trial after it."
+    )
+    deadline_grace_minutes: float = Field(
+        5.0, ge=0, le=24 * 60, description="Running trials are stopped this long after it."
+    )
+    warm_start: bool = Field(True, description="Enqueue the previous ds's best parameters first.")
+    warm_start_top_k: int = Field(5, ge=0, le=100)
+    max_trial_retries: int = Field(3, ge=0, le=3, description="Retries of a failed trial.")
+    heartbeat_seconds: int = Field(
+        10, ge=1, le=600, description="A trial is stale after 3 missed heartbeats."
+    )
+    storage_outage_seconds: float = Field(
+        120.0, ge=1, le=3600, description="How long a storage outage is retried before failing."
+    )
+
+    @property
+    def parallelism(self) -> int:
+        return self.n_workers * self.spark_tasks_per_worker
+
+    @property
+    def stale_after_seconds(self) -> int:
+        return 3 * self.heartbeat_seconds
+
+    @model_validator(mode="after")
+    def _parallelism_fits(self) -> TuningSpec:
+        if self.parallelism > MAX_PARALLELISM:
+            raise ValueError(
+                f"n_workers x spark_tasks_per_worker = {self.parallelism} exceeds the cap of "
+                f"{MAX_PARALLELISM} parallel Optuna workers"
+            )
+        if self.parallelism > self.n_trials:
+            raise ValueError(
+                f"n_workers x spark_tasks_per_worker = {self.parallelism} exceeds n_trials = "
+                f"{self.n_trials}: some workers would get no trial (keep parallelism well below "
+                "the budget)"
+            )
+        return self
 
 
 class PipelineSpec(_Strict):
@@ -218,6 +279,8 @@ RUN_PARAMS: dict[str, tuple[str, ...]] = {
     "n_trials": ("tuning", "n_trials"),
     "n_workers": ("tuning", "n_workers"),
     "spark_tasks_per_worker": ("tuning", "spark_tasks_per_worker"),
+    "timeout_minutes": ("tuning", "timeout_minutes"),
+    "warm_start": ("tuning", "warm_start"),
     "gpu": ("gpu",),
 }
 

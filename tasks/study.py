@@ -3,55 +3,139 @@
 The budget is enqueued up front as WAITING trials. Workers claim one at a time with
 the storage's atomic WAITING -> RUNNING transition (a row lock in MySQL, the journal's
 file lock otherwise), so any number of workers finish exactly the budget, never more.
+A failed trial that is retried is replaced by its retry (see ``tasks.trial_retry``), so
+complete + pruned + failed-for-good always adds up to the budget.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tasks.deadline import Deadline, iso
+from tasks.heartbeat import beat
+from tasks.trial_retry import retried_numbers
+from tasks.warm_start import warm_start_trials
 
 if TYPE_CHECKING:
     import optuna
     from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+    from tasks.spec import PipelineSpec
+
+log = logging.getLogger(__name__)
 
 BUDGET_ATTR = "retune_budget"
+PARENT_ATTR = "retune_parent_study"
 
 
 def study_name(pipeline: str, ds: str) -> str:
     return f"retune.{pipeline}.{ds}"
 
 
-def create_study(
-    storage: BaseStorage, name: str, direction: Literal["minimize", "maximize"], n_trials: int
-) -> dict[str, Any]:
-    """Create the study or load it, and top its trials up to ``n_trials``.
+def counted_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials that count against the budget: every trial except retried failures."""
+    from optuna.trial import TrialState
 
-    Idempotent: a rerun with the same budget adds nothing; a larger budget adds the
-    difference; a smaller one never removes trials.
+    retried = retried_numbers(trials)
+    return [t for t in trials if not (t.state == TrialState.FAIL and t.number in retried)]
+
+
+def archive_study(storage: BaseStorage, name: str) -> str | None:
+    """Copy study ``name`` aside (nothing is lost) and delete it; its archive name or None."""
+    import optuna
+
+    try:
+        storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    archive = f"{name}.archived-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    optuna.copy_study(
+        from_study_name=name, from_storage=storage, to_storage=storage, to_study_name=archive
+    )
+    optuna.delete_study(study_name=name, storage=storage)
+    return archive
+
+
+def create_study(
+    storage: BaseStorage,
+    spec: PipelineSpec,
+    ds: str,
+    fresh: bool = False,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Create the study for (``spec.name``, ``ds``) or resume it, and top up its budget.
+
+    Idempotent: a rerun with the same budget adds no trial; a larger budget adds the
+    difference; a smaller one never removes trials. ``fresh`` archives an existing study
+    and starts a new one. A new study is warm-started from the previous ds when the spec
+    allows it. The deadline (if any) starts now, so a rerun gets its full time again.
     """
     import optuna
 
+    name = study_name(spec.name, ds)
+    tuning = spec.tuning
+    archived = archive_study(storage, name) if fresh else None
     study = optuna.create_study(
-        study_name=name, storage=storage, direction=direction, load_if_exists=True
+        study_name=name, storage=storage, direction=spec.study_direction, load_if_exists=True
     )
-    if study.direction.name.lower() != direction:
+    if study.direction.name.lower() != spec.study_direction:
         raise ValueError(
             f"study {name} exists with direction {study.direction.name.lower()}, "
-            f"the spec asks for {direction}"
+            f"the spec asks for {spec.study_direction}"
         )
-    existing = len(study.get_trials(deepcopy=False))
-    for _ in range(max(0, n_trials - existing)):
+    counted = len(counted_trials(study.get_trials(deepcopy=False)))
+    warm: list[dict[str, Any]] = []
+    parent = None
+    if counted == 0 and tuning.warm_start and tuning.warm_start_top_k > 0:
+        parent, warm = warm_start_trials(
+            storage, spec, ds, min(tuning.warm_start_top_k, tuning.n_trials)
+        )
+    for item in warm:
+        study.enqueue_trial(item["params"], user_attrs={"warm_start_from": item["source"]})
+    missing = max(0, tuning.n_trials - counted - len(warm))
+    for _ in range(missing):
         study.enqueue_trial({}, skip_if_exists=False)
-    budget = max(n_trials, int(study.user_attrs.get(BUDGET_ATTR, 0)))
-    study.set_user_attr(BUDGET_ATTR, budget)
-    return {"study_name": name, "budget": budget, "enqueued": max(0, n_trials - existing)}
+
+    budget = max(tuning.n_trials, counted)
+    deadline = Deadline.starting_now(tuning.timeout_minutes, tuning.deadline_grace_minutes, now)
+    attrs: dict[str, Any] = {BUDGET_ATTR: budget, **deadline.as_attrs()}
+    if parent is not None:
+        attrs[PARENT_ATTR] = parent
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    if tuning.parallelism * 4 > budget:
+        log.warning(
+            "%d parallel workers for a budget of %d trials: the sampler learns little between "
+            "rounds; keep parallelism at most a quarter of the budget",
+            tuning.parallelism,
+            budget,
+        )
+    return {
+        "study_name": name,
+        "budget": budget,
+        "enqueued": len(warm) + missing,
+        "warm_started": len(warm),
+        "parent_study": parent if parent is not None else study.user_attrs.get(PARENT_ATTR),
+        "archived_as": archived,
+        "deadline": iso(deadline.soft),
+    }
 
 
 def claim_trial(storage: BaseStorage, study_id: int) -> int | None:
-    """Atomically move one WAITING trial to RUNNING; ``None`` when the budget is used up."""
+    """Atomically move one WAITING trial to RUNNING; ``None`` when none is waiting.
+
+    The heartbeat is recorded before the claim, so a claimed trial is never RUNNING
+    without one (a worker killed right after claiming still leaves a stale trial, not
+    an eternal one).
+    """
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        beat(storage, trial._trial_id, quiet=True)
         try:
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
                 return trial._trial_id
@@ -60,21 +144,32 @@ def claim_trial(storage: BaseStorage, study_id: int) -> int | None:
     return None
 
 
-def trial_counts(study: optuna.Study) -> dict[str, int]:
+def has_running(storage: BaseStorage, study_id: int) -> bool:
+    from optuna.trial import TrialState
+
+    return bool(storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def budget_counts(trials: list[FrozenTrial]) -> dict[str, int]:
+    """Counted trials by state, plus ``retried``: failures replaced by a retry."""
     counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    for trial in counted_trials(trials):
+        key = trial.state.name.lower()
+        counts[key] = counts.get(key, 0) + 1
+    counts["retried"] = len(retried_numbers(trials))
     return counts
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
     from optuna.trial import TrialState
 
-    counts = trial_counts(study)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    trials = study.get_trials(deepcopy=False)
+    counts = budget_counts(trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     return {
         "study_name": study.study_name,
+        "budget": study.user_attrs.get(BUDGET_ATTR),
         "trials": counts,
-        "finished": sum(n for s, n in counts.items() if s in ("complete", "pruned", "fail")),
+        "finished": sum(counts.get(s, 0) for s in ("complete", "pruned", "fail")),
         "best_value": study.best_value if complete else None,
     }

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.errors import SnapshotMissing
+from tasks.content_hash import content_hash
+from tasks.errors import RetuneError, SnapshotCorrupt, SnapshotMissing
 from tasks.layout import MANIFEST
 from tasks.metrics import score
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     import xgboost as xgb
 
@@ -26,14 +29,18 @@ OBJECTIVES = {
 
 @dataclass
 class Snapshot:
-    """One published dataset, loaded into memory once per worker."""
+    """One published dataset, loaded into memory once per worker.
+
+    Arrays are numpy on the CPU, or cudf/cupy on the GPU (``engine`` says which).
+    """
 
     manifest: dict[str, Any]
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
+    x_train: Any
+    y_train: Any
+    x_valid: Any
+    y_valid: Any
     features: list[str]
+    engine: str = "pandas"
 
 
 @dataclass
@@ -51,22 +58,65 @@ def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def load_snapshot(dataset_dir: str | Path, spec: PipelineSpec) -> Snapshot:
+def verify_snapshot(dataset_dir: str | Path) -> dict[str, Any]:
+    """The manifest, once the data files are proven to be the ones it describes."""
+    manifest = read_manifest(dataset_dir)
+    actual = content_hash(Path(dataset_dir))
+    if actual != manifest.get("content_hash"):
+        raise SnapshotCorrupt(
+            f"snapshot {dataset_dir} does not match its manifest: content hash {actual} != "
+            f"{manifest.get('content_hash')}; re-run materialize for this ds"
+        )
+    return manifest
+
+
+def _read_split_pandas(split_dir: Path, columns: list[str]) -> Any:
     import pyarrow.parquet as pq
 
+    return pq.read_table(split_dir, columns=columns).to_pandas()
+
+
+def _read_split_cudf(split_dir: Path, columns: list[str]) -> Any:
+    import cudf
+
+    return cudf.read_parquet(str(split_dir), columns=columns)
+
+
+def load_snapshot(
+    dataset_dir: str | Path, spec: PipelineSpec, device: str = "cpu", verify: bool = True
+) -> Snapshot:
+    """Read both splits once: with cudf when training on ``cuda``, with pyarrow otherwise.
+
+    ``verify`` checks the content hash against the manifest first; a mismatch refuses
+    the snapshot.
+    """
     dataset_dir = Path(dataset_dir)
-    manifest = read_manifest(dataset_dir)
+    manifest = verify_snapshot(dataset_dir) if verify else read_manifest(dataset_dir)
     features = spec.data_schema.features
     target = spec.data_schema.target
+    engine, read = (
+        ("cudf", _read_split_cudf) if device == "cuda" else ("pandas", _read_split_pandas)
+    )
     arrays = {}
     for split in ("train", "valid"):
-        table = pq.read_table(dataset_dir / split, columns=[*features, target])
-        frame = table.to_pandas()
-        arrays[split] = (
-            frame[features].to_numpy(dtype="float32"),
-            frame[target].to_numpy(dtype="float32"),
-        )
-    return Snapshot(manifest, *arrays["train"], *arrays["valid"], features)
+        frame = read(dataset_dir / split, [*features, target])
+        arrays[split] = (frame[features].astype("float32"), frame[target].astype("float32"))
+    return Snapshot(manifest, *arrays["train"], *arrays["valid"], features, engine)
+
+
+def gpu_loader_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("cudf") is not None
+
+
+def training_device(gpu_mode: str, device: str) -> str:
+    """The device after checking that the GPU stack can load data: ``auto`` falls back."""
+    if device != "cuda" or gpu_loader_available():
+        return device
+    if gpu_mode == "on":
+        raise RetuneError("gpu mode 'on' but cudf is not installed (pip install 'retune[gpu]')")
+    return "cpu"
 
 
 def build_matrices(snapshot: Snapshot) -> Matrices:
@@ -90,7 +140,9 @@ def base_params(spec: PipelineSpec, device: str, seed: int, snapshot: Snapshot) 
         "verbosity": 0,
     }
     if spec.task == "multiclass":
-        params["num_class"] = int(max(snapshot.y_train.max(), snapshot.y_valid.max())) + 1
+        params["num_class"] = (
+            int(max(float(snapshot.y_train.max()), float(snapshot.y_valid.max()))) + 1
+        )
     return params
 
 
@@ -99,6 +151,7 @@ def fit(
     matrices: Matrices,
     num_boost_round: int,
     early_stopping_rounds: int | None,
+    callbacks: Sequence[xgb.callback.TrainingCallback] = (),
 ) -> tuple[xgb.Booster, float]:
     """Train; return the booster and its validation metric at the best (or last) round."""
     import xgboost as xgb
@@ -112,6 +165,7 @@ def fit(
         early_stopping_rounds=early_stopping_rounds,
         evals_result=history,
         verbose_eval=False,
+        callbacks=list(callbacks),
     )
     curve = history["valid"][params["eval_metric"]]
     return booster, float(curve[best_rounds(booster, len(curve)) - 1])
@@ -128,4 +182,12 @@ def evaluate(booster: xgb.Booster, snapshot: Snapshot, metric: str, rounds: int)
 
     dvalid = xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features)
     pred = booster.predict(dvalid, iteration_range=(0, rounds))
-    return score(metric, snapshot.y_valid, pred)
+    return score(metric, _to_numpy(snapshot.y_valid), pred)
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    import numpy as np
+
+    if hasattr(values, "to_numpy"):
+        return np.asarray(values.to_numpy())
+    return np.asarray(values)

@@ -16,17 +16,35 @@ from typing import TYPE_CHECKING, Any
 from tasks.devices import resolve_device
 from tasks.errors import RetuneError
 from tasks.layout import Layout
-from tasks.optuna_storage import STORAGE_ENV, open_storage
+from tasks.optuna_storage import STORAGE_ENV, Heartbeat, open_storage
 from tasks.seeds import worker_seed
 from tasks.spec import load_spec, parse_spec
 from tasks.study import study_name
-from tasks.training import read_manifest
+from tasks.training import read_manifest, training_device
 from tasks.worker import WorkerIdentity, run_worker
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from tasks.spec import PipelineSpec
+
+
+def worker_heartbeat(spec: PipelineSpec) -> Heartbeat:
+    tuning = spec.tuning
+    return Heartbeat(tuning.heartbeat_seconds, tuning.stale_after_seconds, tuning.max_trial_retries)
+
+
+def worker_identity(
+    spec: PipelineSpec, map_index: int, partition: int, attempt: int
+) -> WorkerIdentity:
+    """Who a worker is: its seed comes from all of (base seed, map index, partition, attempt)."""
+    return WorkerIdentity(
+        map_index=map_index,
+        partition=partition,
+        attempt=attempt,
+        seed=worker_seed(spec.tuning.seed, map_index, partition, attempt),
+        device=training_device(spec.gpu, resolve_device(spec.gpu)),
+    )
 
 
 def run(
@@ -50,15 +68,13 @@ def run(
         context = TaskContext.get()
         spark_attempt = context.attemptNumber() if context else 0
         local_spec = parse_spec(spec_data)
-        attempt = try_number * 1000 + spark_attempt
-        identity = WorkerIdentity(
-            map_index=map_index,
-            partition=partition,
-            attempt=attempt,
-            seed=worker_seed(local_spec.tuning.seed, map_index, partition, attempt),
-            device=resolve_device(local_spec.gpu),
+        yield run_worker(
+            open_storage(storage_url, worker_heartbeat(local_spec)),
+            name,
+            local_spec,
+            dataset_dir,
+            worker_identity(local_spec, map_index, partition, try_number * 1000 + spark_attempt),
         )
-        yield run_worker(open_storage(storage_url), name, local_spec, dataset_dir, identity)
 
     rdd = spark.sparkContext.parallelize(range(spark_tasks), spark_tasks)
     return rdd.mapPartitionsWithIndex(work).collect()

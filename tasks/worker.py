@@ -1,23 +1,44 @@
-"""An Optuna worker: load the snapshot once, then claim and run trials until none is left."""
+"""An Optuna worker: load the snapshot once, then claim and run trials until none is left.
+
+The loop, per round: fail stale trials (their retries are enqueued), stop if the
+deadline has passed, claim one WAITING trial, run it under a heartbeat. With nothing
+to claim, the worker waits while other workers still run trials, because one of those
+may turn stale and come back as a retry; it leaves when no trial is waiting or running.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tasks.deadline import Deadline, DeadlineReached
+from tasks.heartbeat import heartbeat
+from tasks.samplers import build_pruner, build_sampler
 from tasks.search_space import suggest
-from tasks.study import claim_trial
-from tasks.training import base_params, best_rounds, build_matrices, fit, load_snapshot
+from tasks.storage_guard import StorageGuard
+from tasks.study import claim_trial, has_running
+from tasks.training import Matrices, base_params, best_rounds, build_matrices, fit, load_snapshot
+from tasks.trial_retry import enqueue_retry
 
 if TYPE_CHECKING:
+    import optuna
+    import xgboost as xgb
     from optuna.storages import BaseStorage
 
     from tasks.spec import PipelineSpec
 
 log = logging.getLogger(__name__)
+
+# fit(params, matrices, num_boost_round, early_stopping_rounds, callbacks) -> (booster, value)
+TrainFn = Callable[
+    [dict[str, Any], Matrices, int, "int | None", Sequence[Any]], "tuple[xgb.Booster, float]"
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,106 @@ class WorkerIdentity:
     def label(self) -> str:
         return f"w{self.map_index}.p{self.partition}.a{self.attempt}"
 
+    def trial_attrs(self) -> dict[str, Any]:
+        return {
+            "worker": self.label,
+            "seed": self.seed,
+            "device": self.device,
+            "attempt": self.attempt,
+            "host": f"{socket.gethostname()}:{os.getpid()}",
+        }
+
+
+@dataclass
+class TrialOutcome:
+    state: str  # complete | pruned | fail | lost
+    reason: str | None = None
+
+
+def run_trial(
+    study: optuna.Study,
+    trial_id: int,
+    spec: PipelineSpec,
+    identity: WorkerIdentity,
+    fixed: dict[str, Any],
+    matrices: Matrices,
+    deadline: Deadline,
+    guard: StorageGuard,
+    train: TrainFn,
+) -> TrialOutcome:
+    """Run one claimed trial to a final state; failures are retried with the same params."""
+    import optuna
+    from optuna.trial import TrialState
+    from optuna_integration import XGBoostPruningCallback
+
+    tuning = spec.tuning
+    trial = guard.call("open the trial", optuna.Trial, study, trial_id)
+    for key, value in identity.trial_attrs().items():
+        guard.call("record the worker", trial.set_user_attr, key, value)
+    params = guard.call("suggest parameters", suggest, trial, spec.search_space)
+    callbacks: list[Any] = [deadline.callback()]
+    if tuning.pruner.type != "none":
+        callbacks.append(XGBoostPruningCallback(trial, f"valid-{spec.metric}"))
+
+    state, value, reason, rounds = TrialState.FAIL, None, None, None
+    started = time.perf_counter()
+    with heartbeat(study._storage, trial_id, tuning.heartbeat_seconds):
+        try:
+            booster, value = train(
+                {**fixed, **params},
+                matrices,
+                tuning.num_boost_round,
+                tuning.early_stopping_rounds,
+                callbacks,
+            )
+            rounds = best_rounds(booster, tuning.num_boost_round)
+            state = TrialState.COMPLETE
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except DeadlineReached as exc:
+            reason = str(exc)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+    if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
+        state, reason = TrialState.FAIL, f"objective returned {value}"
+
+    attrs: dict[str, Any] = {"fit_seconds": round(time.perf_counter() - started, 4)}
+    if rounds is not None:
+        attrs["best_rounds"] = rounds
+    if reason is not None:
+        attrs["fail_reason"] = reason
+    try:
+        for key, attr in attrs.items():
+            guard.call("record the outcome", trial.set_user_attr, key, attr)
+        told = guard.call(
+            "finish the trial",
+            study.tell,
+            trial,
+            value if state == TrialState.COMPLETE else None,
+            state=state,
+            skip_if_finished=True,
+        )
+    except optuna.exceptions.UpdateFinishedTrialError:
+        told = None
+    if told is None or told.state != state:
+        # Another worker found this trial stale (this one lost its heartbeat) and failed it;
+        # its retry carries the parameters on.
+        log.warning("trial %d was taken over as stale; its outcome is dropped", trial.number)
+        return TrialOutcome("lost", reason)
+    if state == TrialState.FAIL:
+        log.warning("trial %d failed: %s", trial.number, reason)
+        retried = guard.call(
+            "enqueue a retry",
+            enqueue_retry,
+            study,
+            told,
+            reason or "failed",
+            tuning.max_trial_retries,
+        )
+        if not retried:
+            log.warning("trial %d failed for good after its retries", trial.number)
+    return TrialOutcome(state.name.lower(), reason)
+
 
 def run_worker(
     storage: BaseStorage,
@@ -39,45 +160,58 @@ def run_worker(
     spec: PipelineSpec,
     dataset_dir: str,
     identity: WorkerIdentity,
+    train: TrainFn = fit,
 ) -> dict[str, Any]:
-    """Run trials of study ``name`` until the budget is claimed; return a small summary."""
-    import optuna
+    """Run trials of study ``name`` until none is waiting or running; a small summary."""
+    import warnings
 
-    snapshot = load_snapshot(dataset_dir, spec)
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    # Heartbeats, stale-trial retries and TPE's group option are marked experimental;
+    # Retune pins Optuna and tests them, so the per-call warnings are noise.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    tuning = spec.tuning
+    guard = StorageGuard(tuning.storage_outage_seconds)
+    snapshot = load_snapshot(dataset_dir, spec, identity.device)
     matrices = build_matrices(snapshot)
     fixed = base_params(spec, identity.device, identity.seed, snapshot)
-    sampler = optuna.samplers.TPESampler(seed=identity.seed, constant_liar=True, multivariate=True)
-    study_id = storage.get_study_id_from_name(name)
-    done = {"complete": 0, "fail": 0}
-    while (trial_id := claim_trial(storage, study_id)) is not None:
-        # A fresh Study per trial so the sampler sees every other worker's latest trials.
-        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-        trial = optuna.Trial(study, trial_id)
-        trial.set_user_attr("worker", identity.label)
-        trial.set_user_attr("seed", identity.seed)
-        trial.set_user_attr("device", identity.device)
-        params = suggest(trial, spec.search_space)
-        started = time.perf_counter()
-        reason = None
-        try:
-            booster, value = fit(
-                {**fixed, **params},
-                matrices,
-                spec.tuning.num_boost_round,
-                spec.tuning.early_stopping_rounds,
-            )
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"[:500]
-        trial.set_user_attr("fit_seconds", round(time.perf_counter() - started, 4))
-        if reason is None and not math.isfinite(value):
-            reason = f"objective returned {value}"
-        if reason is not None:
-            log.warning("trial %d failed: %s", trial.number, reason)
-            trial.set_user_attr("fail_reason", reason)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            done["fail"] += 1
+    study = guard.call(
+        "load the study",
+        optuna.load_study,
+        study_name=name,
+        storage=storage,
+        sampler=build_sampler(tuning, identity.seed),
+        pruner=build_pruner(tuning.pruner, tuning.num_boost_round),
+    )
+    study_id = guard.call("find the study", storage.get_study_id_from_name, name)
+    deadline = Deadline.of(study)
+    done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
+    waited = 0.0
+    while True:
+        guard.call("fail stale trials", fail_stale_trials, study)
+        trial_id = None
+        if not deadline.no_new_trials():
+            trial_id = guard.call("claim a trial", claim_trial, storage, study_id)
+        if trial_id is None:
+            if not guard.call("look for running trials", has_running, storage, study_id):
+                break
+            if deadline.hard_passed(time.time() - tuning.stale_after_seconds):
+                log.warning("hard deadline passed; leaving trials of other workers running")
+                break
+            time.sleep(tuning.heartbeat_seconds)
+            waited += tuning.heartbeat_seconds
             continue
-        trial.set_user_attr("best_rounds", best_rounds(booster, spec.tuning.num_boost_round))
-        study.tell(trial, value)
-        done["complete"] += 1
-    return {"worker": identity.label, "seed": identity.seed, "device": identity.device, **done}
+        outcome = run_trial(
+            study, trial_id, spec, identity, fixed, matrices, deadline, guard, train
+        )
+        done[outcome.state] += 1
+    return {
+        "worker": identity.label,
+        "seed": identity.seed,
+        "device": identity.device,
+        "engine": snapshot.engine,
+        "waited_seconds": waited,
+        "storage_retries": guard.retries,
+        **done,
+    }

@@ -59,6 +59,24 @@ def run_params(spec: PipelineSpec) -> dict[str, Param]:
             spec.tuning.spark_tasks_per_worker,
             "Optuna workers (Spark tasks) inside each tuning application.",
         ),
+        "timeout_minutes": Param(
+            spec.tuning.timeout_minutes,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            maximum=7 * 24 * 60,
+            description="Study deadline in minutes from create_study: no new trial after it "
+            "(empty: the spec's).",
+        ),
+        "warm_start": Param(
+            spec.tuning.warm_start,
+            type="boolean",
+            description="Start with the previous ds's best parameter sets.",
+        ),
+        "fresh_study": Param(
+            False,
+            type="boolean",
+            description="Archive this ds's existing study and tune from scratch.",
+        ),
         "gpu": Param(
             spec.gpu,
             type="string",

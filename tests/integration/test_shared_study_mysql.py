@@ -35,12 +35,12 @@ def worker_process(
 
 def test_two_processes_finish_exactly_the_budget(mysql_url: str, tmp_path: Path) -> None:
     spec_data = demo_spec_data(n_trials=10)
+    spec_data["name"] = f"t_{uuid.uuid4().hex[:12]}"
     spec = parse_spec(spec_data)
     layout = published(tmp_path, spec, DS, rows=4000)
-    name = f"test.{uuid.uuid4().hex}"
     storage = open_storage(mysql_url)
-    assert create_study(storage, name, "minimize", 10)["enqueued"] == 10
-    assert create_study(storage, name, "minimize", 10)["enqueued"] == 0  # idempotent
+    name = create_study(storage, spec, DS)["study_name"]
+    assert create_study(storage, spec, DS)["enqueued"] == 0  # idempotent
 
     context = multiprocessing.get_context("spawn")
     workers = [
@@ -57,7 +57,8 @@ def test_two_processes_finish_exactly_the_budget(mysql_url: str, tmp_path: Path)
 
     trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
     assert len(trials) == 10
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    states = {t.state.name for t in trials}
+    assert "COMPLETE" in states and states <= {"COMPLETE", "PRUNED"}  # the median pruner runs
     by_worker = {t.user_attrs["worker"] for t in trials}
     assert by_worker == {"w0.p0.a1", "w1.p0.a1"}
     assert len({t.user_attrs["seed"] for t in trials}) == 2

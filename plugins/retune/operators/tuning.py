@@ -35,17 +35,15 @@ class CreateStudyOperator(StudyOperator):
 
     def execute(self, context: Context) -> list[int]:
         from tasks.optuna_storage import open_storage
-        from tasks.study import create_study, study_name
+        from tasks.samplers import check_sampler_available
+        from tasks.study import create_study
 
         spec = self.load_spec(context)
+        check_sampler_available(spec.tuning.sampler)
         layout = self.layout(context, spec)
         url, kind = self.storage_url(str(layout.root))
-        summary = create_study(
-            open_storage(url),
-            study_name(spec.name, layout.ds),
-            spec.study_direction,
-            spec.tuning.n_trials,
-        )
+        fresh = bool((context.get("params") or {}).get("fresh_study", False))
+        summary = create_study(open_storage(url), spec, layout.ds, fresh=fresh)
         self.log.info("study on %s storage: %s", kind, summary)
         return list(range(spec.tuning.n_workers))
 
@@ -84,7 +82,7 @@ class TuneOperator(SparkJobOperator, StudyOperator):
                 spark_tasks,
                 int(context["ti"].try_number),
             ),
-            tune_conf(self.python, spark_tasks),
+            tune_conf(self.python, spec.tuning, spec.gpu),
             name=f"retune-tune-{spec.name}-{layout.ds}-{self.worker_index}",
             env_vars={STORAGE_ENV: url},
         )

@@ -9,6 +9,7 @@ from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
 
 from tasks.optuna_storage import STORAGE_ENV
 from tasks.spark_commands import base_conf, etl_args, job_file, tune_args, tune_conf
+from tasks.spec import TuningSpec
 
 PY = "/venv/bin/python"
 
@@ -56,7 +57,7 @@ def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it
     )
     secret_url = "mysql+pymysql://u:topsecret@db/optuna"
     command = build(
-        tune_conf(PY, 2),
+        tune_conf(PY, TuningSpec(n_trials=8, spark_tasks_per_worker=2, nthread=2), "auto"),
         tune_args("/specs/d.yaml", "2026-11-21", "/st", 1, 2, 1),
         "tune",
         env_vars={STORAGE_ENV: secret_url},
@@ -74,6 +75,10 @@ def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it
         "spark.speculation=false",
         "--conf",
         "spark.default.parallelism=2",
+        "--conf",
+        "spark.task.cpus=2",
+        "--conf",
+        "spark.cores.max=4",
         "--name",
         "n",
         job_file("tune"),
@@ -91,6 +96,16 @@ def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it
         "1",
     ]
     assert not any("topsecret" in part for part in command)
+
+
+def test_tune_conf_asks_for_one_gpu_per_worker_only_when_gpu_is_on() -> None:
+    tuning = TuningSpec(n_trials=8, spark_tasks_per_worker=3)
+    gpu_keys = {"spark.executor.resource.gpu.amount", "spark.task.resource.gpu.amount"}
+    on = tune_conf(PY, tuning, "on")
+    assert {k: on[k] for k in gpu_keys} == dict.fromkeys(gpu_keys, "1")
+    assert on["spark.cores.max"] == "3"
+    for mode in ("auto", "off"):
+        assert gpu_keys.isdisjoint(tune_conf(PY, tuning, mode))
 
 
 def test_optuna_storage_comes_from_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,8 @@ import xgboost as xgb
 from tasks.errors import NoCompletedTrial, SnapshotMissing, ValidationFailed
 from tasks.export import CARD_FILE, MODEL_FILE, export_best
 from tasks.layout import MANIFEST, Layout, journal_path
-from tasks.materialize import content_hash, publish
+from tasks.content_hash import content_hash
+from tasks.materialize import publish
 from tasks.metrics import rmse
 from tasks.optuna_storage import journal_url, open_storage
 from tasks.spec import parse_spec
@@ -64,7 +65,7 @@ def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None
     layout = published(tmp_path, spec, DS, rows=3000)
     storage = open_storage(journal_url(journal_path(tmp_path)))
     name = study_name(spec.name, DS)
-    create_study(storage, name, "minimize", 3)
+    create_study(storage, spec, DS)
     with pytest.raises(NoCompletedTrial):
         export_best(spec, layout, storage, "journal")
     summary = run_worker(

@@ -10,6 +10,7 @@ from tasks.metrics import auc, mae, rmse
 from tasks.optuna_storage import mask_url, open_storage
 from tasks.seeds import worker_seed
 from tasks.spark_commands import job_file, tune_conf
+from tasks.spec import TuningSpec
 
 
 def test_worker_seeds_differ_per_map_index_partition_and_attempt() -> None:
@@ -69,7 +70,7 @@ def test_unknown_storage_url_is_rejected() -> None:
 
 
 def test_spark_job_files_and_tune_conf() -> None:
-    assert tune_conf("/py", 2)["spark.speculation"] == "false"
+    assert tune_conf("/py", TuningSpec(), "off")["spark.speculation"] == "false"
     assert job_file("etl").endswith("tasks/jobs/etl_job.py")
     with pytest.raises(ValueError, match="no Spark job named 'nope'"):
         job_file("nope")
