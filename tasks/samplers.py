@@ -37,7 +37,10 @@ def check_sampler_available(spec: SamplerSpec) -> None:
 
 
 def build_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
+    import warnings
+
     import optuna
+    from optuna.exceptions import ExperimentalWarning
 
     spec = tuning.sampler
     check_sampler_available(spec)
@@ -50,6 +53,7 @@ def build_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.type == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
+    warnings.filterwarnings("ignore", message=".*``group``.*", category=ExperimentalWarning)
     return optuna.samplers.TPESampler(
         seed=seed,
         n_startup_trials=n_startup,

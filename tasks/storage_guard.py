@@ -19,18 +19,32 @@ T = TypeVar("T")
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Deadlocks, lost connections and outages; not integrity or programming errors."""
+    """Deadlocks, lost connections and outages; not integrity or programming errors.
+
+    Optuna wraps database errors in ``StorageInternalError``, sometimes two levels deep
+    (a lost connection surfaces as SQLAlchemy's ``PendingRollbackError``), so the whole
+    chain of causes is read.
+    """
     import sqlalchemy.exc
     from optuna.exceptions import StorageInternalError
 
-    if isinstance(exc, StorageInternalError):
-        cause = exc.__cause__ or exc.__context__
-        return cause is None or is_transient(cause)
-    if isinstance(exc, sqlalchemy.exc.IntegrityError):
-        return False
-    return isinstance(
-        exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | ConnectionError
+    transient = (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.PendingRollbackError,
+        sqlalchemy.exc.DisconnectionError,
+        ConnectionError,
     )
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    if any(isinstance(e, sqlalchemy.exc.IntegrityError) for e in chain):
+        return False
+    if any(isinstance(e, transient) for e in chain):
+        return True
+    return isinstance(exc, StorageInternalError) and len(chain) == 1
 
 
 class StorageGuard:

@@ -10,10 +10,10 @@ import optuna
 import pytest
 import xgboost as xgb
 
+from tasks.content_hash import content_hash
 from tasks.errors import NoCompletedTrial, SnapshotMissing, ValidationFailed
 from tasks.export import CARD_FILE, MODEL_FILE, export_best
 from tasks.layout import MANIFEST, Layout, journal_path
-from tasks.content_hash import content_hash
 from tasks.materialize import publish
 from tasks.metrics import rmse
 from tasks.optuna_storage import journal_url, open_storage

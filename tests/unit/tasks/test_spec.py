@@ -41,6 +41,22 @@ def test_demo_spec_parses_with_inferred_direction() -> None:
             "tuning.n_trials: Input should be greater than or equal to 1",
         ),
         (
+            {"tuning": {"n_trials": 100, "n_workers": 16, "spark_tasks_per_worker": 8}},
+            "tuning: Value error, n_workers x spark_tasks_per_worker = 128 exceeds the cap of 64",
+        ),
+        (
+            {"tuning": {"n_trials": 5, "n_workers": 3, "spark_tasks_per_worker": 2}},
+            "n_workers x spark_tasks_per_worker = 6 exceeds n_trials = 5",
+        ),
+        (
+            {"tuning": {"sampler": {"type": "cmaes"}}},
+            "tuning.sampler.type: Input should be 'tpe', 'random' or 'gp'",
+        ),
+        (
+            {"tuning": {"max_trial_retries": 5}},
+            "tuning.max_trial_retries: Input should be less than or equal to 3",
+        ),
+        (
             {"source": {"path": "/raw/data.csv"}},
             "source.path: Value error, must contain the placeholder {ds}",
         ),
@@ -85,3 +101,7 @@ def test_run_parameters_override_and_are_validated() -> None:
         with_overrides(spec, {"n_trials": -3})
     with pytest.raises(SpecError, match=r"unknown run parameter\(s\) \['n_trails'\]"):
         with_overrides(spec, {"n_trails": 3})
+    tuned = with_overrides(spec, {"timeout_minutes": 30, "warm_start": False})
+    assert (tuned.tuning.timeout_minutes, tuned.tuning.warm_start) == (30, False)
+    with pytest.raises(SpecError, match="n_workers x spark_tasks_per_worker = 8 exceeds n_trials"):
+        with_overrides(spec, {"n_trials": 4, "spark_tasks_per_worker": 4})

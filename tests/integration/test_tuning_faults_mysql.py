@@ -1,0 +1,174 @@
+"""The tuning engine on the real MySQL: kill -9 mid-trial, the claim race, dropped connections."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import sqlalchemy
+from optuna.trial import TrialState
+
+from tasks.optuna_storage import open_storage
+from tasks.spec import parse_spec
+from tasks.study import claim_trial, counted_trials, create_study
+from tasks.trial_retry import STALE_REASON
+from tests.snapshots import published
+from tests.tuning_support import tuning_spec_data, worker_process
+
+pytestmark = pytest.mark.mysql
+DS = "2026-11-21"
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_kill_9_mid_trial_leaves_no_zombie_and_the_budget_is_exact(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    data = tuning_spec_data(n_trials=6, n_workers=2, heartbeat_seconds=1)
+    data["tuning"]["pruner"] = {"type": "none"}
+    spec = parse_spec(data)
+    layout = published(tmp_path, spec, DS, rows=400)
+    name = create_study(open_storage(mysql_url), spec, DS)["study_name"]
+    workers = [
+        SPAWN.Process(
+            target=worker_process,
+            args=(mysql_url, name, data, str(layout.dataset_dir), i, "slow"),
+        )
+        for i in range(2)
+    ]
+    for process in workers:
+        process.start()
+
+    def running_trial_of_w0() -> optuna.trial.FrozenTrial | None:
+        study = optuna.load_study(study_name=name, storage=mysql_url)
+        for trial in study.get_trials(states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get("worker") == "w0.p0.a1" and trial.params:
+                return trial
+        return None
+
+    victim = wait_for(running_trial_of_w0, 120, "worker 0 to run a trial")
+    os.kill(workers[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
+    workers[0].join(30)
+    workers[1].join(300)
+    assert workers[0].exitcode == -signal.SIGKILL
+    assert workers[1].exitcode == 0
+
+    trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert len(counted_trials(trials)) == 6
+    assert trials[victim.number].state == TrialState.FAIL
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == victim.number]
+    assert retry.params == victim.params
+    assert retry.state == TrialState.COMPLETE
+    assert retry.user_attrs["retry_reason"] == STALE_REASON
+    assert retry.user_attrs["worker"] == "w1.p0.a1"
+
+
+def race(url: str, names: list[str], barrier: Any, results: Any, index: int) -> None:
+    """Claim as fast as possible in each study, finishing each claim at once."""
+    storage = open_storage(url)
+    for name in names:
+        study_id = storage.get_study_id_from_name(name)
+        barrier.wait(60)
+        claimed = []
+        while (trial_id := claim_trial(storage, study_id)) is not None:
+            claimed.append(trial_id)
+            storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [float(index)])
+        results.put((name, index, claimed))
+
+
+def test_four_concurrent_workers_never_overshoot_the_budget(mysql_url: str) -> None:
+    rounds, budget, racers = 25, 8, 4
+    storage = open_storage(mysql_url)
+    names = []
+    for _ in range(rounds):
+        spec = parse_spec(tuning_spec_data(n_trials=budget, n_workers=racers, warm_start=False))
+        names.append(create_study(storage, spec, DS)["study_name"])
+    barrier, results = SPAWN.Barrier(racers), SPAWN.Queue()
+    processes = [
+        SPAWN.Process(target=race, args=(mysql_url, names, barrier, results, i))
+        for i in range(racers)
+    ]
+    for process in processes:
+        process.start()
+    claims: dict[str, list[int]] = {name: [] for name in names}
+    claimers: dict[str, int] = dict.fromkeys(names, 0)
+    for _ in range(rounds * racers):
+        name, _index, claimed = results.get(timeout=300)
+        claims[name] += claimed
+        claimers[name] += bool(claimed)
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+
+    for name in names:
+        assert len(claims[name]) == budget, name
+        assert len(set(claims[name])) == budget, name  # no trial claimed twice
+        trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+        assert len(trials) == budget
+        assert {t.state for t in trials} == {TrialState.COMPLETE}
+    assert sum(claimers.values()) > rounds  # the workers really raced for the trials
+
+
+def kill_connections(url: str, stop: threading.Event, kills: list[int]) -> None:
+    """Kill every other connection of the test user, over and over."""
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as conn:
+        user = conn.execute(sqlalchemy.text("SELECT CURRENT_USER()")).scalar_one().split("@")[0]
+        while not stop.wait(0.3):
+            ids = conn.execute(
+                sqlalchemy.text(
+                    "SELECT ID FROM information_schema.PROCESSLIST "
+                    "WHERE USER = :user AND ID <> CONNECTION_ID()"
+                ),
+                {"user": user},
+            ).scalars()
+            for connection_id in ids:
+                try:
+                    conn.execute(sqlalchemy.text(f"KILL CONNECTION {int(connection_id)}"))
+                    kills.append(int(connection_id))
+                except sqlalchemy.exc.DBAPIError:
+                    pass  # it ended on its own meanwhile
+    engine.dispose()
+
+
+def test_dropped_connections_during_bookkeeping_are_survived(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    data = tuning_spec_data(n_trials=12, n_workers=1, heartbeat_seconds=1)
+    data["tuning"]["pruner"] = {"type": "none"}
+    spec = parse_spec(data)
+    layout = published(tmp_path, spec, DS, rows=400)
+    name = create_study(open_storage(mysql_url), spec, DS)["study_name"]
+    stop, kills = threading.Event(), []
+    killer = threading.Thread(target=kill_connections, args=(mysql_url, stop, kills))
+    killer.start()
+    try:
+        summary = worker_process(mysql_url, name, data, str(layout.dataset_dir), 0, "slow")
+    finally:
+        stop.set()
+        killer.join()
+
+    assert len(kills) >= 5
+    trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    counted = counted_trials(trials)
+    assert len(counted) == 12
+    assert {t.state for t in counted} == {TrialState.COMPLETE}
+    assert summary["complete"] == 12

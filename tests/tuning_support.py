@@ -1,0 +1,99 @@
+"""Stand-in trainers and worker processes for tuning tests (importable by spawned processes).
+
+The stand-ins keep the worker's real loop, storage, heartbeats and retries, and replace
+only the XGBoost fit, so a test can make a trial slow, fail in one region, or run long
+enough to be killed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from tasks.optuna_storage import Heartbeat, open_storage
+from tasks.spec import parse_spec
+from tasks.training import Matrices
+from tasks.tune import worker_heartbeat, worker_identity
+from tasks.worker import run_worker
+from tests.conftest import demo_spec_data
+
+
+class FakeBooster:
+    def attributes(self) -> dict[str, str]:
+        return {}
+
+
+def objective_value(params: dict[str, Any]) -> float:
+    """A smooth function of the demo search space with its minimum inside the space."""
+    return (
+        (math.log(params["learning_rate"]) - math.log(0.1)) ** 2
+        + (params["max_depth"] - 6) ** 2 / 10
+        + (params["subsample"] - 0.8) ** 2
+    )
+
+
+def stepped_train(
+    params: dict[str, Any],
+    matrices: Matrices,
+    num_boost_round: int,
+    early_stopping_rounds: int | None,
+    callbacks: Sequence[Any],
+    seconds_per_round: float = 0.0,
+) -> tuple[Any, float]:
+    """Report the objective every round to the worker's callbacks (pruning, deadline)."""
+    value = objective_value(params)
+    for epoch in range(num_boost_round):
+        if seconds_per_round:
+            time.sleep(seconds_per_round)
+        curve = value * (1 + 1 / (epoch + 1))
+        for callback in callbacks:
+            callback.after_iteration(None, epoch, {"valid": {params["eval_metric"]: [curve]}})
+    return FakeBooster(), value
+
+
+def slow_train(*args: Any) -> tuple[Any, float]:
+    return stepped_train(*args, seconds_per_round=0.1)
+
+
+def fails_above_lr_02(*args: Any) -> tuple[Any, float]:
+    """Raises in one region of the search space, returns NaN in another."""
+    params = args[0]
+    if params["learning_rate"] > 0.2:
+        raise ValueError(f"learning_rate {params['learning_rate']:.3f} diverges")
+    if params["max_depth"] == 3:
+        return FakeBooster(), float("nan")
+    return stepped_train(*args)
+
+
+TRAINERS = {"stepped": stepped_train, "slow": slow_train, "fails": fails_above_lr_02}
+
+
+def tuning_spec_data(**tuning: Any) -> dict[str, Any]:
+    """The demo spec with a pipeline name of its own (studies are per pipeline and ds)."""
+    data = demo_spec_data(**tuning)
+    data["name"] = f"t_{uuid.uuid4().hex[:12]}"
+    return data
+
+
+def worker_process(
+    url: str,
+    name: str,
+    spec_data: dict[str, Any],
+    dataset: str,
+    map_index: int,
+    trainer: str,
+    partition: int = 0,
+    attempt: int = 1,
+) -> dict[str, Any]:
+    """One worker as a Spark task would run it, with a stand-in trainer."""
+    spec = parse_spec(spec_data)
+    identity = worker_identity(spec, map_index, partition, attempt)
+    storage = open_storage(url, worker_heartbeat(spec))
+    return run_worker(storage, name, spec, dataset, identity, train=TRAINERS[trainer])
+
+
+def heartbeat_of(spec_data: dict[str, Any]) -> Heartbeat:
+    return worker_heartbeat(parse_spec(spec_data))

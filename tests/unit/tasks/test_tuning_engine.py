@@ -1,0 +1,332 @@
+"""The tuning engine on the embedded journal storage: budget, retries, deadline, warm start."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tasks.errors import SnapshotCorrupt
+from tasks.layout import Layout, journal_path
+from tasks.optuna_storage import journal_url, open_storage
+from tasks.samplers import build_sampler
+from tasks.search_space import suggest
+from tasks.spec import PipelineSpec, parse_spec
+from tasks.study import (
+    BUDGET_ATTR,
+    PARENT_ATTR,
+    budget_counts,
+    claim_trial,
+    counted_trials,
+    create_study,
+    study_name,
+)
+from tasks.trial_retry import STALE_REASON, enqueue_retry
+from tasks.tune import worker_heartbeat, worker_identity
+from tasks.worker import run_worker
+from tests.snapshots import published
+from tests.tuning_support import TRAINERS, tuning_spec_data
+
+DS = "2026-11-21"
+
+
+def make_spec(**tuning: Any) -> PipelineSpec:
+    return parse_spec(tuning_spec_data(**tuning))
+
+
+def worker_storage(tmp_path: Path, spec: PipelineSpec) -> optuna.storages.BaseStorage:
+    return open_storage(journal_url(journal_path(tmp_path)), worker_heartbeat(spec))
+
+
+def run(
+    tmp_path: Path, spec: PipelineSpec, layout: Layout, trainer: str, map_index: int = 0
+) -> dict[str, Any]:
+    identity = worker_identity(spec, map_index, 0, 1)
+    return run_worker(
+        worker_storage(tmp_path, spec),
+        study_name(spec.name, layout.ds),
+        spec,
+        str(layout.dataset_dir),
+        identity,
+        train=TRAINERS[trainer],
+    )
+
+
+def trials_of(tmp_path: Path, spec: PipelineSpec, ds: str = DS) -> list[optuna.trial.FrozenTrial]:
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    return optuna.load_study(study_name=study_name(spec.name, ds), storage=storage).get_trials()
+
+
+def fix_params(storage: Any, spec: PipelineSpec, index: int, params: dict[str, Any]) -> None:
+    """Give the ``index``-th waiting trial fixed parameters, as enqueue_trial would."""
+    study_id = storage.get_study_id_from_name(study_name(spec.name, DS))
+    waiting = storage.get_all_trials(study_id, states=(TrialState.WAITING,))
+    storage.set_trial_system_attr(waiting[index]._trial_id, "fixed_params", params)
+
+
+def test_a_failing_region_is_retried_three_times_then_failed_for_good(tmp_path: Path) -> None:
+    spec = make_spec(n_trials=8, n_workers=1, pruner={"type": "none"})
+    layout = published(tmp_path, spec, DS, rows=400)
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    create_study(storage, spec, DS)
+    base = {"max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8}
+    base |= {"min_child_weight": 1.0, "reg_lambda": 1.0}
+    fix_params(storage, spec, 0, {**base, "learning_rate": 0.25})  # raises
+    fix_params(storage, spec, 1, {**base, "learning_rate": 0.05, "max_depth": 3})  # NaN
+
+    summary = run(tmp_path, spec, layout, "fails")
+
+    trials = trials_of(tmp_path, spec)
+    counted = counted_trials(trials)
+    assert len(counted) == 8  # the budget, exactly
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.FAIL}
+    failed_for_good = [t for t in counted if t.state == TrialState.FAIL]
+    assert len(failed_for_good) >= 2
+    for trial in failed_for_good:
+        history = trial.system_attrs["retry_history"]
+        assert len(history) == 3  # the original and two retries before this last one
+        for number in history:
+            assert trials[number].params == trial.params
+            assert trials[number].state == TrialState.FAIL
+    reasons = {t.user_attrs["fail_reason"] for t in failed_for_good}
+    assert "ValueError: learning_rate 0.250 diverges" in reasons
+    assert "objective returned nan" in reasons
+    assert budget_counts(trials)["retried"] == 3 * len(failed_for_good)
+    assert summary["complete"] == len(counted) - len(failed_for_good)
+    assert summary["fail"] == 4 * len(failed_for_good)
+
+
+def test_a_stale_trial_is_failed_and_retried_with_the_same_parameters(tmp_path: Path) -> None:
+    spec = make_spec(n_trials=3, n_workers=1, heartbeat_seconds=1, pruner={"type": "none"})
+    layout = published(tmp_path, spec, DS, rows=400)
+    storage = worker_storage(tmp_path, spec)
+    create_study(storage, spec, DS)
+    # A worker claims a trial, suggests its parameters, then dies without a word.
+    study = optuna.load_study(study_name=study_name(spec.name, DS), storage=storage)
+    trial_id = claim_trial(storage, storage.get_study_id_from_name(study.study_name))
+    assert trial_id is not None
+    lost = optuna.Trial(study, trial_id)
+    lost_params = suggest(lost, spec.search_space)
+
+    started = time.monotonic()
+    summary = run(tmp_path, spec, layout, "stepped")
+
+    assert time.monotonic() - started >= spec.tuning.stale_after_seconds
+    trials = trials_of(tmp_path, spec)
+    assert trials[lost.number].state == TrialState.FAIL
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == lost.number]
+    assert retry.params == lost_params
+    assert retry.state == TrialState.COMPLETE
+    assert retry.user_attrs["retry_reason"] == STALE_REASON
+    assert retry.user_attrs["worker"] == "w0.p0.a1"
+    assert len(counted_trials(trials)) == 3
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert summary["complete"] == 3 and summary["waited_seconds"] > 0
+
+
+def test_retries_stop_after_max_retry() -> None:
+    study = optuna.create_study()
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.FAIL,
+            params={"x": 1.0},
+            distributions={"x": optuna.distributions.FloatDistribution(0, 2)},
+            system_attrs={"retry_history": [0, 1, 2]},
+        )
+    )
+    assert not enqueue_retry(study, study.trials[0], "boom", max_retry=3)
+    assert enqueue_retry(study, study.trials[0], "boom", max_retry=4)
+    assert study.trials[1].state == TrialState.WAITING
+    assert study.trials[1].params == {"x": 1.0}
+    assert optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(study.trials[1]) == [
+        0,
+        1,
+        2,
+        0,
+    ]
+
+
+def test_deadline_stops_new_trials_and_fails_the_running_one_at_the_hard_limit(
+    tmp_path: Path,
+) -> None:
+    # Deadline after 1.2 s, hard limit 1.2 s later; each trial would take 5 s.
+    spec = make_spec(
+        n_trials=4,
+        n_workers=1,
+        num_boost_round=50,
+        timeout_minutes=0.02,
+        deadline_grace_minutes=0.02,
+        pruner={"type": "none"},
+    )
+    layout = published(tmp_path, spec, DS, rows=400)
+    create_study(open_storage(journal_url(journal_path(tmp_path))), spec, DS)
+
+    summary = run(tmp_path, spec, layout, "slow")
+
+    trials = trials_of(tmp_path, spec)
+    stopped = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(stopped) == 1
+    assert "stopped at the study's hard deadline" in stopped[0].user_attrs["fail_reason"]
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    # Nothing is lost: the stopped trial and the unstarted ones wait for a rerun.
+    assert len([t for t in trials if t.state == TrialState.WAITING]) == 4
+    assert summary["fail"] == 1 and summary["complete"] == 0
+
+
+def test_pruning_with_real_xgboost_records_steps_and_best_rounds(tmp_path: Path) -> None:
+    spec = make_spec(
+        n_trials=8,
+        n_workers=1,
+        num_boost_round=30,
+        early_stopping_rounds=5,
+        sampler={"type": "random"},
+        pruner={"type": "median", "n_startup_trials": 1, "n_warmup_steps": 2},
+    )
+    layout = published(tmp_path, spec, DS, rows=2000)
+    create_study(open_storage(journal_url(journal_path(tmp_path))), spec, DS)
+    identity = worker_identity(spec, 0, 0, 1)
+    run_worker(
+        worker_storage(tmp_path, spec),
+        study_name(spec.name, DS),
+        spec,
+        str(layout.dataset_dir),
+        identity,
+    )
+    trials = trials_of(tmp_path, spec)
+    states = [t.state for t in trials]
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    assert len(trials) == 8
+    for trial in trials:
+        assert trial.user_attrs["device"] == "cpu"
+        assert trial.user_attrs["seed"] == identity.seed
+        assert trial.user_attrs["attempt"] == 1
+        assert trial.user_attrs["fit_seconds"] > 0
+        assert len(trial.intermediate_values) >= 3  # one report per boosting round
+        if trial.state == TrialState.COMPLETE:
+            assert 1 <= trial.user_attrs["best_rounds"] <= 30
+            assert trial.value == pytest.approx(
+                trial.intermediate_values[trial.user_attrs["best_rounds"] - 1]
+            )
+
+
+def test_workers_with_derived_seeds_start_from_distinct_points(tmp_path: Path) -> None:
+    """Four parallel workers' first suggestions: distinct with Retune's seeds, not with one seed."""
+    spec = make_spec(n_trials=16, n_workers=4, warm_start=False)
+
+    def first_points(seeds: list[int], ds: str) -> set[tuple[tuple[str, Any], ...]]:
+        storage = open_storage(journal_url(journal_path(tmp_path)))
+        create_study(storage, spec, ds)
+        study_id = storage.get_study_id_from_name(study_name(spec.name, ds))
+        points = set()
+        for seed in seeds:  # all claim before any finishes, as parallel workers do
+            sampler = build_sampler(spec.tuning, seed)
+            study = optuna.load_study(
+                study_name=study_name(spec.name, ds), storage=storage, sampler=sampler
+            )
+            trial_id = claim_trial(storage, study_id)
+            assert trial_id is not None
+            points.add(
+                tuple(sorted(suggest(optuna.Trial(study, trial_id), spec.search_space).items()))
+            )
+        return points
+
+    ours = [worker_identity(spec, i, 0, 1).seed for i in range(4)]
+    assert len(set(ours)) == 4
+    assert len(first_points(ours, "2026-11-20")) == 4
+    assert len(first_points([spec.tuning.seed] * 4, "2026-11-21")) == 1  # the shared-seed way
+
+
+def complete_trials(storage: Any, spec: PipelineSpec, ds: str, rows: list[dict[str, Any]]) -> None:
+    study = optuna.create_study(
+        study_name=study_name(spec.name, ds), storage=storage, direction="minimize"
+    )
+    distributions = {
+        "max_depth": optuna.distributions.IntDistribution(1, 20),
+        "learning_rate": optuna.distributions.FloatDistribution(0.001, 1.0, log=True),
+        "subsample": optuna.distributions.FloatDistribution(0.1, 1.0),
+        "colsample_bytree": optuna.distributions.FloatDistribution(0.1, 1.0),
+        "min_child_weight": optuna.distributions.FloatDistribution(0.1, 50.0, log=True),
+        "reg_lambda": optuna.distributions.FloatDistribution(0.0001, 100.0, log=True),
+    }
+    for row in rows:
+        params = {k: v for k, v in row.items() if k != "value"}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=distributions, value=row["value"]
+            )
+        )
+
+
+def test_warm_start_enqueues_the_previous_ds_best_fitting_parameters(tmp_path: Path) -> None:
+    spec = make_spec(n_trials=6, n_workers=1, warm_start_top_k=2)
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    base = {"subsample": 0.8, "colsample_bytree": 0.8, "min_child_weight": 1.0, "reg_lambda": 1.0}
+    complete_trials(
+        storage,
+        spec,
+        "2026-11-19",
+        [
+            {**base, "max_depth": 5, "learning_rate": 0.05, "value": 0.30},
+            {**base, "max_depth": 12, "learning_rate": 0.05, "value": 0.10},  # out of space now
+            {**base, "max_depth": 7, "learning_rate": 0.10, "value": 0.20},
+            {**base, "max_depth": 4, "learning_rate": 0.20, "value": 0.40},
+        ],
+    )
+    complete_trials(
+        storage, spec, "2026-11-23", [{**base, "max_depth": 9, "learning_rate": 0.1, "value": 0.01}]
+    )
+
+    off = parse_spec(
+        {**tuning_spec_data(n_trials=6, n_workers=1, warm_start=False), "name": spec.name}
+    )
+    assert create_study(storage, off, "2026-11-20")["warm_started"] == 0
+
+    summary = create_study(storage, spec, "2026-11-20", fresh=True)
+
+    assert summary["warm_started"] == 2
+    assert summary["parent_study"] == study_name(spec.name, "2026-11-19")
+    study = optuna.load_study(study_name=study_name(spec.name, "2026-11-20"), storage=storage)
+    assert study.user_attrs[PARENT_ATTR] == study_name(spec.name, "2026-11-19")
+    assert study.user_attrs[BUDGET_ATTR] == 6
+    trials = study.get_trials()
+    assert len(trials) == 6
+    assert [t.system_attrs["fixed_params"]["max_depth"] for t in trials[:2]] == [7, 5]
+    assert trials[0].user_attrs["warm_start_from"] == f"{study_name(spec.name, '2026-11-19')}#2"
+    assert all(t.system_attrs["fixed_params"] == {} for t in trials[2:])
+
+
+def test_rerun_adds_no_trial_and_fresh_study_archives_the_old_one(tmp_path: Path) -> None:
+    spec = make_spec(n_trials=3, n_workers=1, pruner={"type": "none"})
+    layout = published(tmp_path, spec, DS, rows=400)
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    assert create_study(storage, spec, DS)["enqueued"] == 3
+    assert run(tmp_path, spec, layout, "stepped")["complete"] == 3
+
+    assert create_study(storage, spec, DS)["enqueued"] == 0
+    assert run(tmp_path, spec, layout, "stepped")["complete"] == 0
+    assert len(trials_of(tmp_path, spec)) == 3
+
+    bigger = parse_spec({**tuning_spec_data(n_trials=5, n_workers=1), "name": spec.name})
+    assert create_study(storage, bigger, DS)["enqueued"] == 2
+
+    fresh = create_study(storage, spec, DS, fresh=True)
+    assert fresh["enqueued"] == 3
+    archived = optuna.load_study(study_name=fresh["archived_as"], storage=storage).get_trials()
+    assert [t.state for t in archived].count(TrialState.COMPLETE) == 3
+    assert len(archived) == 5
+    assert [t.state for t in trials_of(tmp_path, spec)] == [TrialState.WAITING] * 3
+
+
+def test_a_snapshot_that_does_not_match_its_manifest_is_refused(tmp_path: Path) -> None:
+    spec = make_spec(n_trials=2, n_workers=1)
+    layout = published(tmp_path, spec, DS, rows=400)
+    create_study(open_storage(journal_url(journal_path(tmp_path))), spec, DS)
+    part = next((layout.dataset_dir / "train").glob("*.parquet"))
+    part.write_bytes(part.read_bytes() + b"tampered")
+    with pytest.raises(SnapshotCorrupt, match="does not match its manifest: content hash"):
+        run(tmp_path, spec, layout, "stepped")
+    assert [t.state for t in trials_of(tmp_path, spec)] == [TrialState.WAITING] * 2

@@ -1,0 +1,173 @@
+"""Sampler and pruner choice, the storage guard, and the GPU data path (by what they build)."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+import pytest
+import sqlalchemy.exc
+
+from tasks.errors import RetuneError, SpecError, StorageUnreachable
+from tasks.samplers import build_pruner, build_sampler, startup_trials
+from tasks.spec import PrunerSpec, TuningSpec, parse_spec
+from tasks.storage_guard import StorageGuard
+from tasks.training import base_params, load_snapshot, training_device
+from tests.snapshots import published
+from tests.tuning_support import tuning_spec_data
+
+
+@pytest.mark.parametrize(
+    ("n_trials", "parallelism", "expected"),
+    [(12, 2, 3), (40, 2, 10), (200, 4, 10), (40, 16, 16), (4, 1, 3), (2, 1, 2)],
+)
+def test_startup_trials_follow_budget_and_parallelism(
+    n_trials: int, parallelism: int, expected: int
+) -> None:
+    assert startup_trials(n_trials, parallelism) == expected
+
+
+def test_tpe_settings_are_explicit() -> None:
+    tuning = TuningSpec(n_trials=40, n_workers=2)
+    sampler = build_sampler(tuning, seed=7)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._multivariate is True
+    assert sampler._constant_liar is True
+    assert sampler._n_startup_trials == 10
+    plain = build_sampler(
+        TuningSpec(sampler={"type": "tpe", "multivariate": False, "constant_liar": False}), 7
+    )
+    assert isinstance(plain, optuna.samplers.TPESampler)
+    assert (plain._multivariate, plain._constant_liar) == (False, False)
+    assert isinstance(
+        build_sampler(TuningSpec(sampler={"type": "random"}), 7), optuna.samplers.RandomSampler
+    )
+
+
+def test_gp_sampler_without_torch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    with pytest.raises(SpecError, match=r"'gp' needs PyTorch .* pip install 'retune\[gp\]'"):
+        build_sampler(TuningSpec(sampler={"type": "gp"}), 7)
+
+
+def test_pruners_from_the_spec() -> None:
+    assert isinstance(build_pruner(PrunerSpec(type="none"), 100), optuna.pruners.NopPruner)
+    median = build_pruner(PrunerSpec(n_warmup_steps=4), 100)
+    assert isinstance(median, optuna.pruners.MedianPruner)
+    assert median._n_warmup_steps == 4
+    halving = build_pruner(PrunerSpec(type="successive_halving", min_resource=5), 100)
+    assert isinstance(halving, optuna.pruners.SuccessiveHalvingPruner)
+    hyperband = build_pruner(PrunerSpec(type="hyperband", min_resource=5), 120)
+    assert isinstance(hyperband, optuna.pruners.HyperbandPruner)
+    assert hyperband._max_resource == 120
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def dropped(times: int) -> Any:
+    calls = {"n": 0}
+
+    def storage_call() -> str:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            error = sqlalchemy.exc.OperationalError(
+                "SELECT 1", {}, Exception("(2013, 'Lost connection to MySQL server')")
+            )
+            raise optuna.exceptions.StorageInternalError("commit failed") from error
+        return "done"
+
+    return storage_call
+
+
+def test_storage_guard_retries_dropped_connections_with_backoff() -> None:
+    clock = FakeClock()
+    guard = StorageGuard(outage_seconds=60, sleep=clock.sleep, clock=clock)
+    assert guard.call("claim a trial", dropped(4)) == "done"
+    assert clock.sleeps == [0.25, 0.5, 1.0, 2.0]
+    assert guard.retries == 4
+
+
+def test_a_long_outage_fails_with_a_clear_message() -> None:
+    clock = FakeClock()
+    guard = StorageGuard(outage_seconds=30, sleep=clock.sleep, clock=clock)
+    with pytest.raises(StorageUnreachable) as caught:
+        guard.call("finish the trial", dropped(1000))
+    assert str(caught.value).startswith(
+        "Optuna storage unreachable for 30s while trying to finish the trial:"
+    )
+    assert "The study is intact: retry the task to resume it." in str(caught.value)
+    assert 30 <= clock.now < 45
+
+
+def test_integrity_errors_are_not_retried() -> None:
+    guard = StorageGuard(outage_seconds=30, sleep=lambda _: None)
+
+    def duplicate() -> None:
+        error = sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("Duplicate entry"))
+        raise optuna.exceptions.StorageInternalError("commit failed") from error
+
+    with pytest.raises(optuna.exceptions.StorageInternalError):
+        guard.call("add a trial", duplicate)
+    assert guard.retries == 0
+
+
+@pytest.fixture
+def fake_cudf(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A stand-in cudf module that reads with pandas and records what it read."""
+    reads: list[str] = []
+    module = types.ModuleType("cudf")
+    module.__spec__ = importlib.machinery.ModuleSpec("cudf", None)
+
+    def read_parquet(path: str, columns: list[str]) -> pd.DataFrame:
+        reads.append(Path(path).name)
+        return pd.read_parquet(path, columns=columns)
+
+    module.read_parquet = read_parquet  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cudf", module)
+    return reads
+
+
+def test_gpu_worker_loads_with_cudf_and_trains_on_cuda(
+    fake_cudf: list[str], tmp_path: Path
+) -> None:
+    spec = parse_spec({**tuning_spec_data(n_trials=2, n_workers=1), "gpu": "on"})
+    layout = published(tmp_path, spec, "2026-11-21", rows=300)
+    assert training_device("on", "cuda") == "cuda"
+    snapshot = load_snapshot(layout.dataset_dir, spec, "cuda")
+    assert fake_cudf == ["train", "valid"]
+    assert snapshot.engine == "cudf"
+    assert base_params(spec, "cuda", 5, snapshot)["device"] == "cuda"
+
+
+def test_without_cudf_auto_falls_back_to_cpu_and_on_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "cudf", None)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cudf" else real(name, *a)
+    )
+    assert training_device("auto", "cuda") == "cpu"
+    assert training_device("off", "cpu") == "cpu"
+    with pytest.raises(RetuneError, match="gpu mode 'on' but cudf is not installed"):
+        training_device("on", "cuda")
