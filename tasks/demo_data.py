@@ -8,18 +8,23 @@ from __future__ import annotations
 import argparse
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tasks.atomic import replace_dir
+
+if TYPE_CHECKING:
+    from tasks.layout import Layout
 
 N_FEATURES = 20
 
 
-def make_frame(day: date, rows: int, seed: int) -> object:
+def make_frame(day: date, rows: int, seed: int, features: int = N_FEATURES) -> Any:
+    """``rows`` rows of id, f00..f<features-1>, y; y depends on the first 8 features."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng([seed, day.toordinal()])
-    x = rng.normal(size=(rows, N_FEATURES)).astype("float64")
+    x = rng.normal(size=(rows, features)).astype("float64")
     drift = (day.toordinal() % 7) * 0.05
     y = (
         3.0 * x[:, 0]
@@ -29,7 +34,7 @@ def make_frame(day: date, rows: int, seed: int) -> object:
         + 0.5 * x[:, 7] ** 2
         + rng.normal(scale=0.3, size=rows)
     )
-    frame = pd.DataFrame(x, columns=[f"f{i:02d}" for i in range(N_FEATURES)])
+    frame = pd.DataFrame(x, columns=[f"f{i:02d}" for i in range(features)])
     frame.insert(0, "id", np.arange(rows, dtype="int64") + day.toordinal() * 10_000_000)
     frame["y"] = y
     return frame
@@ -40,7 +45,7 @@ def write_day(root: Path, day: date, rows: int, seed: int, overwrite: bool = Fal
     if target.exists() and not overwrite:
         return target
     with replace_dir(target) as tmp:
-        make_frame(day, rows, seed).to_csv(tmp / "part-00000.csv", index=False, float_format="%.6g")  # type: ignore[attr-defined]
+        make_frame(day, rows, seed).to_csv(tmp / "part-00000.csv", index=False, float_format="%.6g")
     return target
 
 
@@ -49,6 +54,34 @@ def generate(root: Path, end: date, days: int, rows: int, seed: int = 7) -> list
         write_day(root, end - timedelta(days=offset), rows, seed)
         for offset in reversed(range(days))
     ]
+
+
+def stage_frame(layout: Layout, frame: Any, valid_fraction: float = 0.2) -> None:
+    """Write ``frame`` as the ETL job's staging output for ``layout``, marked as validated.
+
+    For benchmarks and tests that start at materialize, without Spark or GX.
+    """
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks.etl import SUMMARY
+    from tasks.validation import RESULT_FILE
+
+    cut = int(len(frame) * (1 - valid_fraction))
+    for split, part in (("train", frame.iloc[:cut]), ("valid", frame.iloc[cut:])):
+        (layout.staging_dir / split).mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.Table.from_pandas(part, preserve_index=False),
+            layout.staging_dir / split / "part-00000.parquet",
+        )
+    (layout.staging_dir / SUMMARY).write_text(
+        json.dumps({"source": "synthetic", "engine": "pandas", "rows": {"train": cut}})
+    )
+    (layout.staging_dir / RESULT_FILE).write_text(
+        json.dumps({"success": True, "statistics": {"evaluated_expectations": 0}})
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

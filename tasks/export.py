@@ -11,7 +11,7 @@ from tasks.atomic import replace_dir
 from tasks.devices import resolve_device
 from tasks.errors import NoCompletedTrial
 from tasks.layout import Layout
-from tasks.study import study_name
+from tasks.study import study_name, trial_record
 from tasks.training import (
     Snapshot,
     base_params,
@@ -55,8 +55,9 @@ def export_best(
     trial = best_trial(study)
     device = training_device(spec.gpu, resolve_device(spec.gpu))
     snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device)
-    rounds = int(trial.user_attrs.get("best_rounds", spec.tuning.num_boost_round))
-    seed = int(trial.user_attrs.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
+    record = trial_record(trial)
+    rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
+    seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
     booster, _ = fit(params, build_matrices(snapshot), rounds, early_stopping_rounds=None)
     metric_value = evaluate(booster, snapshot, spec.metric, rounds)

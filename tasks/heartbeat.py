@@ -1,68 +1,19 @@
-"""Heartbeats for the embedded journal storage, and a heartbeat thread for one trial.
-
-Optuna's RDBStorage (MySQL) has heartbeats built in; its JournalStorage does not. The
-journal version records the beat as a trial system attr, so Optuna's own
-``fail_stale_trials`` and stale-trial callback work the same on both storages.
-"""
+"""The heartbeat of a running trial: one beat before the claim, then a beat thread."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from optuna.storages import JournalStorage
 from optuna.storages._heartbeat import BaseHeartbeat
-from optuna.trial import TrialState
 
 if TYPE_CHECKING:
-    import optuna
     from optuna.storages import BaseStorage
-    from optuna.storages.journal import BaseJournalBackend
-    from optuna.trial import FrozenTrial
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_ATTR = "retune:heartbeat"
-
-
-class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
-    """JournalStorage whose trials carry a heartbeat (wall-clock seconds of one host)."""
-
-    def __init__(
-        self,
-        backend: BaseJournalBackend,
-        heartbeat_interval: int,
-        grace_period: int,
-        stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None,
-    ) -> None:
-        super().__init__(backend)
-        self._heartbeat_interval = heartbeat_interval
-        self._grace_period = grace_period
-        self._stale_trial_callback = stale_trial_callback
-
-    def record_heartbeat(self, trial_id: int) -> None:
-        self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
-
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        limit = time.time() - self._grace_period
-        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return [
-            t._trial_id
-            for t in running
-            if HEARTBEAT_ATTR in t.system_attrs and t.system_attrs[HEARTBEAT_ATTR] < limit
-        ]
-
-    def get_heartbeat_interval(self) -> int | None:
-        return self._heartbeat_interval
-
-    def get_heartbeat_stale_trial_callback(
-        self,
-    ) -> Callable[[optuna.Study, FrozenTrial], None] | None:
-        return self._stale_trial_callback
 
 
 def beat(storage: BaseStorage, trial_id: int, quiet: bool = False) -> bool:

@@ -131,9 +131,23 @@ class SamplerSpec(_Strict):
 class PrunerSpec(_Strict):
     type: Literal["median", "successive_halving", "hyperband", "none"] = "median"
     n_startup_trials: int = Field(5, ge=0, description="median: finished trials before pruning.")
-    n_warmup_steps: int = Field(10, ge=0, description="median: boosting rounds before pruning.")
+    n_warmup_steps: int | None = Field(
+        None,
+        ge=0,
+        description="median: boosting rounds before pruning; default: half of num_boost_round "
+        "(early rounds favour high learning rates, so earlier pruning drops the slow, good ones).",
+    )
     min_resource: int = Field(10, ge=1, description="successive_halving/hyperband: rounds.")
     reduction_factor: int = Field(3, ge=2)
+    report_every: int | None = Field(
+        None,
+        ge=1,
+        description="Report to the pruner every this many rounds; default: about 20 reports "
+        "per trial (each report is a few storage round trips).",
+    )
+
+    def report_interval(self, num_boost_round: int) -> int:
+        return self.report_every or max(1, num_boost_round // 20)
 
 
 class TuningSpec(_Strict):

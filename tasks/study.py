@@ -28,11 +28,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUDGET_ATTR = "retune_budget"
+# One user attr per trial holds what Retune records about it (worker, seed, device,
+# attempt, host, fit_seconds, best_rounds, fail_reason): one write, not one per field.
+RECORD_ATTR = "retune"
 PARENT_ATTR = "retune_parent_study"
 
 
 def study_name(pipeline: str, ds: str) -> str:
     return f"retune.{pipeline}.{ds}"
+
+
+def trial_record(trial: FrozenTrial) -> dict[str, Any]:
+    """What Retune recorded on ``trial`` (empty for a trial no worker has run)."""
+    return dict(trial.user_attrs.get(RECORD_ATTR, {}))
 
 
 def counted_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -124,24 +132,46 @@ def create_study(
     }
 
 
-def claim_trial(storage: BaseStorage, study_id: int) -> int | None:
-    """Atomically move one WAITING trial to RUNNING; ``None`` when none is waiting.
+class Claimer:
+    """Claims WAITING trials one at a time, atomically (WAITING -> RUNNING in the storage).
 
+    The list of waiting trials is read only when the candidates from the last read are
+    used up, so a claim usually costs one write, not a read of every waiting trial.
     The heartbeat is recorded before the claim, so a claimed trial is never RUNNING
-    without one (a worker killed right after claiming still leaves a stale trial, not
-    an eternal one).
+    without one (a worker killed right after claiming leaves a stale trial, not an
+    eternal one).
     """
-    from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.trial import TrialState
 
-    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        beat(storage, trial._trial_id, quiet=True)
-        try:
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                return trial._trial_id
-        except UpdateFinishedTrialError:
-            continue
-    return None
+    def __init__(self, storage: BaseStorage, study_id: int) -> None:
+        self.storage = storage
+        self.study_id = study_id
+        self.candidates: list[int] = []
+
+    def claim(self) -> int | None:
+        """The id of the trial now RUNNING for this worker; ``None`` when none is waiting."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        while True:
+            if not self.candidates:
+                waiting = self.storage.get_all_trials(
+                    self.study_id, deepcopy=False, states=(TrialState.WAITING,)
+                )
+                self.candidates = [t._trial_id for t in waiting]
+                if not self.candidates:
+                    return None
+            trial_id = self.candidates.pop(0)
+            beat(self.storage, trial_id, quiet=True)
+            try:
+                if self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    return trial_id
+            except UpdateFinishedTrialError:
+                continue
+
+
+def claim_trial(storage: BaseStorage, study_id: int) -> int | None:
+    """Claim one WAITING trial (see :class:`Claimer`); ``None`` when none is waiting."""
+    return Claimer(storage, study_id).claim()
 
 
 def has_running(storage: BaseStorage, study_id: int) -> bool:

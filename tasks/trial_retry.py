@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tasks.heartbeat import HEARTBEAT_ATTR
+from tasks.worker_storage import HEARTBEAT_ATTR
 
 if TYPE_CHECKING:
     import optuna

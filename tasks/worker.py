@@ -1,9 +1,10 @@
 """An Optuna worker: load the snapshot once, then claim and run trials until none is left.
 
-The loop, per round: fail stale trials (their retries are enqueued), stop if the
-deadline has passed, claim one WAITING trial, run it under a heartbeat. With nothing
-to claim, the worker waits while other workers still run trials, because one of those
-may turn stale and come back as a retry; it leaves when no trial is waiting or running.
+The loop, per round: fail stale trials (at most once per heartbeat interval; their
+retries are enqueued), stop claiming once the deadline has passed, claim one WAITING
+trial, run it under a heartbeat. With nothing to claim, the worker waits while other
+workers still run trials, because one of those may turn stale and come back as a
+retry; it leaves when no trial is waiting or running.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.deadline import Deadline, DeadlineReached
 from tasks.heartbeat import heartbeat
-from tasks.samplers import build_pruner, build_sampler
+from tasks.samplers import build_pruner, build_sampler, pruning_callback
 from tasks.search_space import suggest
 from tasks.storage_guard import StorageGuard
-from tasks.study import claim_trial, has_running
+from tasks.study import RECORD_ATTR, Claimer, has_running
 from tasks.training import Matrices, base_params, best_rounds, build_matrices, fit, load_snapshot
 from tasks.trial_retry import enqueue_retry
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from tasks.spec import PipelineSpec
 
 log = logging.getLogger(__name__)
+
+# How often an idle worker looks again for waiting or stale trials (one light query).
+IDLE_POLL_SECONDS = 0.25
 
 # fit(params, matrices, num_boost_round, early_stopping_rounds, callbacks) -> (booster, value)
 TrainFn = Callable[
@@ -83,18 +87,20 @@ def run_trial(
     """Run one claimed trial to a final state; failures are retried with the same params."""
     import optuna
     from optuna.trial import TrialState
-    from optuna_integration import XGBoostPruningCallback
 
     tuning = spec.tuning
     trial = guard.call("open the trial", optuna.Trial, study, trial_id)
-    for key, value in identity.trial_attrs().items():
-        guard.call("record the worker", trial.set_user_attr, key, value)
+    record = identity.trial_attrs()
+    guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
     params = guard.call("suggest parameters", suggest, trial, spec.search_space)
     callbacks: list[Any] = [deadline.callback()]
     if tuning.pruner.type != "none":
-        callbacks.append(XGBoostPruningCallback(trial, f"valid-{spec.metric}"))
+        callbacks.append(
+            pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
+        )
 
     state, value, reason, rounds = TrialState.FAIL, None, None, None
+    record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
     started = time.perf_counter()
     with heartbeat(study._storage, trial_id, tuning.heartbeat_seconds):
         try:
@@ -116,14 +122,13 @@ def run_trial(
     if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
         state, reason = TrialState.FAIL, f"objective returned {value}"
 
-    attrs: dict[str, Any] = {"fit_seconds": round(time.perf_counter() - started, 4)}
+    record["fit_seconds"] = round(time.perf_counter() - started, 4)
     if rounds is not None:
-        attrs["best_rounds"] = rounds
+        record["best_rounds"] = rounds
     if reason is not None:
-        attrs["fail_reason"] = reason
+        record["fail_reason"] = reason
     try:
-        for key, attr in attrs.items():
-            guard.call("record the outcome", trial.set_user_attr, key, attr)
+        guard.call("record the outcome", trial.set_user_attr, RECORD_ATTR, record)
         told = guard.call(
             "finish the trial",
             study.tell,
@@ -186,21 +191,25 @@ def run_worker(
     )
     study_id = guard.call("find the study", storage.get_study_id_from_name, name)
     deadline = Deadline.of(study)
+    claimer = Claimer(storage, study_id)
     done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
-    waited = 0.0
+    waited, next_stale_check = 0.0, 0.0
     while True:
-        guard.call("fail stale trials", fail_stale_trials, study)
+        if time.monotonic() >= next_stale_check:
+            guard.call("fail stale trials", fail_stale_trials, study)
+            next_stale_check = time.monotonic() + tuning.heartbeat_seconds
         trial_id = None
         if not deadline.no_new_trials():
-            trial_id = guard.call("claim a trial", claim_trial, storage, study_id)
+            trial_id = guard.call("claim a trial", claimer.claim)
         if trial_id is None:
             if not guard.call("look for running trials", has_running, storage, study_id):
                 break
             if deadline.hard_passed(time.time() - tuning.stale_after_seconds):
                 log.warning("hard deadline passed; leaving trials of other workers running")
                 break
-            time.sleep(tuning.heartbeat_seconds)
-            waited += tuning.heartbeat_seconds
+            pause = min(IDLE_POLL_SECONDS, tuning.heartbeat_seconds)
+            time.sleep(pause)
+            waited += pause
             continue
         outcome = run_trial(
             study, trial_id, spec, identity, fixed, matrices, deadline, guard, train

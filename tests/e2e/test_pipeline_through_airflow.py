@@ -109,7 +109,7 @@ def test_study_on_mysql_holds_exactly_the_budget_from_both_parallel_workers(
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     workers: dict[str, list[Any]] = {}
     for trial in trials:
-        workers.setdefault(trial.user_attrs["worker"].split(".")[0], []).append(trial)
+        workers.setdefault(trial.user_attrs["retune"]["worker"].split(".")[0], []).append(trial)
     assert set(workers) == {"w0", "w1"}
     # The two mapped tune tasks ran at the same time: their trial spans overlap.
     spans = {

@@ -59,8 +59,8 @@ def test_two_processes_finish_exactly_the_budget(mysql_url: str, tmp_path: Path)
     assert len(trials) == 10
     states = {t.state.name for t in trials}
     assert "COMPLETE" in states and states <= {"COMPLETE", "PRUNED"}  # the median pruner runs
-    by_worker = {t.user_attrs["worker"] for t in trials}
+    by_worker = {t.user_attrs["retune"]["worker"] for t in trials}
     assert by_worker == {"w0.p0.a1", "w1.p0.a1"}
-    assert len({t.user_attrs["seed"] for t in trials}) == 2
-    assert all(t.user_attrs["device"] == "cpu" for t in trials)
+    assert len({t.user_attrs["retune"]["seed"] for t in trials}) == 2
+    assert all(t.user_attrs["retune"]["device"] == "cpu" for t in trials)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 10

@@ -86,11 +86,11 @@ def test_a_killed_attempt_is_resumed_by_the_retry_and_a_rerun_adds_nothing(
         assert again.user_attrs["retry_reason"] == STALE_REASON
         if lost.params:
             assert again.params == lost.params
-    workers = {t.user_attrs["worker"] for t in counted}
+    workers = {t.user_attrs["retune"]["worker"] for t in counted}
     assert workers <= {"w0.p0.a1000", "w0.p1.a1000", "w0.p0.a2000", "w0.p1.a2000"}
     assert {"w0.p0.a2000", "w0.p1.a2000"} <= workers
     assert sum(w["complete"] for w in retry["workers"]) == 8 - len(
-        [t for t in counted if t.user_attrs["worker"].endswith("a1000")]
+        [t for t in counted if t.user_attrs["retune"]["worker"].endswith("a1000")]
     )
 
     assert create_study(open_storage(mysql_url), spec, DS)["enqueued"] == 0
@@ -137,9 +137,9 @@ def test_two_applications_of_two_tasks_on_a_standalone_cluster(
     trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
     assert len(trials) == 12
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
-    labels = {t.user_attrs["worker"] for t in trials}
+    labels = {t.user_attrs["retune"]["worker"] for t in trials}
     assert labels == {"w0.p0.a1000", "w0.p1.a1000", "w1.p0.a1000", "w1.p1.a1000"}
-    assert len({t.user_attrs["seed"] for t in trials}) == len(labels)
+    assert len({t.user_attrs["retune"]["seed"] for t in trials}) == len(labels)
     assert sum(len(r["workers"]) for r in results) == 4
     assert all(executors), "each Spark worker ran executors"
     assert len({p.parent.name for ex in executors for p in ex}) == 2  # both applications

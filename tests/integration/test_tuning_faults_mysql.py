@@ -58,7 +58,7 @@ def test_kill_9_mid_trial_leaves_no_zombie_and_the_budget_is_exact(
     def running_trial_of_w0() -> optuna.trial.FrozenTrial | None:
         study = optuna.load_study(study_name=name, storage=mysql_url)
         for trial in study.get_trials(states=(TrialState.RUNNING,)):
-            if trial.user_attrs.get("worker") == "w0.p0.a1" and trial.params:
+            if trial.user_attrs.get("retune", {}).get("worker") == "w0.p0.a1" and trial.params:
                 return trial
         return None
 
@@ -77,7 +77,7 @@ def test_kill_9_mid_trial_leaves_no_zombie_and_the_budget_is_exact(
     assert retry.params == victim.params
     assert retry.state == TrialState.COMPLETE
     assert retry.user_attrs["retry_reason"] == STALE_REASON
-    assert retry.user_attrs["worker"] == "w1.p0.a1"
+    assert retry.user_attrs["retune"]["worker"] == "w1.p0.a1"
 
 
 def race(url: str, names: list[str], barrier: Any, results: Any, index: int) -> None:

@@ -42,7 +42,19 @@ def test_run_params_reject_bad_values() -> None:
     params = dag.params
     params["n_trials"] = 30
     params.validate()
-    for name, bad in (("n_trials", 0), ("n_workers", 500), ("gpu", "maybe")):
+    params["timeout_minutes"] = 45.5
+    params["warm_start"] = False
+    params["fresh_study"] = True
+    params.validate()
+    for name, bad in (
+        ("n_trials", 0),
+        ("n_workers", 500),
+        ("gpu", "maybe"),
+        ("timeout_minutes", -5),
+        ("timeout_minutes", "soon"),
+        ("warm_start", "yes"),
+        ("fresh_study", 1),
+    ):
         with pytest.raises(ParamValidationError):
             params[name] = bad
 

@@ -92,7 +92,7 @@ def test_a_failing_region_is_retried_three_times_then_failed_for_good(tmp_path: 
         for number in history:
             assert trials[number].params == trial.params
             assert trials[number].state == TrialState.FAIL
-    reasons = {t.user_attrs["fail_reason"] for t in failed_for_good}
+    reasons = {t.user_attrs["retune"]["fail_reason"] for t in failed_for_good}
     assert "ValueError: learning_rate 0.250 diverges" in reasons
     assert "objective returned nan" in reasons
     assert budget_counts(trials)["retried"] == 3 * len(failed_for_good)
@@ -122,7 +122,7 @@ def test_a_stale_trial_is_failed_and_retried_with_the_same_parameters(tmp_path: 
     assert retry.params == lost_params
     assert retry.state == TrialState.COMPLETE
     assert retry.user_attrs["retry_reason"] == STALE_REASON
-    assert retry.user_attrs["worker"] == "w0.p0.a1"
+    assert retry.user_attrs["retune"]["worker"] == "w0.p0.a1"
     assert len(counted_trials(trials)) == 3
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     assert summary["complete"] == 3 and summary["waited_seconds"] > 0
@@ -170,7 +170,7 @@ def test_deadline_stops_new_trials_and_fails_the_running_one_at_the_hard_limit(
     trials = trials_of(tmp_path, spec)
     stopped = [t for t in trials if t.state == TrialState.FAIL]
     assert len(stopped) == 1
-    assert "stopped at the study's hard deadline" in stopped[0].user_attrs["fail_reason"]
+    assert "stopped at the study's hard deadline" in stopped[0].user_attrs["retune"]["fail_reason"]
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     # Nothing is lost: the stopped trial and the unstarted ones wait for a rerun.
     assert len([t for t in trials if t.state == TrialState.WAITING]) == 4
@@ -201,15 +201,15 @@ def test_pruning_with_real_xgboost_records_steps_and_best_rounds(tmp_path: Path)
     assert TrialState.PRUNED in states and TrialState.COMPLETE in states
     assert len(trials) == 8
     for trial in trials:
-        assert trial.user_attrs["device"] == "cpu"
-        assert trial.user_attrs["seed"] == identity.seed
-        assert trial.user_attrs["attempt"] == 1
-        assert trial.user_attrs["fit_seconds"] > 0
+        assert trial.user_attrs["retune"]["device"] == "cpu"
+        assert trial.user_attrs["retune"]["seed"] == identity.seed
+        assert trial.user_attrs["retune"]["attempt"] == 1
+        assert trial.user_attrs["retune"]["fit_seconds"] > 0
         assert len(trial.intermediate_values) >= 3  # one report per boosting round
         if trial.state == TrialState.COMPLETE:
-            assert 1 <= trial.user_attrs["best_rounds"] <= 30
+            assert 1 <= trial.user_attrs["retune"]["best_rounds"] <= 30
             assert trial.value == pytest.approx(
-                trial.intermediate_values[trial.user_attrs["best_rounds"] - 1]
+                trial.intermediate_values[trial.user_attrs["retune"]["best_rounds"] - 1]
             )
 
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy.exc
 
 from tasks.errors import RetuneError, SpecError, StorageUnreachable
-from tasks.samplers import build_pruner, build_sampler, startup_trials
+from tasks.samplers import build_pruner, build_sampler, pruning_callback, startup_trials
 from tasks.spec import PrunerSpec, TuningSpec, parse_spec
 from tasks.storage_guard import StorageGuard
 from tasks.training import base_params, load_snapshot, training_device
@@ -64,6 +64,7 @@ def test_pruners_from_the_spec() -> None:
     median = build_pruner(PrunerSpec(n_warmup_steps=4), 100)
     assert isinstance(median, optuna.pruners.MedianPruner)
     assert median._n_warmup_steps == 4
+    assert build_pruner(PrunerSpec(), 100)._n_warmup_steps == 50  # type: ignore[attr-defined]
     halving = build_pruner(PrunerSpec(type="successive_halving", min_resource=5), 100)
     assert isinstance(halving, optuna.pruners.SuccessiveHalvingPruner)
     hyperband = build_pruner(PrunerSpec(type="hyperband", min_resource=5), 120)
@@ -171,3 +172,14 @@ def test_without_cudf_auto_falls_back_to_cpu_and_on_is_an_error(
     assert training_device("off", "cpu") == "cpu"
     with pytest.raises(RetuneError, match="gpu mode 'on' but cudf is not installed"):
         training_device("on", "cuda")
+
+
+def test_pruning_callback_reports_every_k_rounds_at_round_steps() -> None:
+    study = optuna.create_study()
+    trial = study.ask()
+    spec = PrunerSpec(type="none")
+    assert spec.report_interval(200) == 10 and spec.report_interval(15) == 1
+    callback = pruning_callback(trial, "valid-rmse", spec, 200)
+    for epoch in range(40):
+        callback.after_iteration(None, epoch, {"valid": {"rmse": [1.0 / (epoch + 1)]}})
+    assert study.trials[0].intermediate_values == {9: 0.1, 19: 0.05, 29: 1 / 30, 39: 0.025}

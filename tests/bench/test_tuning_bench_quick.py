@@ -1,0 +1,57 @@
+"""bench/tuning.py --quick runs both systems and prints the figures a program can compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.mysql, pytest.mark.spark]
+KEYS = {
+    "system",
+    "seed",
+    "wall_s",
+    "fit_s",
+    "efficiency",
+    "best_value",
+    "distinct_params",
+    "finished_trials",
+    "time_to_other_best_s",
+}
+
+
+def test_quick_benchmark_prints_one_json_line_per_system_and_seed(mysql_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "tuning.py"), "--quick", "--mysql-url", mysql_url],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    runs = [line for line in lines if line.get("system") in ("retune", "seed-approach")]
+    assert sorted(r["system"] for r in runs) == ["retune", "seed-approach"]
+    for run in runs:
+        assert set(run) >= KEYS
+        assert run["finished_trials"] == 8
+        assert 0 < run["efficiency"] <= 1.0
+        assert run["fit_s"] > 0 and run["best_value"] > 0
+    by_system = {r["system"]: r for r in runs}
+    assert by_system["retune"]["distinct_params"] == 8
+    bookkeeping = {line["system"]: line for line in lines if "per_trial_ms" in line}
+    assert set(bookkeeping) == {"bare-optuna-bookkeeping", "retune-bookkeeping"}
+    assert bookkeeping["retune-bookkeeping"]["ratio_to_bare"] > 0
+    summary = lines[-1]["summary"]
+    assert set(summary["targets"]) == {
+        "retune_efficiency",
+        "retune_reach_over_seed_wall",
+        "bookkeeping_ratio",
+    }
+    assert mysql_url.split("@")[0].split(":")[-1] not in result.stdout  # password masked
