@@ -28,7 +28,7 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check dags plugins tasks tests bench scripts
 	$(BIN)/ruff format --check dags plugins tasks tests bench scripts
-	$(BIN)/mypy dags plugins/retune tasks
+	$(BIN)/mypy dags plugins/retune tasks bench scripts
 
 test: venv lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with_test_mysql.sh $(BIN)/pytest -ra

@@ -47,6 +47,14 @@ from tasks.tune import worker_heartbeat, worker_identity
 from tasks.worker import run_worker
 
 DS = "2026-11-21"
+NEXT_DS = "2026-11-22"
+# (system, the system whose final best it is timed against)
+PAIRS = (
+    ("retune", "seed-approach"),
+    ("seed-approach", "retune"),
+    ("retune-warm", "seed-approach-next-day"),
+    ("seed-approach-next-day", "retune-warm"),
+)
 SEARCH_SPACE = {
     "max_depth": {"type": "int", "low": 3, "high": 10},
     "learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
@@ -104,9 +112,11 @@ def bench_spec(
     )
 
 
-def publish_snapshot(root: Path, spec: PipelineSpec, rows: int, features: int) -> Layout:
-    layout = Layout(root, spec.name, DS)
-    frame = make_frame(date.fromisoformat(DS), rows, seed=11, features=features)
+def publish_snapshot(
+    root: Path, spec: PipelineSpec, rows: int, features: int, ds: str = DS
+) -> Layout:
+    layout = Layout(root, spec.name, ds)
+    frame = make_frame(date.fromisoformat(ds), rows, seed=11, features=features)
     stage_frame(layout, frame)
     publish(spec, layout)
     return layout
@@ -186,7 +196,7 @@ def trial_figures(
         "wall_s": round(wall, 2),
         "fit_s": round(fit, 2),
         "efficiency": round(fit / (workers * wall), 3),
-        "best_value": min(float(t.value) for t in complete) if complete else None,
+        "best_value": min(float(t.value or 0.0) for t in complete) if complete else None,
         "distinct_params": len({tuple(sorted(t.params.items())) for t in trials if t.params}),
         "finished_trials": len(finished),
         "pruned": sum(t.state.name == "PRUNED" for t in finished),
@@ -206,14 +216,16 @@ def time_to_reach(curve: list[tuple[float, float]], target: float | None) -> flo
     return None
 
 
-def run_retune(spark: Any, url: str, root: Path, spec: PipelineSpec) -> dict[str, Any]:
+def run_retune(
+    spark: Any, url: str, root: Path, spec: PipelineSpec, ds: str = DS
+) -> dict[str, Any]:
     import optuna
 
     started, clock = time.time(), time.perf_counter()
-    create_study(open_storage(url), spec, DS)
-    run_tune_stage(spark, spec, DS, str(root), url, 0, spec.tuning.spark_tasks_per_worker, 1)
+    create_study(open_storage(url), spec, ds)
+    run_tune_stage(spark, spec, ds, str(root), url, 0, spec.tuning.spark_tasks_per_worker, 1)
     wall = time.perf_counter() - clock
-    trials = optuna.load_study(study_name=study_name(spec.name, DS), storage=url).get_trials()
+    trials = optuna.load_study(study_name=study_name(spec.name, ds), storage=url).get_trials()
     fits = []
     for trial in trials:
         record = trial_record(trial)
@@ -228,7 +240,7 @@ def run_seed_approach(spark: Any, url: str, layout: Layout, spec: PipelineSpec) 
     import optuna
 
     workers = spec.tuning.parallelism
-    name = f"seed-approach.{spec.name}"
+    name = f"seed-approach.{spec.name}.{layout.ds}"
     started, clock = time.time(), time.perf_counter()
     optuna.create_study(study_name=name, storage=url, direction="minimize")
     task = seed_approach_task(
@@ -409,7 +421,23 @@ def main(argv: list[str] | None = None) -> None:
                     results[system] = run_retune(spark, args.mysql_url, root, spec)
                 else:
                     results[system] = run_seed_approach(spark, args.mysql_url, layout, spec)
-            for system, other in (("retune", "seed-approach"), ("seed-approach", "retune")):
+            if not args.quick:
+                # The daily case: the next day's data; Retune warm-starts from today's study,
+                # the seed approach has nothing to start from.
+                warm = parse_spec(
+                    {
+                        **spec.model_dump(by_alias=True, mode="json"),
+                        "tuning": {**spec.tuning.model_dump(mode="json"), "warm_start": True},
+                    }
+                )
+                next_day = publish_snapshot(root, warm, size["rows"], size["features"], NEXT_DS)
+                results["retune-warm"] = run_retune(spark, args.mysql_url, root, warm, NEXT_DS)
+                results["seed-approach-next-day"] = run_seed_approach(
+                    spark, args.mysql_url, next_day, warm
+                )
+            for system, other in PAIRS:
+                if system not in results:
+                    continue
                 figures = dict(results[system])
                 curve = figures.pop("curve")
                 figures["time_to_other_best_s"] = time_to_reach(curve, results[other]["best_value"])
@@ -427,13 +455,28 @@ def main(argv: list[str] | None = None) -> None:
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians over seeds per system, and the issue's targets computed from them."""
+    systems = [system for system, _ in PAIRS if any(r.get("system") == system for r in rows)]
 
     def median(system: str, key: str) -> float | None:
         values = [r[key] for r in rows if r.get("system") == system and r.get(key) is not None]
         return round(statistics.median(values), 3) if values else None
 
-    ours_reach = median("retune", "time_to_other_best_s")
-    seed_wall = median("seed-approach", "wall_s")
+    def reach_ratios(system: str, other: str) -> list[float | None]:
+        """Per seed: when ``system`` reached ``other``'s final best, over ``other``'s wall."""
+        ratios = []
+        for row in (r for r in rows if r.get("system") == system):
+            (theirs,) = [r for r in rows if r.get("system") == other and r["seed"] == row["seed"]]
+            reach = row["time_to_other_best_s"]
+            ratios.append(None if reach is None else round(reach / theirs["wall_s"], 3))
+        return ratios
+
+    def median_ratio(ratios: list[float | None]) -> float | None:
+        """Median, counting "never reached" as infinitely late."""
+        if not ratios:
+            return None
+        value = statistics.median(float("inf") if r is None else r for r in ratios)
+        return None if value == float("inf") else round(value, 3)
+
     keys = (
         "wall_s",
         "fit_s",
@@ -442,14 +485,15 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "distinct_params",
         "time_to_other_best_s",
     )
-    summary: dict[str, Any] = {
-        system: {key: median(system, key) for key in keys} for system in ("retune", "seed-approach")
-    }
+    summary: dict[str, Any] = {system: {k: median(system, k) for k in keys} for system in systems}
+    cold = reach_ratios("retune", "seed-approach")
+    warm = reach_ratios("retune-warm", "seed-approach-next-day")
     summary["targets"] = {
         "retune_efficiency": median("retune", "efficiency"),
-        "retune_reach_over_seed_wall": (
-            round(ours_reach / seed_wall, 3) if ours_reach is not None and seed_wall else None
-        ),
+        "retune_reach_over_seed_wall": median_ratio(cold),
+        "retune_reach_over_seed_wall_per_seed": cold,
+        "retune_warm_reach_over_seed_wall": median_ratio(warm),
+        "retune_warm_reach_over_seed_wall_per_seed": warm,
         "bookkeeping_ratio": median("retune-bookkeeping", "ratio_to_bare"),
     }
     return summary

@@ -49,9 +49,7 @@ def test_quick_benchmark_prints_one_json_line_per_system_and_seed(mysql_url: str
     assert set(bookkeeping) == {"bare-optuna-bookkeeping", "retune-bookkeeping"}
     assert bookkeeping["retune-bookkeeping"]["ratio_to_bare"] > 0
     summary = lines[-1]["summary"]
-    assert set(summary["targets"]) == {
-        "retune_efficiency",
-        "retune_reach_over_seed_wall",
-        "bookkeeping_ratio",
-    }
+    assert {"retune_efficiency", "retune_reach_over_seed_wall", "bookkeeping_ratio"} <= set(
+        summary["targets"]
+    )
     assert mysql_url.split("@")[0].split(":")[-1] not in result.stdout  # password masked

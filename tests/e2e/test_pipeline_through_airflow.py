@@ -106,7 +106,8 @@ def test_study_on_mysql_holds_exactly_the_budget_from_both_parallel_workers(
     study = optuna.load_study(study_name=study_name(run["spec"].name, run["ds"]), storage=mysql_url)
     trials = study.get_trials()
     assert len(trials) == N_TRIALS
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    states = {t.state.name for t in trials}
+    assert "COMPLETE" in states and states <= {"COMPLETE", "PRUNED"}
     workers: dict[str, list[Any]] = {}
     for trial in trials:
         workers.setdefault(trial.user_attrs["retune"]["worker"].split(".")[0], []).append(trial)
