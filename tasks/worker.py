@@ -74,6 +74,7 @@ class TrialOutcome:
 
 
 def run_trial(
+    storage: BaseStorage,
     study: optuna.Study,
     trial_id: int,
     spec: PipelineSpec,
@@ -102,7 +103,7 @@ def run_trial(
     state, value, reason, rounds = TrialState.FAIL, None, None, None
     record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
     started = time.perf_counter()
-    with heartbeat(study._storage, trial_id, tuning.heartbeat_seconds):
+    with heartbeat(storage, trial_id, tuning.heartbeat_seconds):
         try:
             booster, value = train(
                 {**fixed, **params},
@@ -212,7 +213,7 @@ def run_worker(
             waited += pause
             continue
         outcome = run_trial(
-            study, trial_id, spec, identity, fixed, matrices, deadline, guard, train
+            storage, study, trial_id, spec, identity, fixed, matrices, deadline, guard, train
         )
         done[outcome.state] += 1
     return {
