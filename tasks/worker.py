@@ -90,6 +90,11 @@ def run_trial(
     from optuna.trial import TrialState
 
     tuning = spec.tuning
+    # Let the study's storage cache learn the claimed trial (it skips waiting trials, see
+    # tasks.worker_storage) before anything is written to it.
+    guard.call(
+        "read running trials", study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)
+    )
     trial = guard.call("open the trial", optuna.Trial, study, trial_id)
     record = identity.trial_attrs()
     guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)

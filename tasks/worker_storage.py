@@ -70,7 +70,9 @@ class WorkerRDBStorage(RDBStorage):
     Sound because of how Retune claims: workers claim waiting trials in increasing id
     order, so no trial is still waiting when a trial with a higher id has finished,
     and the cache (which re-reads ids above the last finished one) sees every trial
-    once it runs. Reads that name their states (the claim, ``has_running``) are as is.
+    once it runs; the worker reads the running trials right after each claim, so the
+    cache knows the claimed trial before anything is written to it. Reads that name
+    their states (the claim, ``has_running``) are as is.
     """
 
     _SEEN = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

@@ -13,8 +13,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import optuna
+
 from tasks.optuna_storage import Heartbeat, open_storage
 from tasks.spec import parse_spec
+from tasks.study import study_name
 from tasks.training import Matrices
 from tasks.tune import worker_heartbeat, worker_identity
 from tasks.worker import run_worker
@@ -54,8 +57,16 @@ def stepped_train(
     return FakeBooster(), value
 
 
-def slow_train(*args: Any) -> tuple[Any, float]:
-    return stepped_train(*args, seconds_per_round=0.1)
+def slow_train(
+    params: dict[str, Any],
+    matrices: Matrices,
+    num_boost_round: int,
+    early_stopping_rounds: int | None,
+    callbacks: Sequence[Any],
+) -> tuple[Any, float]:
+    return stepped_train(
+        params, matrices, num_boost_round, early_stopping_rounds, callbacks, seconds_per_round=0.1
+    )
 
 
 def fails_above_lr_02(*args: Any) -> tuple[Any, float]:
@@ -93,6 +104,28 @@ def worker_process(
     identity = worker_identity(spec, map_index, partition, attempt)
     storage = open_storage(url, worker_heartbeat(spec))
     return run_worker(storage, name, spec, dataset, identity, train=TRAINERS[trainer])
+
+
+def complete_trials(storage: Any, spec: Any, ds: str, rows: list[dict[str, Any]]) -> None:
+    """A finished study of ``spec`` for ``ds`` with one complete trial per row (params + value)."""
+    study = optuna.create_study(
+        study_name=study_name(spec.name, ds), storage=storage, direction="minimize"
+    )
+    distributions = {
+        "max_depth": optuna.distributions.IntDistribution(1, 20),
+        "learning_rate": optuna.distributions.FloatDistribution(0.001, 1.0, log=True),
+        "subsample": optuna.distributions.FloatDistribution(0.1, 1.0),
+        "colsample_bytree": optuna.distributions.FloatDistribution(0.1, 1.0),
+        "min_child_weight": optuna.distributions.FloatDistribution(0.1, 50.0, log=True),
+        "reg_lambda": optuna.distributions.FloatDistribution(0.0001, 100.0, log=True),
+    }
+    for row in rows:
+        params = {k: v for k, v in row.items() if k != "value"}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=distributions, value=row["value"]
+            )
+        )
 
 
 def heartbeat_of(spec_data: dict[str, Any]) -> Heartbeat:

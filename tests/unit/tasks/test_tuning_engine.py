@@ -29,7 +29,7 @@ from tasks.trial_retry import STALE_REASON, enqueue_retry
 from tasks.tune import worker_heartbeat, worker_identity
 from tasks.worker import run_worker
 from tests.snapshots import published
-from tests.tuning_support import TRAINERS, tuning_spec_data
+from tests.tuning_support import TRAINERS, complete_trials, tuning_spec_data
 
 DS = "2026-11-21"
 
@@ -238,27 +238,6 @@ def test_workers_with_derived_seeds_start_from_distinct_points(tmp_path: Path) -
     assert len(set(ours)) == 4
     assert len(first_points(ours, "2026-11-20")) == 4
     assert len(first_points([spec.tuning.seed] * 4, "2026-11-21")) == 1  # the shared-seed way
-
-
-def complete_trials(storage: Any, spec: PipelineSpec, ds: str, rows: list[dict[str, Any]]) -> None:
-    study = optuna.create_study(
-        study_name=study_name(spec.name, ds), storage=storage, direction="minimize"
-    )
-    distributions = {
-        "max_depth": optuna.distributions.IntDistribution(1, 20),
-        "learning_rate": optuna.distributions.FloatDistribution(0.001, 1.0, log=True),
-        "subsample": optuna.distributions.FloatDistribution(0.1, 1.0),
-        "colsample_bytree": optuna.distributions.FloatDistribution(0.1, 1.0),
-        "min_child_weight": optuna.distributions.FloatDistribution(0.1, 50.0, log=True),
-        "reg_lambda": optuna.distributions.FloatDistribution(0.0001, 100.0, log=True),
-    }
-    for row in rows:
-        params = {k: v for k, v in row.items() if k != "value"}
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=params, distributions=distributions, value=row["value"]
-            )
-        )
 
 
 def test_warm_start_enqueues_the_previous_ds_best_fitting_parameters(tmp_path: Path) -> None:
