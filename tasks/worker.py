@@ -67,28 +67,33 @@ class WorkerIdentity:
         }
 
 
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a worker sets up once and every trial reuses."""
+
+    storage: BaseStorage
+    study: optuna.Study
+    spec: PipelineSpec
+    identity_record: dict[str, Any]
+    fixed_params: dict[str, Any]
+    matrices: Matrices
+    stop_at_deadline: Any  # an XGBoost callback
+    guard: StorageGuard
+    train: TrainFn
+
+
 @dataclass
 class TrialOutcome:
     state: str  # complete | pruned | fail | lost
     reason: str | None = None
 
 
-def run_trial(
-    storage: BaseStorage,
-    study: optuna.Study,
-    trial_id: int,
-    spec: PipelineSpec,
-    identity: WorkerIdentity,
-    fixed: dict[str, Any],
-    matrices: Matrices,
-    deadline: Deadline,
-    guard: StorageGuard,
-    train: TrainFn,
-) -> TrialOutcome:
+def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     """Run one claimed trial to a final state; failures are retried with the same params."""
     import optuna
     from optuna.trial import TrialState
 
+    spec, study, guard = worker.spec, worker.study, worker.guard
     tuning = spec.tuning
     # Let the study's storage cache learn the claimed trial (it skips waiting trials, see
     # tasks.worker_storage) before anything is written to it.
@@ -96,10 +101,10 @@ def run_trial(
         "read running trials", study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)
     )
     trial = guard.call("open the trial", optuna.Trial, study, trial_id)
-    record = identity.trial_attrs()
+    record = dict(worker.identity_record)
     guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
     params = guard.call("suggest parameters", suggest, trial, spec.search_space)
-    callbacks: list[Any] = [deadline.callback()]
+    callbacks: list[Any] = [worker.stop_at_deadline]
     if tuning.pruner.type != "none":
         callbacks.append(
             pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
@@ -108,11 +113,11 @@ def run_trial(
     state, value, reason, rounds = TrialState.FAIL, None, None, None
     record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
     started = time.perf_counter()
-    with heartbeat(storage, trial_id, tuning.heartbeat_seconds):
+    with heartbeat(worker.storage, trial_id, tuning.heartbeat_seconds):
         try:
-            booster, value = train(
-                {**fixed, **params},
-                matrices,
+            booster, value = worker.train(
+                {**worker.fixed_params, **params},
+                worker.matrices,
                 tuning.num_boost_round,
                 tuning.early_stopping_rounds,
                 callbacks,
@@ -197,6 +202,17 @@ def run_worker(
     )
     study_id = guard.call("find the study", storage.get_study_id_from_name, name)
     deadline = Deadline.of(study)
+    worker = WorkerContext(
+        storage=storage,
+        study=study,
+        spec=spec,
+        identity_record=identity.trial_attrs(),
+        fixed_params=fixed,
+        matrices=matrices,
+        stop_at_deadline=deadline.callback(),
+        guard=guard,
+        train=train,
+    )
     claimer = Claimer(storage, study_id)
     done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
     waited, next_stale_check = 0.0, 0.0
@@ -217,9 +233,7 @@ def run_worker(
             time.sleep(pause)
             waited += pause
             continue
-        outcome = run_trial(
-            storage, study, trial_id, spec, identity, fixed, matrices, deadline, guard, train
-        )
+        outcome = run_trial(worker, trial_id)
         done[outcome.state] += 1
     return {
         "worker": identity.label,

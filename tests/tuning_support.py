@@ -18,7 +18,7 @@ import optuna
 from tasks.optuna_storage import Heartbeat, open_storage
 from tasks.spec import parse_spec
 from tasks.study import study_name
-from tasks.training import Matrices
+from tasks.training import Matrices, fit
 from tasks.tune import worker_heartbeat, worker_identity
 from tasks.worker import run_worker
 from tests.conftest import demo_spec_data
@@ -79,7 +79,12 @@ def fails_above_lr_02(*args: Any) -> tuple[Any, float]:
     return stepped_train(*args)
 
 
-TRAINERS = {"stepped": stepped_train, "slow": slow_train, "fails": fails_above_lr_02}
+TRAINERS = {
+    "xgboost": fit,
+    "stepped": stepped_train,
+    "slow": slow_train,
+    "fails": fails_above_lr_02,
+}
 
 
 def tuning_spec_data(**tuning: Any) -> dict[str, Any]:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
 
-from tasks.devices import resolve_device
 from tasks.optuna_storage import open_storage
-from tasks.seeds import worker_seed
 from tasks.spec import parse_spec
 from tasks.study import create_study
-from tasks.worker import WorkerIdentity, run_worker
 from tests import tuning_support
 from tests.conftest import demo_spec_data
 from tests.snapshots import published
@@ -23,16 +19,6 @@ from tests.tuning_support import complete_trials, tuning_spec_data
 
 pytestmark = pytest.mark.mysql
 DS = "2026-11-21"
-
-
-def worker_process(
-    url: str, name: str, spec_data: dict[str, Any], dataset: str, index: int
-) -> None:
-    spec = parse_spec(spec_data)
-    identity = WorkerIdentity(
-        index, 0, 1, worker_seed(spec.tuning.seed, index, 0, 1), resolve_device(spec.gpu)
-    )
-    run_worker(open_storage(url), name, spec, dataset, identity)
 
 
 def test_two_processes_finish_exactly_the_budget(mysql_url: str, tmp_path: Path) -> None:
@@ -47,7 +33,8 @@ def test_two_processes_finish_exactly_the_budget(mysql_url: str, tmp_path: Path)
     context = multiprocessing.get_context("spawn")
     workers = [
         context.Process(
-            target=worker_process, args=(mysql_url, name, spec_data, str(layout.dataset_dir), i)
+            target=tuning_support.worker_process,
+            args=(mysql_url, name, spec_data, str(layout.dataset_dir), i, "xgboost"),
         )
         for i in range(2)
     ]

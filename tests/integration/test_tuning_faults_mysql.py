@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
+from tasks.layout import Layout
 from tasks.optuna_storage import open_storage
 from tasks.spec import parse_spec
 from tasks.study import claim_trial, counted_trials, create_study
@@ -37,14 +38,21 @@ def wait_for(condition: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def study_without_pruning(
+    url: str, root: Path, n_trials: int, n_workers: int
+) -> tuple[dict[str, Any], Layout, str]:
+    """(spec data, published snapshot, study name) of a fresh study with 1 s heartbeats."""
+    data = tuning_spec_data(n_trials=n_trials, n_workers=n_workers, heartbeat_seconds=1)
+    data["tuning"]["pruner"] = {"type": "none"}
+    spec = parse_spec(data)
+    layout = published(root, spec, DS, rows=400)
+    return data, layout, create_study(open_storage(url), spec, DS)["study_name"]
+
+
 def test_kill_9_mid_trial_leaves_no_zombie_and_the_budget_is_exact(
     mysql_url: str, tmp_path: Path
 ) -> None:
-    data = tuning_spec_data(n_trials=6, n_workers=2, heartbeat_seconds=1)
-    data["tuning"]["pruner"] = {"type": "none"}
-    spec = parse_spec(data)
-    layout = published(tmp_path, spec, DS, rows=400)
-    name = create_study(open_storage(mysql_url), spec, DS)["study_name"]
+    data, layout, name = study_without_pruning(mysql_url, tmp_path, n_trials=6, n_workers=2)
     workers = [
         SPAWN.Process(
             target=worker_process,
@@ -151,11 +159,7 @@ def kill_connections(url: str, stop: threading.Event, kills: list[int]) -> None:
 def test_dropped_connections_during_bookkeeping_are_survived(
     mysql_url: str, tmp_path: Path
 ) -> None:
-    data = tuning_spec_data(n_trials=12, n_workers=1, heartbeat_seconds=1)
-    data["tuning"]["pruner"] = {"type": "none"}
-    spec = parse_spec(data)
-    layout = published(tmp_path, spec, DS, rows=400)
-    name = create_study(open_storage(mysql_url), spec, DS)["study_name"]
+    data, layout, name = study_without_pruning(mysql_url, tmp_path, n_trials=12, n_workers=1)
     stop, kills = threading.Event(), []
     killer = threading.Thread(target=kill_connections, args=(mysql_url, stop, kills))
     killer.start()
