@@ -55,11 +55,17 @@ def tune_command(
 
 
 def start_tune(command: list[str], storage_url: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start a tune application; stdout goes to ``log``, stderr (Spark's log) beside it.
+
+    Apart, because the JVM's log lines would otherwise land inside the job's JSON line.
+    """
     env = {**os.environ, STORAGE_ENV: storage_url, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    with log.open("wb") as out, stderr_log(log).open("wb") as err:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
+
+
+def stderr_log(log: Path) -> Path:
+    return log.with_suffix(".err")
 
 
 def finish(process: subprocess.Popen[bytes], log: Path, timeout: float) -> dict[str, Any]:
@@ -69,7 +75,9 @@ def finish(process: subprocess.Popen[bytes], log: Path, timeout: float) -> dict[
     finally:
         kill_group(process)
     text = log.read_text(errors="replace")
-    assert process.returncode == 0, text[-4000:]
+    assert process.returncode == 0, (
+        text[-1000:] + stderr_log(log).read_text(errors="replace")[-3000:]
+    )
     line = next(x for x in reversed(text.splitlines()) if x.startswith('{"workers"'))
     return dict(json.loads(line))
 

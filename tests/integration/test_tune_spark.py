@@ -60,7 +60,7 @@ def test_a_killed_attempt_is_resumed_by_the_retry_and_a_rerun_adds_nothing(
             break
         time.sleep(0.3)
     else:
-        raise AssertionError((tmp_path / "a1.log").read_text()[-3000:])
+        raise AssertionError((tmp_path / "a1.err").read_text()[-3000:])
     kill_group(first)  # as when Airflow kills the task or its host dies
     killed = [
         t
