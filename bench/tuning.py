@@ -133,7 +133,7 @@ def seed_approach_task(
         import xgboost as xgb
 
         spec = parse_spec(spec_data)
-        features, target = spec.data_schema.features, spec.data_schema.target
+        features, target = spec.model_features, spec.data_schema.target
         frames = {
             split: pq.read_table(f"{dataset}/{split}", columns=[*features, target]).to_pandas()
             for split in ("train", "valid")

@@ -19,6 +19,10 @@ class DataSchemaError(RetuneError):
     """Raw data does not match the spec's schema (missing or unknown columns)."""
 
 
+class DataQualityError(RetuneError):
+    """Too many raw rows are unusable or duplicated for the spec's tolerances."""
+
+
 class ValidationFailed(RetuneError):
     """The Great Expectations gate failed; nothing downstream may run."""
 

@@ -1,27 +1,45 @@
-"""ETL Spark job: raw ds partition -> typed, split staging Parquet.
+"""ETL Spark job: raw ds partition -> typed, clean, deduplicated, split staging Parquet.
 
-Extract / transform / load with a thin :func:`main`; transforms are pure
-``DataFrame -> DataFrame`` functions.
+Extract / transform / load with a thin :func:`main`; the transforms are in
+:mod:`tasks.etl_transforms`. Rows that cannot be used go to a quarantine Parquet under
+the run's reports folder, with a reason; the staging folder is replaced whole, and only
+when the data is within the spec's tolerances.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import math
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from tasks.errors import DataSchemaError, RawPartitionMissing
+from tasks.atomic import replace_dir
+from tasks.errors import DataQualityError, DataSchemaError, RawPartitionMissing
+from tasks.etl_transforms import (
+    REASON,
+    SPLIT_COLUMN,
+    add_derived_features,
+    assign_split,
+    dedup,
+    time_cutoff,
+    type_rows,
+)
 from tasks.layout import SPLITS, Layout
+from tasks.rapids import engine_of
 from tasks.spec import PipelineSpec, load_spec
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-SPLIT_COLUMN = "__split"
-SPLIT_BUCKETS = 10_000
 SUMMARY = "etl_summary.json"
+QUARANTINE = "quarantine"
+# Source files listed in the summary; the count is always exact.
+LISTED_FILES = 1000
 
 
 def local_path(uri: str) -> Path | None:
@@ -32,84 +50,211 @@ def local_path(uri: str) -> Path | None:
     return None
 
 
+def _data_files(path: Path) -> list[Path]:
+    if glob.has_magic(str(path)):
+        matches = [Path(p) for p in sorted(glob.glob(str(path)))]
+        return [f for m in matches for f in ([m] if m.is_file() else _data_files(m))]
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+
+
 def check_partition(uri: str) -> None:
-    """Fail early, naming the path, when a local raw partition is missing or empty."""
+    """Fail early, naming the path, when a local raw partition is missing, empty or unreadable."""
     path = local_path(uri)
     if path is None:
         return
-    if not path.exists():
+    if not glob.has_magic(str(path)) and not path.exists():
         raise RawPartitionMissing(f"raw partition not found: {path}")
-    if path.is_dir() and not any(
-        p.is_file() and not p.name.startswith((".", "_")) for p in path.iterdir()
-    ):
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise RawPartitionMissing(f"raw partition {path} is not readable (permissions)")
+    files = _data_files(path)
+    if not files:
         raise RawPartitionMissing(f"raw partition has no data files: {path}")
+    empty = [str(f) for f in files if f.stat().st_size == 0]
+    if empty:
+        raise RawPartitionMissing(f"raw partition {path} has empty data file(s): {empty[:10]}")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:500] if text else type(error).__name__
+
+
+def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
+    """The partition as Spark reads it; CSV columns are strings, every file's header checked."""
+    try:
+        if spec.source.format == "parquet":
+            return spark.read.parquet(uri)
+        reader = spark.read.option("header", True).option("sep", spec.source.csv_delimiter)
+        header = reader.csv(uri).schema
+        # enforceSchema=false makes Spark check every file's header against the first one.
+        return reader.schema(header).option("enforceSchema", False).csv(uri)
+    except Exception as exc:
+        if isinstance(exc, DataSchemaError):
+            raise
+        raise RawPartitionMissing(f"cannot read raw partition {uri}: {_first_line(exc)}") from None
 
 
 def extract(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
     check_partition(uri)
-    if spec.source.format == "csv":
-        frame = spark.read.option("header", True).csv(uri)
-    else:
-        frame = spark.read.parquet(uri)
+    frame = read_source(spark, spec, uri)
     missing = [c for c in spec.data_schema.columns if c not in frame.columns]
     if missing:
-        raise DataSchemaError(f"{uri}: columns {missing} of the spec are missing from the data")
+        raise DataSchemaError(
+            f"{uri}: columns {missing} of the spec are missing from the data "
+            f"(found {frame.columns[:50]})"
+        )
     return frame
 
 
-def cast_to_schema(frame: DataFrame, spec: PipelineSpec) -> DataFrame:
+def check_derived_features(spark: SparkSession, spec: PipelineSpec) -> None:
+    """Let Spark analyse each derived feature on an empty frame of the spec's types."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, NumericType
+
+    columns = ", ".join(f"`{name}` {kind}" for name, kind in spec.data_schema.types.items())
+    empty = spark.createDataFrame([], columns)
+    for name, expression in spec.derived_features.items():
+        try:
+            field = empty.select(F.expr(expression).alias(name)).schema[name]
+        except Exception as exc:
+            raise DataSchemaError(
+                f"derived feature {name!r} = {expression!r}: {_first_line(exc)}"
+            ) from None
+        if not isinstance(field.dataType, NumericType | BooleanType):
+            raise DataSchemaError(
+                f"derived feature {name!r} = {expression!r} is a {field.dataType.simpleString()}, "
+                "not a number"
+            )
+
+
+def quarantine_report(typed: DataFrame) -> tuple[int, int, dict[str, int]]:
+    """Rows read, rows quarantined, and how many rows each problem (column) affected."""
     from pyspark.sql import functions as F
 
-    return frame.select(
-        *[F.col(name).cast(kind).alias(name) for name, kind in spec.data_schema.columns.items()]
-    )
+    totals = typed.agg(F.count(F.lit(1)), F.count(F.col(REASON))).first()
+    assert totals is not None
+    read, quarantined = int(totals[0]), int(totals[1])
+    reasons: dict[str, int] = {}
+    if quarantined:
+        problems = typed.where(F.col(REASON).isNotNull()).select(
+            F.explode(F.split(F.col(REASON), "; ")).alias("problem")
+        )
+        for row in problems.groupBy("problem").count().orderBy(F.desc("count")).collect():
+            reasons[row["problem"]] = int(row["count"])
+    return read, quarantined, reasons
 
 
-def split_label(key: str, valid_fraction: float) -> Column:
-    """'valid' or 'train' from a hash of the key: stable across reruns and backfills."""
+def check_quarantine(
+    spec: PipelineSpec, read: int, quarantined: int, reasons: dict[str, int], where: Path
+) -> None:
+    limit = spec.cleaning.max_quarantine_fraction
+    if read and quarantined / read > limit:
+        worst = ", ".join(
+            f"{problem} ({count} rows)" for problem, count in list(reasons.items())[:10]
+        )
+        raise DataQualityError(
+            f"{spec.name}: {quarantined} of {read} rows ({quarantined / read:.2%}) cannot be "
+            f"used, above cleaning.max_quarantine_fraction = {limit:.2%}; by column: {worst}. "
+            f"The rows and their reasons: {where}"
+        )
+
+
+def check_duplicates(spec: PipelineSpec, clean: int, kept: int) -> None:
+    duplicates = clean - kept
+    limit = spec.cleaning.max_duplicate_fraction
+    if clean and duplicates / clean > limit:
+        raise DataQualityError(
+            f"{spec.name}: {duplicates} of {clean} rows ({duplicates / clean:.2%}) repeat a "
+            f"key of column {spec.data_schema.key!r}, above cleaning.max_duplicate_fraction = "
+            f"{limit:.2%}"
+        )
+
+
+def file_count(rows: int, rows_per_file: int) -> int:
+    return max(1, math.ceil(rows / rows_per_file))
+
+
+def write_splits(
+    staged: DataFrame, rows: dict[str, int], target: Path, rows_per_file: int
+) -> dict[str, int]:
+    """One Parquet folder per split, about ``rows_per_file`` rows per file; files per split."""
     from pyspark.sql import functions as F
 
-    bucket = F.pmod(F.xxhash64(F.col(key).cast("string")), F.lit(SPLIT_BUCKETS))
-    threshold = round(valid_fraction * SPLIT_BUCKETS)
-    return F.when(bucket < threshold, F.lit("valid")).otherwise(F.lit("train"))
-
-
-def assign_split(frame: DataFrame, spec: PipelineSpec) -> DataFrame:
-    return frame.withColumn(
-        SPLIT_COLUMN, split_label(spec.data_schema.key, spec.split.valid_fraction)
-    )
-
-
-def transform(frame: DataFrame, spec: PipelineSpec) -> DataFrame:
-    return assign_split(cast_to_schema(frame, spec), spec)
-
-
-def load(frame: DataFrame, staging_dir: Path) -> dict[str, int]:
-    """Write one Parquet folder per split; return the rows written per split."""
-    from pyspark.sql import functions as F
-
-    rows = {}
+    files = {}
     for split in SPLITS:
-        target = str(staging_dir / split)
-        part = frame.where(F.col(SPLIT_COLUMN) == split).drop(SPLIT_COLUMN)
-        part.write.mode("overwrite").parquet(target)
-        rows[split] = frame.sparkSession.read.parquet(target).count()
-    return rows
+        files[split] = file_count(rows[split], rows_per_file)
+        part = staged.where(F.col(SPLIT_COLUMN) == split).drop(SPLIT_COLUMN)
+        part.repartition(files[split]).write.option("maxRecordsPerFile", rows_per_file).parquet(
+            str(target / split)
+        )
+    return files
 
 
 def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> dict[str, Any]:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     layout = Layout(Path(storage_root), spec.name, ds)
     source = spec.source_path(str(layout.root), ds)
-    rows = load(transform(extract(spark, spec, source), spec), layout.staging_dir)
-    summary = {
-        "pipeline": spec.name,
-        "ds": ds,
-        "source": source,
-        "rows": rows,
-        "engine": "spark-cpu",
-    }
-    (layout.staging_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
-    return summary
+    # A failed run must not leave an earlier run's staging behind for validate to pass.
+    shutil.rmtree(layout.staging_dir, ignore_errors=True)
+    check_derived_features(spark, spec)
+    raw = extract(spark, spec, source)
+    typed = type_rows(raw, spec).persist(StorageLevel.MEMORY_AND_DISK)
+    staged: DataFrame | None = None
+    try:
+        try:
+            read, quarantined, reasons = quarantine_report(typed)
+        except Exception as exc:
+            raise DataSchemaError(
+                f"cannot read raw partition {source}: {_first_line(exc)}"
+            ) from None
+        if read == 0:
+            raise RawPartitionMissing(f"raw partition {source} has no rows")
+        quarantine_dir = layout.reports_dir / QUARANTINE
+        with replace_dir(quarantine_dir) as tmp:
+            typed.where(F.col(REASON).isNotNull()).coalesce(1).write.parquet(str(tmp / "rows"))
+        check_quarantine(spec, read, quarantined, reasons, quarantine_dir)
+
+        clean = typed.where(F.col(REASON).isNull()).drop(REASON)
+        features = add_derived_features(
+            dedup(clean, spec.data_schema.key, spec.data_schema.timestamp), spec.derived_features
+        )
+        cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
+        staged = assign_split(features, spec, cutoff).persist(StorageLevel.MEMORY_AND_DISK)
+        counts = {
+            r[SPLIT_COLUMN]: int(r["count"]) for r in staged.groupBy(SPLIT_COLUMN).count().collect()
+        }
+        rows = {split: counts.get(split, 0) for split in SPLITS}
+        check_duplicates(spec, read - quarantined, sum(rows.values()))
+        with replace_dir(layout.staging_dir) as tmp:
+            files = write_splits(staged, rows, tmp, spec.cleaning.rows_per_file)
+            source_files = raw.inputFiles()
+            summary = {
+                "pipeline": spec.name,
+                "ds": ds,
+                "source": source,
+                "source_file_count": len(source_files),
+                "source_files": sorted(source_files)[:LISTED_FILES],
+                "rows_read": read,
+                "quarantined": quarantined,
+                "quarantine_reasons": reasons,
+                "quarantine_path": str(quarantine_dir),
+                "duplicates_removed": read - quarantined - sum(rows.values()),
+                "rows": rows,
+                "files": files,
+                "split": {"method": spec.split.method, "time_cutoff": cutoff},
+                "derived_features": list(spec.derived_features),
+                "engine": engine_of(spark),
+            }
+            (tmp / SUMMARY).write_text(json.dumps(summary, indent=2))
+        return summary
+    finally:
+        typed.unpersist()
+        if staged is not None:
+            staged.unpersist()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -44,6 +44,11 @@ class Layout:
         return self.root / "datasets" / self.pipeline / f"ds={self.ds}"
 
     @property
+    def reports_dir(self) -> Path:
+        """Validation results, Data Docs and quarantined rows of the run."""
+        return self.root / "reports" / self.pipeline / f"ds={self.ds}"
+
+    @property
     def model_dir(self) -> Path:
         return self.root / "models" / self.pipeline / f"ds={self.ds}"
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tasks.errors import SpecError
 
 TaskType = Literal["regression", "binary", "multiclass"]
-ColumnType = Literal["double", "float", "long", "int", "string", "boolean"]
+ColumnType = Literal["double", "float", "long", "int", "string", "boolean", "timestamp", "date"]
 GpuMode = Literal["auto", "on", "off"]
 
 # XGBoost eval_metric names per task type, with the direction that improves them.
@@ -24,7 +24,9 @@ METRICS: dict[TaskType, dict[str, Literal["minimize", "maximize"]]] = {
 }
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+COLUMN_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 NUMERIC_TYPES = {"double", "float", "long", "int", "boolean"}
+TIME_TYPES = {"timestamp", "date"}
 
 
 class _Strict(BaseModel):
@@ -32,8 +34,12 @@ class _Strict(BaseModel):
 
 
 class SourceSpec(_Strict):
-    path: str = Field(description="Path template of one ds partition: {storage_root} and {ds}.")
+    path: str = Field(
+        description="One ds partition: a folder, a file or a glob, local or any Hadoop URI "
+        "(s3a://, hdfs://); placeholders {storage_root} and {ds}."
+    )
     format: Literal["csv", "parquet"] = "csv"
+    csv_delimiter: str = Field(",", min_length=1, max_length=1)
 
     @field_validator("path")
     @classmethod
@@ -48,28 +54,95 @@ class SourceSpec(_Strict):
         return value
 
 
+class ColumnSpec(_Strict):
+    """One column: its type, and what validation expects of its values."""
+
+    type: ColumnType
+    nullable: bool = Field(True, description="False: a null quarantines the row.")
+    min: float | None = Field(None, description="Validation: no value below this.")
+    max: float | None = Field(None, description="Validation: no value above this.")
+    allowed: list[str | int | float | bool] | None = Field(
+        None, min_length=1, description="Validation: the only values allowed."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ColumnSpec:
+        if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
+            raise ValueError(f"min/max need a numeric type, not {self.type!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
 class SchemaSpec(_Strict):
     key: str
     target: str
-    columns: dict[str, ColumnType]
+    timestamp: str | None = Field(
+        None, description="When given, the latest record per key wins the dedup."
+    )
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        """``name: double`` is short for ``name: {type: double}``."""
+        if isinstance(value, dict):
+            return {k: {"type": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
-    def _key_and_target_declared(self) -> SchemaSpec:
-        for role in ("key", "target"):
+    def _roles_declared(self) -> SchemaSpec:
+        for role in ("key", "target", "timestamp"):
             column = getattr(self, role)
-            if column not in self.columns:
+            if column is not None and column not in self.columns:
                 raise ValueError(f"{role} column {column!r} is not declared in schema.columns")
-        if self.columns[self.target] not in NUMERIC_TYPES:
+        if self.columns[self.target].type not in NUMERIC_TYPES:
             raise ValueError(f"target column {self.target!r} must be numeric")
+        if self.timestamp and self.columns[self.timestamp].type not in TIME_TYPES | {"long"}:
+            raise ValueError(
+                f"timestamp column {self.timestamp!r} must be a timestamp, date or long"
+            )
         return self
 
     @property
+    def types(self) -> dict[str, str]:
+        return {name: column.type for name, column in self.columns.items()}
+
+    @property
     def features(self) -> list[str]:
-        return [c for c in self.columns if c not in (self.key, self.target)]
+        """Numeric columns other than key, target and timestamp: what XGBoost trains on."""
+        roles = {self.key, self.target, self.timestamp}
+        return [
+            name
+            for name, column in self.columns.items()
+            if name not in roles and column.type in NUMERIC_TYPES
+        ]
 
 
 class SplitSpec(_Strict):
+    method: Literal["hash", "time"] = Field(
+        "hash", description="hash: by a hash of the key; time: the latest rows are valid."
+    )
     valid_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    time_column: str | None = Field(None, description="time: the column that orders rows.")
+
+    @model_validator(mode="after")
+    def _time_needs_column(self) -> SplitSpec:
+        if self.method == "time" and not self.time_column:
+            raise ValueError("method 'time' needs time_column")
+        return self
+
+
+class CleaningSpec(_Strict):
+    """What the ETL job tolerates before it fails the run."""
+
+    max_quarantine_fraction: float = Field(
+        0.01, ge=0.0, le=1.0, description="Rows that fail typing or lack a target."
+    )
+    max_duplicate_fraction: float = Field(
+        0.01, ge=0.0, le=1.0, description="Rows dropped because their key repeats."
+    )
+    rows_per_file: int = Field(1_000_000, ge=1_000, description="Target rows per Parquet file.")
 
 
 class ValidationSpec(_Strict):
@@ -210,7 +283,12 @@ class PipelineSpec(_Strict):
     task: TaskType
     metric: str
     direction: Literal["minimize", "maximize"] | None = None
+    derived_features: dict[str, str] = Field(
+        default_factory=dict,
+        description="name: a per-row Spark SQL expression over schema columns (a number).",
+    )
     split: SplitSpec = SplitSpec()
+    cleaning: CleaningSpec = CleaningSpec()
     validation: ValidationSpec = ValidationSpec()
     search_space: dict[str, Param] = Field(min_length=1)
     tuning: TuningSpec = TuningSpec()
@@ -227,6 +305,40 @@ class PipelineSpec(_Strict):
                 "(it names DAGs, studies and storage folders)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _derived_features_parse(self) -> PipelineSpec:
+        from tasks.expressions import expression_problem
+
+        columns = self.data_schema.columns
+        problems = []
+        for name, expression in self.derived_features.items():
+            if not COLUMN_PATTERN.match(name):
+                problems.append(f"{name!r}: a name of letters, digits and '_'")
+            elif name in columns:
+                problems.append(f"{name!r}: already a column of schema.columns")
+            elif (problem := expression_problem(expression, columns)) is not None:
+                problems.append(f"{name!r}: {expression!r} {problem}")
+        if problems:
+            raise ValueError("derived_features: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _split_column_declared(self) -> PipelineSpec:
+        column = self.split.time_column
+        if column is None:
+            return self
+        declared = self.data_schema.columns.get(column)
+        if declared is None:
+            raise ValueError(f"split.time_column {column!r} is not declared in schema.columns")
+        if declared.type not in TIME_TYPES | NUMERIC_TYPES - {"boolean"}:
+            raise ValueError(f"split.time_column {column!r} must be a time or a number")
+        return self
+
+    @property
+    def model_features(self) -> list[str]:
+        """What XGBoost trains on: the schema's numeric features, then the derived ones."""
+        return [*self.data_schema.features, *self.derived_features]
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> PipelineSpec:

@@ -92,7 +92,7 @@ def load_snapshot(
     """
     dataset_dir = Path(dataset_dir)
     manifest = verify_snapshot(dataset_dir) if verify else read_manifest(dataset_dir)
-    features = spec.data_schema.features
+    features = spec.model_features
     target = spec.data_schema.target
     engine, read = (
         ("cudf", _read_split_cudf) if device == "cuda" else ("pandas", _read_split_pandas)

@@ -36,7 +36,7 @@ def build_suite(spec: PipelineSpec) -> gx.ExpectationSuite:
 
     schema = spec.data_schema
     suite = gx.ExpectationSuite(name=f"retune.{spec.name}")
-    for column, kind in schema.columns.items():
+    for column, kind in schema.types.items():
         suite.add_expectation(gxe.ExpectColumnToExist(column=column))
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=PANDAS_TYPES[kind])

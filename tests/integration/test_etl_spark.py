@@ -52,20 +52,6 @@ def test_etl_writes_every_row_once_with_a_stable_split(
     assert set(again["id"]) == first_valid and len(again) == len(valid)
 
 
-def test_split_label_depends_only_on_the_key(spark: Any) -> None:
-    frame = spark.createDataFrame([(i,) for i in range(2000)], ["id"])
-    labels = {
-        r.id: r.s for r in frame.select("id", etl.split_label("id", 0.3).alias("s")).collect()
-    }
-    reversed_frame = spark.createDataFrame([(i,) for i in reversed(range(2000))], ["id"])
-    again = {
-        r.id: r.s
-        for r in reversed_frame.select("id", etl.split_label("id", 0.3).alias("s")).collect()
-    }
-    assert labels == again
-    assert 0.25 < sum(v == "valid" for v in labels.values()) / 2000 < 0.35
-
-
 def test_missing_partition_is_named(spark: Any, spec: Any, tmp_path: Path) -> None:
     expected = tmp_path / "raw" / "demo_regression" / f"ds={DS}"
     with pytest.raises(RawPartitionMissing, match=f"raw partition not found: {expected}"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from retune.operators.base import RetuneOperator, SparkJobOperator
@@ -11,25 +12,40 @@ if TYPE_CHECKING:
 
 
 class EtlOperator(SparkJobOperator):
-    """Submit the ETL Spark job for the run's ds; XCom: rows per split."""
+    """Submit the ETL Spark job for the run's ds; XCom: rows, quarantine, engine.
+
+    ``rapids_jar``: the RAPIDS Accelerator jar for GPU mode (default: ``RETUNE_RAPIDS_JAR``).
+    """
+
+    template_fields: Sequence[str] = (*SparkJobOperator.template_fields, "rapids_jar")
+
+    def __init__(self, *, rapids_jar: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rapids_jar = rapids_jar
 
     def execute(self, context: Context) -> dict[str, Any]:
         import json
 
+        from tasks.devices import gpu_count
         from tasks.etl import SUMMARY, check_partition
+        from tasks.rapids import configured_jar, rapids_conf
         from tasks.spark_commands import base_conf, etl_args
 
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
         check_partition(spec.source_path(str(layout.root), layout.ds))
+        gpu = rapids_conf(spec.gpu, gpu_count(), configured_jar(self.rapids_jar))
         self.submit(
             "etl",
             etl_args(self.spec_path, layout.ds, str(layout.root)),
-            base_conf(self.python),
+            {**base_conf(self.python), **gpu},
             name=f"retune-etl-{spec.name}-{layout.ds}",
         )
         summary: dict[str, Any] = json.loads((layout.staging_dir / SUMMARY).read_text())
-        return summary
+        return {
+            key: summary[key]
+            for key in ("rows", "rows_read", "quarantined", "duplicates_removed", "engine")
+        }
 
 
 class ValidateOperator(RetuneOperator):
