@@ -31,6 +31,7 @@ from tasks.etl_transforms import (
 )
 from tasks.layout import SPLITS, Layout
 from tasks.rapids import engine_of
+from tasks.spark_errors import spark_error_text
 from tasks.spec import PipelineSpec, load_spec
 
 if TYPE_CHECKING:
@@ -76,11 +77,6 @@ def check_partition(uri: str) -> None:
         raise RawPartitionMissing(f"raw partition {path} has empty data file(s): {empty[:10]}")
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:500] if text else type(error).__name__
-
-
 def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
     """The partition as Spark reads it; CSV columns are strings, every file's header checked."""
     try:
@@ -93,7 +89,9 @@ def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
     except Exception as exc:
         if isinstance(exc, DataSchemaError):
             raise
-        raise RawPartitionMissing(f"cannot read raw partition {uri}: {_first_line(exc)}") from None
+        raise RawPartitionMissing(
+            f"cannot read raw partition {uri}: {spark_error_text(exc)}"
+        ) from None
 
 
 def extract(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
@@ -120,7 +118,7 @@ def check_derived_features(spark: SparkSession, spec: PipelineSpec) -> None:
             field = empty.select(F.expr(expression).alias(name)).schema[name]
         except Exception as exc:
             raise DataSchemaError(
-                f"derived feature {name!r} = {expression!r}: {_first_line(exc)}"
+                f"derived feature {name!r} = {expression!r}: {spark_error_text(exc)}"
             ) from None
         if not isinstance(field.dataType, NumericType | BooleanType):
             raise DataSchemaError(
@@ -209,7 +207,7 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
             read, quarantined, reasons = quarantine_report(typed)
         except Exception as exc:
             raise DataSchemaError(
-                f"cannot read raw partition {source}: {_first_line(exc)}"
+                f"cannot read raw partition {source}: {spark_error_text(exc)}"
             ) from None
         if read == 0:
             raise RawPartitionMissing(f"raw partition {source} has no rows")

@@ -60,6 +60,28 @@ def test_demo_spec_parses_with_inferred_direction() -> None:
             {"source": {"path": "/raw/data.csv"}},
             "source.path: Value error, must contain the placeholder {ds}",
         ),
+        (
+            {"derived_features": {"ratio": "f00 / (abs(f01) +"}},
+            "derived_features: 'ratio': 'f00 / (abs(f01) +' does not parse",
+        ),
+        (
+            {"derived_features": {"r": "f00 * nope"}},
+            "'r': 'f00 * nope' refers to unknown column(s) ['nope']",
+        ),
+        (
+            {"derived_features": {"m": "avg(f00)"}},
+            "'m': 'avg(f00)' must be a per-row expression",
+        ),
+        ({"derived_features": {"f00": "f01 + 1"}}, "'f00': already a column of schema.columns"),
+        ({"split": {"method": "time"}}, "split: Value error, method 'time' needs time_column"),
+        (
+            {"split": {"method": "time", "time_column": "when"}},
+            "split.time_column 'when' is not declared in schema.columns",
+        ),
+        (
+            {"cleaning": {"max_quarantine_fraction": 1.5}},
+            "cleaning.max_quarantine_fraction: Input should be less than or equal to 1",
+        ),
     ],
 )
 def test_invalid_spec_names_the_field(change: dict[str, object], message: str) -> None:
@@ -105,3 +127,38 @@ def test_run_parameters_override_and_are_validated() -> None:
     assert (tuned.tuning.timeout_minutes, tuned.tuning.warm_start) == (30, False)
     with pytest.raises(SpecError, match="n_workers x spark_tasks_per_worker = 8 exceeds n_trials"):
         with_overrides(spec, {"n_trials": 4, "spark_tasks_per_worker": 4})
+
+
+def test_columns_take_a_type_or_a_full_declaration() -> None:
+    data = demo_spec_data()
+    data["schema"]["columns"].update(
+        {
+            "amount": {"type": "double", "min": 0, "nullable": False},
+            "country": {"type": "string", "allowed": ["de", "fr"]},
+            "seen": "timestamp",
+        }
+    )
+    data["schema"]["timestamp"] = "seen"
+    data["derived_features"] = {"is_de": "CASE WHEN country = 'de' THEN 1 ELSE 0 END"}
+    spec = parse_spec(data)
+    columns = spec.data_schema.columns
+    assert columns["f00"].type == "double" and columns["f00"].nullable is True
+    assert columns["amount"].min == 0 and columns["amount"].nullable is False
+    # Strings and times are not trained on; derived features are, after the schema's.
+    assert spec.model_features == [*[f"f{i:02d}" for i in range(20)], "amount", "is_de"]
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ({"type": "string", "min": 0}, "min/max need a numeric type, not 'string'"),
+        ({"type": "double", "min": 5, "max": 1}, "min (5.0) is above max (1.0)"),
+        ({"type": "decimal"}, "Input should be 'double', 'float'"),
+    ],
+)
+def test_bad_column_declarations_are_named(column: dict[str, object], message: str) -> None:
+    data = demo_spec_data()
+    data["schema"]["columns"]["amount"] = column
+    with pytest.raises(SpecError, match="schema.columns.amount") as caught:
+        parse_spec(data)
+    assert message in str(caught.value)
