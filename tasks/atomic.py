@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 import uuid
@@ -9,18 +11,46 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _renameat2() -> object | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.renameat2
+    except (OSError, AttributeError):
+        return None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2``); False if unsupported."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    done = renameat2(  # type: ignore[operator]
+        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE
+    )
+    return bool(done == 0)
+
 
 @contextmanager
 def replace_dir(target: Path) -> Iterator[Path]:
     """Yield a hidden sibling folder to fill; on success it replaces ``target``.
 
-    On any error the half-written folder is removed and ``target`` is left as it was.
+    Readers of ``target`` see the old folder or the new one: where the filesystem
+    supports it the two are exchanged atomically, otherwise the old one is renamed
+    away just before the new one takes its name. On any error the half-written
+    folder is removed and ``target`` is left as it was.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
         yield tmp
+        if target.exists() and exchange(tmp, target):
+            shutil.rmtree(tmp, ignore_errors=True)  # now holds the old folder
+            return
         old = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
         if target.exists():
             os.rename(target, old)

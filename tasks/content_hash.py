@@ -5,20 +5,25 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tasks.layout import MANIFEST
+from tasks.layout import SPLITS
 
 
 def data_files(root: Path) -> list[Path]:
-    """Parquet part files below ``root``, in a stable order (markers and manifest left out)."""
+    """Part files of the split folders below ``root``, in a stable order (markers left out)."""
     return sorted(
         p
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith((".", "_")) and p.name != MANIFEST
+        for split in SPLITS
+        for p in (root / split).rglob("*")
+        if p.is_file() and not p.name.startswith((".", "_"))
     )
 
 
 def content_hash(root: Path) -> str:
-    """sha256 over every data file's relative path and bytes."""
+    """sha256 over every data file's path (relative to ``root``) and bytes.
+
+    The same for a staging folder and the snapshot published from it, so materialize can
+    check that it publishes exactly what validation passed.
+    """
     digest = hashlib.sha256()
     for path in data_files(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0")

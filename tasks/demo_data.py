@@ -66,8 +66,9 @@ def stage_frame(layout: Layout, frame: Any, valid_fraction: float = 0.2) -> None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from tasks.content_hash import content_hash
     from tasks.etl import SUMMARY
-    from tasks.validation import RESULT_FILE
+    from tasks.validation import GATE_FILE
 
     cut = int(len(frame) * (1 - valid_fraction))
     for split, part in (("train", frame.iloc[:cut]), ("valid", frame.iloc[cut:])):
@@ -76,12 +77,19 @@ def stage_frame(layout: Layout, frame: Any, valid_fraction: float = 0.2) -> None
             pa.Table.from_pandas(part, preserve_index=False),
             layout.staging_dir / split / "part-00000.parquet",
         )
-    (layout.staging_dir / SUMMARY).write_text(
-        json.dumps({"source": "synthetic", "engine": "pandas", "rows": {"train": cut}})
-    )
-    (layout.staging_dir / RESULT_FILE).write_text(
-        json.dumps({"success": True, "statistics": {"evaluated_expectations": 0}})
-    )
+    summary = {
+        "source": "synthetic",
+        "source_file_count": 0,
+        "source_files": [],
+        "rows_read": len(frame),
+        "quarantined": 0,
+        "duplicates_removed": 0,
+        "rows": {"train": cut, "valid": len(frame) - cut},
+        "engine": "pandas",
+    }
+    (layout.staging_dir / SUMMARY).write_text(json.dumps(summary))
+    gate = {"success": True, "evaluated": 0, "content_hash": content_hash(layout.staging_dir)}
+    (layout.staging_dir / GATE_FILE).write_text(json.dumps(gate))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from tasks.errors import RetuneError
 
 MANIFEST = "manifest.json"
+# Written last into a published snapshot: without it, the folder is not a snapshot.
+SUCCESS_MARKER = "_SUCCESS"
 SPLITS = ("train", "valid")
 
 

@@ -1,4 +1,10 @@
-"""Publish validated staging data atomically, with a manifest readers can trust."""
+"""Publish validated staging data atomically, with a manifest readers can trust.
+
+The snapshot is copied aside, checked against what validation passed (content hash) and
+what ETL wrote (rows), given its manifest and a ``_SUCCESS`` marker, then switched into
+``datasets/<pipeline>/ds=<ds>/`` in one step. Readers see the previous complete snapshot
+or the new one.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,11 @@ from typing import Any
 
 from tasks.atomic import replace_dir
 from tasks.content_hash import content_hash
-from tasks.errors import SnapshotMissing, ValidationFailed
+from tasks.errors import SnapshotCorrupt, SnapshotMissing, ValidationFailed
 from tasks.etl import SUMMARY
-from tasks.layout import MANIFEST, SPLITS, Layout
+from tasks.layout import MANIFEST, SPLITS, SUCCESS_MARKER, Layout
 from tasks.spec import PipelineSpec
-from tasks.validation import RESULT_FILE
+from tasks.validation import GATE_FILE
 
 
 def split_schema_and_rows(split_dir: Path) -> tuple[dict[str, str], int]:
@@ -31,35 +37,64 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
+def build_manifest(
+    spec: PipelineSpec,
+    layout: Layout,
+    snapshot: Path,
+    etl_summary: dict[str, Any],
+    gate: dict[str, Any],
+) -> dict[str, Any]:
+    """The manifest of the snapshot copied to ``snapshot``, after checking it."""
+    digest = content_hash(snapshot)
+    if digest != gate.get("content_hash"):
+        raise SnapshotCorrupt(
+            f"cannot publish {layout.staging_dir}: its data changed after validation "
+            f"(content hash {digest} != {gate.get('content_hash')}); re-run validate"
+        )
+    schema: dict[str, str] = {}
+    rows: dict[str, int] = {}
+    for split in SPLITS:
+        schema, rows[split] = split_schema_and_rows(snapshot / split)
+    staged_rows = etl_summary.get("rows")
+    if staged_rows is not None and staged_rows != rows:
+        raise SnapshotCorrupt(
+            f"cannot publish {layout.staging_dir}: rows {rows} differ from the {staged_rows} "
+            "ETL wrote; re-run etl"
+        )
+    return {
+        "pipeline": spec.name,
+        "ds": layout.ds,
+        "rows": rows,
+        "schema": schema,
+        "features": spec.model_features,
+        "content_hash": digest,
+        "source": etl_summary.get("source"),
+        "source_file_count": etl_summary.get("source_file_count"),
+        "source_files": etl_summary.get("source_files"),
+        "rows_read": etl_summary.get("rows_read"),
+        "quarantined": etl_summary.get("quarantined"),
+        "duplicates_removed": etl_summary.get("duplicates_removed"),
+        "engine": etl_summary.get("engine"),
+        "validation": {
+            key: gate.get(key)
+            for key in ("success", "evaluated", "warnings", "warned", "result_path", "data_docs")
+        },
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
 def publish(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
-    """Copy staging aside, write its manifest, then switch it into place at once."""
+    """Copy staging aside, check it, write its manifest, then switch it into place at once."""
     staging = layout.staging_dir
-    validation = _read_json(staging / RESULT_FILE, "validation result")
-    if not validation.get("success"):
+    gate = _read_json(staging / GATE_FILE, "validation gate file (run validate first)")
+    if not gate.get("success"):
         raise ValidationFailed(f"cannot publish {staging}: its validation did not succeed")
     etl_summary = _read_json(staging / SUMMARY, "ETL summary")
 
     with replace_dir(layout.dataset_dir) as tmp:
-        schema: dict[str, str] = {}
-        rows: dict[str, int] = {}
         for split in SPLITS:
             shutil.copytree(staging / split, tmp / split)
-            schema, rows[split] = split_schema_and_rows(tmp / split)
-        stats = validation.get("statistics", {})
-        manifest = {
-            "pipeline": spec.name,
-            "ds": layout.ds,
-            "rows": rows,
-            "schema": schema,
-            "content_hash": content_hash(tmp),
-            "source": etl_summary.get("source"),
-            "engine": etl_summary.get("engine"),
-            "validation": {
-                "success": True,
-                "evaluated": stats.get("evaluated_expectations"),
-                "successful": stats.get("successful_expectations"),
-            },
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        manifest = build_manifest(spec, layout, tmp, etl_summary, gate)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        (tmp / SUCCESS_MARKER).touch()
     return manifest

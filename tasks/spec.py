@@ -145,8 +145,32 @@ class CleaningSpec(_Strict):
     rows_per_file: int = Field(1_000_000, ge=1_000, description="Target rows per Parquet file.")
 
 
+class ExtraExpectation(_Strict):
+    """A Great Expectations expectation by snake_case name (expect_column_max_to_be_between)."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["error", "warn"] = Field(
+        "error", description="error: a failure stops the run; warn: it is reported only."
+    )
+
+
 class ValidationSpec(_Strict):
     min_rows: int = Field(1000, ge=1)
+    split_tolerance: float = Field(
+        0.02, gt=0.0, lt=0.5, description="How far the valid share may stray from the spec's."
+    )
+    target_mean: tuple[float, float] | None = Field(None, description="[low, high] of the mean.")
+    target_stdev: tuple[float, float] | None = Field(None, description="[low, high] of its stdev.")
+    expectations: list[ExtraExpectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> ValidationSpec:
+        for name in ("target_mean", "target_stdev"):
+            bounds = getattr(self, name)
+            if bounds is not None and bounds[0] > bounds[1]:
+                raise ValueError(f"{name}: low ({bounds[0]}) is above high ({bounds[1]})")
+        return self
 
 
 def _check_range(low: float, high: float, log: bool) -> None:

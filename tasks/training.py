@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.content_hash import content_hash
 from tasks.errors import RetuneError, SnapshotCorrupt, SnapshotMissing
-from tasks.layout import MANIFEST
+from tasks.layout import MANIFEST, SUCCESS_MARKER
 from tasks.metrics import score
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
     path = Path(dataset_dir) / MANIFEST
     if not path.is_file():
         raise SnapshotMissing(f"no published snapshot: {path} does not exist")
+    if not (Path(dataset_dir) / SUCCESS_MARKER).is_file():
+        raise SnapshotMissing(
+            f"snapshot {dataset_dir} is incomplete (no {SUCCESS_MARKER}); re-run materialize"
+        )
     return dict(json.loads(path.read_text()))
 
 

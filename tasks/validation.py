@@ -1,105 +1,208 @@
-"""Data validation gate: a Great Expectations suite built from the spec."""
+"""Data validation gate: the spec's Great Expectations suite, run with Spark on staged data.
+
+Spark job ``python -m tasks.validation`` (submitted by the validate task). It writes, under
+``<storage>/reports/<pipeline>/ds=<ds>/``, the full validation result and GX Data Docs;
+into the staging folder, the gate file materialize requires (with the staged data's
+content hash, so exactly the data that passed gets published). A failed error-severity
+expectation raises :class:`ValidationFailed` naming each, with observed values.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.errors import ValidationFailed
-from tasks.layout import SPLITS
+from tasks.atomic import replace_dir
+from tasks.content_hash import content_hash
+from tasks.errors import SnapshotMissing, ValidationFailed
+from tasks.expectations import IS_VALID, build_suite
+from tasks.layout import SPLITS, Layout
+from tasks.spec import PipelineSpec, load_spec
 
 if TYPE_CHECKING:
-    import great_expectations as gx
-    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
 
-    from tasks.spec import PipelineSpec
-
+GATE_FILE = "validation_gate.json"
 RESULT_FILE = "validation_result.json"
-
-# pandas dtype names each spec column type may arrive as. An integer column holding
-# nulls arrives as float64 and fails its check: declare such a column `double`.
-PANDAS_TYPES = {
-    "double": ["float64"],
-    "float": ["float32", "float64"],
-    "long": ["int64"],
-    "int": ["int32", "int64"],
-    "boolean": ["bool"],
-    "string": ["object", "str", "string"],
-}
+DOCS_DIR = "data_docs"
+SITE = "retune"
+# Exit code of the job when the data fails validation (a crash exits 1).
+EXIT_FAILED = 3
 
 
-def build_suite(spec: PipelineSpec) -> gx.ExpectationSuite:
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+def staged_frame(spark: SparkSession, staging_dir: Path) -> DataFrame:
+    """Both splits as one frame, with ``__is_valid`` telling them apart."""
+    from pyspark.sql import functions as F
 
-    schema = spec.data_schema
-    suite = gx.ExpectationSuite(name=f"retune.{spec.name}")
-    for column, kind in schema.types.items():
-        suite.add_expectation(gxe.ExpectColumnToExist(column=column))
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=PANDAS_TYPES[kind])
+    frames = [
+        spark.read.parquet(str(staging_dir / split)).withColumn(
+            IS_VALID, F.lit(1.0 if split == "valid" else 0.0)
         )
-    suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=schema.target))
-    suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=schema.key))
-    suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=spec.validation.min_rows))
-    return suite
+        for split in SPLITS
+    ]
+    return frames[0].unionByName(frames[1])
 
 
-def read_staging(staging_dir: Path) -> pd.DataFrame:
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    frames = [pq.read_table(staging_dir / split).to_pandas() for split in SPLITS]
-    return pd.concat(frames, ignore_index=True)
-
-
-def _describe(result: Any) -> dict[str, Any]:
-    config = result.expectation_config
-    details = result.result or {}
-    return {
-        "expectation": config.type,
-        "column": config.kwargs.get("column"),
-        "observed": details.get("observed_value", details.get("unexpected_count")),
-        "expected": {k: v for k, v in config.kwargs.items() if k not in ("column", "batch_id")},
-    }
-
-
-def validate(spec: PipelineSpec, staging_dir: str | Path) -> dict[str, Any]:
-    """Run the suite on the staged data, write the full result beside it, raise on failure."""
+def new_context() -> Any:
+    """An in-memory GX context (the suite is built from the spec on every run)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
-    staging_dir = Path(staging_dir)
-    frame = read_staging(staging_dir)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
+    return context
+
+
+def run_suite(
+    context: Any, spec: PipelineSpec, suite: Any, frame: DataFrame, docs_dir: Path
+) -> Any:
+    """Run the suite through a GX checkpoint that also renders Data Docs into ``docs_dir``."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    context.add_data_docs_site(
+        site_name=SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     batch = (
-        context.data_sources.add_pandas("retune")
+        context.data_sources.add_spark("retune")
         .add_dataframe_asset(f"{spec.name}_staging")
         .add_batch_definition_whole_dataframe("all_rows")
-        .get_batch(batch_parameters={"dataframe": frame})
     )
-    result = batch.validate(build_suite(spec))
-    result_path = staging_dir / RESULT_FILE
-    result_path.write_text(json.dumps(result.to_json_dict(), indent=2, default=str))
-    failed = [_describe(r) for r in result.results if not r.success]
-    summary = {
-        "success": bool(result.success),
-        "evaluated": result.statistics["evaluated_expectations"],
-        "failed": len(failed),
-        "rows": len(frame),
-        "result_path": str(result_path),
+    suite = context.suites.add(suite)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{spec.name}_gate", data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{spec.name}_checkpoint",
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
+            result_format="SUMMARY",
+        )
+    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+    (result,) = outcome.run_results.values()
+    return result
+
+
+def describe(result: dict[str, Any]) -> dict[str, Any]:
+    """One expectation's outcome from the result JSON: what, where, observed, expected."""
+    config = result["expectation_config"]
+    details = result.get("result") or {}
+    observed = details.get("observed_value")
+    if observed is None and "unexpected_count" in details:
+        share = details.get("unexpected_percent") or 0.0
+        observed = f"{details['unexpected_count']} unexpected ({share:.2f}%)"
+        if details.get("partial_unexpected_list"):
+            observed += f", e.g. {details['partial_unexpected_list'][:5]}"
+    kwargs = config.get("kwargs") or {}
+    return {
+        "expectation": config["type"],
+        "column": kwargs.get("column"),
+        "severity": (config.get("meta") or {}).get("severity", "error"),
+        "observed": observed,
+        "expected": {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")},
     }
-    if failed:
-        lines = "\n  ".join(
-            f"{f['expectation']}({f['column'] or ''}): observed {f['observed']!r}, "
-            f"expected {f['expected']}"
-            for f in failed
-        )
-        raise ValidationFailed(
-            f"data validation failed for {spec.name}: {len(failed)} of "
-            f"{summary['evaluated']} expectations\n  {lines}\nfull result: {result_path}"
-        )
+
+
+def outcomes(result_json: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The failed expectations of a result: (errors, warnings)."""
+    failed = [describe(r) for r in result_json["results"] if not r["success"]]
+    errors = [f for f in failed if f["severity"] == "error"]
+    return errors, [f for f in failed if f["severity"] != "error"]
+
+
+def failure(layout: Layout) -> ValidationFailed | None:
+    """The error a run's written result amounts to, or None when it passed or is absent."""
+    path = layout.reports_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    result_json = json.loads(path.read_text())
+    errors, _ = outcomes(result_json)
+    if not errors:
+        return None
+    lines = "\n  ".join(
+        f"{f['expectation']}({f['column'] or ''}): observed {f['observed']!r}, "
+        f"expected {f['expected']}"
+        for f in errors
+    )
+    evaluated = result_json["statistics"]["evaluated_expectations"]
+    return ValidationFailed(
+        f"data validation failed for {layout.pipeline} ds={layout.ds}: {len(errors)} of "
+        f"{evaluated} expectations\n  {lines}\nfull result: {path}\n"
+        f"Data Docs: {layout.reports_dir / DOCS_DIR / 'index.html'}"
+    )
+
+
+def validate(spark: SparkSession, spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
+    """Validate the staged data; write the reports and, when it passes, the gate file."""
+    from pyspark import StorageLevel
+
+    staging = layout.staging_dir
+    if not all((staging / split).is_dir() for split in SPLITS):
+        raise SnapshotMissing(f"no staged data to validate in {staging}: run etl for this ds")
+    context = new_context()
+    suite = build_suite(spec)
+    reports = layout.reports_dir
+    for stale in (staging / GATE_FILE, reports / RESULT_FILE):
+        stale.unlink(missing_ok=True)
+    staged_hash = content_hash(staging)
+    frame = staged_frame(spark, staging).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with replace_dir(reports / DOCS_DIR) as docs:
+            result_json = run_suite(context, spec, suite, frame, docs).to_json_dict()
+    finally:
+        frame.unpersist()
+    (reports / RESULT_FILE).write_text(json.dumps(result_json, indent=2, default=str))
+    problem = failure(layout)
+    if problem is not None:
+        raise problem
+    _, warnings = outcomes(result_json)
+    summary = {
+        "success": True,
+        "evaluated": result_json["statistics"]["evaluated_expectations"],
+        "warnings": len(warnings),
+        "warned": [f"{w['expectation']}({w['column'] or ''})" for w in warnings],
+        "content_hash": staged_hash,
+        "result_path": str(reports / RESULT_FILE),
+        "data_docs": str(reports / DOCS_DIR / "index.html"),
+    }
+    (staging / GATE_FILE).write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="retune-validate")
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--ds", required=True)
+    parser.add_argument("--storage-root", required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> None:
+    """Print the summary as JSON; on failed expectations, print why and exit with 3."""
+    from pyspark.sql import SparkSession
+
+    args = parse_args(argv)
+    spec = load_spec(args.spec)
+    layout = Layout(Path(args.storage_root), spec.name, args.ds)
+    spark = SparkSession.builder.appName(f"retune-validate-{spec.name}-{args.ds}").getOrCreate()
+    try:
+        print(json.dumps(validate(spark, spec, layout)))
+    except ValidationFailed as failed:
+        print(str(failed), file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
+    finally:
+        spark.stop()

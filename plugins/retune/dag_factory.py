@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
+from retune.hooks import resolve_storage_root
 from retune.operators import (
     CreateStudyOperator,
     EtlOperator,
@@ -96,6 +97,12 @@ def timetable(schedule: str | None) -> CronDataIntervalTimetable | None:
     return CronDataIntervalTimetable(schedule, timezone="UTC")
 
 
+def snapshot_asset(pipeline: str) -> Asset:
+    """What materialize updates: the pipeline's published snapshots, one event per ds."""
+    uri = (Path(resolve_storage_root()) / "datasets" / pipeline).as_uri()
+    return Asset(name=f"retune_{pipeline}_snapshot", uri=uri, group="retune")
+
+
 def build_dag(spec_path: Path) -> DAG:
     spec = load_spec(spec_path)
     common = {"spec_path": str(spec_path.resolve())}
@@ -112,7 +119,9 @@ def build_dag(spec_path: Path) -> DAG:
     ) as dag:
         etl = EtlOperator(task_id="etl", **common)
         validate = ValidateOperator(task_id="validate", **common)
-        materialize = MaterializeOperator(task_id="materialize", **common)
+        materialize = MaterializeOperator(
+            task_id="materialize", outlets=[snapshot_asset(spec.name)], **common
+        )
         create_study = CreateStudyOperator(task_id="create_study", **common)
         tune = TuneOperator.partial(task_id="tune", **common).expand(
             worker_index=create_study.output

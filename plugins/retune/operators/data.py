@@ -48,18 +48,42 @@ class EtlOperator(SparkJobOperator):
         }
 
 
-class ValidateOperator(RetuneOperator):
-    """The Great Expectations gate; fails the run, naming the failed expectations."""
+class ValidateOperator(SparkJobOperator):
+    """Submit the Great Expectations gate as a Spark job; fails naming failed expectations.
+
+    XCom: the summary (expectations evaluated, warnings, report and Data Docs paths).
+    """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tasks.validation import validate
+        import json
+
+        from tasks.spark_commands import base_conf, etl_args
+        from tasks.validation import GATE_FILE, failure
 
         spec = self.load_spec(context)
-        return validate(spec, self.layout(context, spec).staging_dir)
+        layout = self.layout(context, spec)
+        try:
+            self.submit(
+                "validate",
+                etl_args(self.spec_path, layout.ds, str(layout.root)),
+                base_conf(self.python),
+                name=f"retune-validate-{spec.name}-{layout.ds}",
+            )
+        except Exception:
+            # The job wrote which expectations failed: raise that, not spark-submit's exit code.
+            failed = failure(layout)
+            if failed is not None:
+                raise failed from None
+            raise
+        summary: dict[str, Any] = json.loads((layout.staging_dir / GATE_FILE).read_text())
+        return summary
 
 
 class MaterializeOperator(RetuneOperator):
-    """Publish the validated snapshot atomically; XCom: the manifest's summary."""
+    """Publish the validated snapshot atomically and emit its Asset event.
+
+    XCom and the event's ``extra``: the snapshot's path, ds, rows and content hash.
+    """
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tasks.materialize import publish
@@ -67,8 +91,14 @@ class MaterializeOperator(RetuneOperator):
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
         manifest = publish(spec, layout)
-        return {
+        summary = {
             "path": str(layout.dataset_dir),
+            "ds": layout.ds,
             "rows": manifest["rows"],
             "content_hash": manifest["content_hash"],
+            "quarantined": manifest["quarantined"],
+            "engine": manifest["engine"],
         }
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = summary
+        return summary

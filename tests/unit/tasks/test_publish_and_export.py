@@ -11,19 +11,19 @@ import pytest
 import xgboost as xgb
 
 from tasks.content_hash import content_hash
-from tasks.errors import NoCompletedTrial, SnapshotMissing, ValidationFailed
+from tasks.errors import NoCompletedTrial, SnapshotCorrupt, SnapshotMissing, ValidationFailed
 from tasks.export import CARD_FILE, MODEL_FILE, export_best
-from tasks.layout import MANIFEST, Layout, journal_path
+from tasks.layout import MANIFEST, SUCCESS_MARKER, journal_path
 from tasks.materialize import publish
 from tasks.metrics import rmse
 from tasks.optuna_storage import journal_url, open_storage
 from tasks.spec import parse_spec
 from tasks.study import create_study, study_name
 from tasks.training import load_snapshot
-from tasks.validation import RESULT_FILE
+from tasks.validation import GATE_FILE
 from tasks.worker import WorkerIdentity, run_worker
 from tests.conftest import demo_spec_data
-from tests.snapshots import published, stage
+from tests.snapshots import published
 
 DS = "2026-11-21"
 
@@ -42,23 +42,32 @@ def test_publish_writes_data_and_manifest(spec, tmp_path: Path) -> None:  # type
     assert not list(layout.dataset_dir.parent.glob(".*"))  # nothing left aside
 
 
-def test_publish_refuses_unvalidated_data_and_keeps_the_old_snapshot(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_publish_refuses_unvalidated_or_changed_data(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = published(tmp_path, spec, DS, rows=1000)
     before = (layout.dataset_dir / MANIFEST).read_text()
-    result = layout.staging_dir / RESULT_FILE
-    result.write_text(json.dumps({"success": False}))
+    gate_path = layout.staging_dir / GATE_FILE
+    gate = json.loads(gate_path.read_text())
+    gate_path.write_text(json.dumps({**gate, "success": False}))
     with pytest.raises(ValidationFailed, match="its validation did not succeed"):
         publish(spec, layout)
-    result.unlink()
-    with pytest.raises(SnapshotMissing, match="validation result .* is missing"):
+    gate_path.unlink()
+    with pytest.raises(SnapshotMissing, match="validation gate file .* is missing"):
         publish(spec, layout)
-    (layout.staging_dir / "valid" / "part-00000.parquet").write_bytes(b"not parquet")
-    stage_result = layout.staging_dir / RESULT_FILE
-    stage_result.write_text(json.dumps({"success": True}))
-    with pytest.raises(Exception, match="(?i)parquet"):
+    gate_path.write_text(json.dumps(gate))
+    (layout.staging_dir / "valid" / "part-00000.parquet").write_bytes(b"not what was validated")
+    with pytest.raises(SnapshotCorrupt, match="its data changed after validation"):
         publish(spec, layout)
     assert (layout.dataset_dir / MANIFEST).read_text() == before
+    assert (layout.dataset_dir / SUCCESS_MARKER).is_file()
     assert not list(layout.dataset_dir.parent.glob(".*"))
+
+
+def test_readers_refuse_a_snapshot_without_its_success_marker(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    layout = published(tmp_path, spec, DS, rows=500)
+    assert load_snapshot(layout.dataset_dir, spec).x_train.shape == (400, 20)
+    (layout.dataset_dir / SUCCESS_MARKER).unlink()
+    with pytest.raises(SnapshotMissing, match="is incomplete \\(no _SUCCESS\\)"):
+        load_snapshot(layout.dataset_dir, spec)
 
 
 def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -91,18 +100,3 @@ def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None
     assert card["params"] == study.best_trial.params
     assert card["data"]["content_hash"] == snapshot.manifest["content_hash"]
     assert card["metric"]["value"] < float(np.std(snapshot.y_valid))  # it learned something
-
-
-def test_validation_gate_names_failed_expectations(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tasks.validation import validate
-
-    layout = Layout(tmp_path, spec.name, DS)
-    stage(layout, rows=200)
-    summary = validate(spec, layout.staging_dir)
-    assert summary["success"] and summary["rows"] == 200
-    strict = parse_spec({**demo_spec_data(), "validation": {"min_rows": 5000}})
-    with pytest.raises(ValidationFailed) as caught:
-        validate(strict, layout.staging_dir)
-    text = str(caught.value)
-    assert "expect_table_row_count_to_be_between(): observed 200" in text
-    assert f"full result: {layout.staging_dir / RESULT_FILE}" in text
