@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -91,13 +92,39 @@ def run(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     logs = base / "airflow" / "logs"
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\nlogs: {logs}"
     spec = parse_spec(spec_data)
-    return {"spec": spec, "layout": Layout(storage, spec.name, ds), "ds": ds, "logs": logs}
+    return {
+        "spec": spec,
+        "layout": Layout(storage, spec.name, ds),
+        "ds": ds,
+        "logs": logs,
+        "airflow_db": base / "airflow" / "airflow.db",
+    }
 
 
 def test_manifest_counts_every_generated_row(run: dict[str, Any]) -> None:
     manifest = json.loads((run["layout"].dataset_dir / MANIFEST).read_text())
     assert sum(manifest["rows"].values()) == ROWS
+    assert manifest["rows_read"] == ROWS and manifest["quarantined"] == 0
+    assert manifest["engine"] == "spark-cpu"
     assert manifest["validation"]["success"] is True
+    assert Path(manifest["validation"]["data_docs"]).is_file()
+
+
+def test_materialize_emitted_the_snapshot_asset_event(run: dict[str, Any]) -> None:
+    import sqlite3
+
+    with sqlite3.connect(run["airflow_db"]) as db:
+        rows = db.execute(
+            "SELECT asset.name, asset_event.extra FROM asset_event "
+            "JOIN asset ON asset.id = asset_event.asset_id"
+        ).fetchall()
+    events = [
+        json.loads(extra) for name, extra in rows if name == "retune_demo_regression_snapshot"
+    ]
+    assert len(events) == 1
+    assert events[0]["ds"] == run["ds"]
+    assert events[0]["path"] == str(run["layout"].dataset_dir)
+    assert sum(events[0]["rows"].values()) == ROWS
 
 
 def test_study_on_mysql_holds_exactly_the_budget_from_both_parallel_workers(
