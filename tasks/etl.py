@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -26,6 +27,8 @@ from tasks.etl_transforms import (
     add_derived_features,
     assign_split,
     dedup,
+    dedup_keys,
+    duplicated_keys,
     time_cutoff,
     type_rows,
 )
@@ -41,6 +44,8 @@ SUMMARY = "etl_summary.json"
 QUARANTINE = "quarantine"
 # Source files listed in the summary; the count is always exact.
 LISTED_FILES = 1000
+# Up to this many repeated keys, only their rows are deduplicated (the keys are broadcast).
+BROADCAST_KEYS = 1_000_000
 
 
 def local_path(uri: str) -> Path | None:
@@ -159,8 +164,7 @@ def check_quarantine(
         )
 
 
-def check_duplicates(spec: PipelineSpec, clean: int, kept: int) -> None:
-    duplicates = clean - kept
+def check_duplicates(spec: PipelineSpec, clean: int, duplicates: int) -> None:
     limit = spec.cleaning.max_duplicate_fraction
     if clean and duplicates / clean > limit:
         raise DataQualityError(
@@ -170,6 +174,34 @@ def check_duplicates(spec: PipelineSpec, clean: int, kept: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Deduplicated:
+    frame: DataFrame
+    removed: int
+
+
+def deduplicate(clean: DataFrame, spec: PipelineSpec, rows: int) -> Deduplicated:
+    """One row per key; fails first when more rows repeat a key than the spec tolerates."""
+    from pyspark.sql import functions as F
+
+    key, timestamp = spec.data_schema.key, spec.data_schema.timestamp
+    duplicated = duplicated_keys(clean, key).persist()
+    try:
+        totals = duplicated.agg(F.count(F.lit(1)), F.sum("__extra")).first()
+        assert totals is not None
+        keys, removed = int(totals[0]), int(totals[1] or 0)
+        check_duplicates(spec, rows, removed)
+        if removed == 0:
+            return Deduplicated(clean, 0)
+        if keys > BROADCAST_KEYS:
+            return Deduplicated(dedup(clean, key, timestamp), removed)
+        # The broadcast side must outlive ``duplicated``'s cache: take it to the driver now.
+        small = clean.sparkSession.createDataFrame(duplicated.collect(), duplicated.schema)
+        return Deduplicated(dedup_keys(clean, key, timestamp, small), removed)
+    finally:
+        duplicated.unpersist()
+
+
 def file_count(rows: int, rows_per_file: int) -> int:
     return max(1, math.ceil(rows / rows_per_file))
 
@@ -177,16 +209,23 @@ def file_count(rows: int, rows_per_file: int) -> int:
 def write_splits(
     staged: DataFrame, rows: dict[str, int], target: Path, rows_per_file: int
 ) -> dict[str, int]:
-    """One Parquet folder per split, about ``rows_per_file`` rows per file; files per split."""
+    """One Parquet folder per split, files of at most ``rows_per_file`` rows; files per split.
+
+    Partitions are merged without a shuffle when there are enough of them, so a file can
+    hold fewer rows than the cap; the count returned is of the files written.
+    """
     from pyspark.sql import functions as F
 
     files = {}
     for split in SPLITS:
-        files[split] = file_count(rows[split], rows_per_file)
+        wanted = file_count(rows[split], rows_per_file)
         part = staged.where(F.col(SPLIT_COLUMN) == split).drop(SPLIT_COLUMN)
-        part.repartition(files[split]).write.option("maxRecordsPerFile", rows_per_file).parquet(
-            str(target / split)
-        )
+        if part.rdd.getNumPartitions() >= wanted:
+            part = part.coalesce(wanted)
+        else:
+            part = part.repartition(wanted)
+        part.write.option("maxRecordsPerFile", rows_per_file).parquet(str(target / split))
+        files[split] = len(list((target / split).glob("*.parquet")))
     return files
 
 
@@ -217,16 +256,12 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
         check_quarantine(spec, read, quarantined, reasons, quarantine_dir)
 
         clean = typed.where(F.col(REASON).isNull()).drop(REASON)
-        features = add_derived_features(
-            dedup(clean, spec.data_schema.key, spec.data_schema.timestamp), spec.derived_features
-        )
+        duplicates = deduplicate(clean, spec, read - quarantined)
+        features = add_derived_features(duplicates.frame, spec.derived_features)
         cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
         staged = assign_split(features, spec, cutoff).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = {
-            r[SPLIT_COLUMN]: int(r["count"]) for r in staged.groupBy(SPLIT_COLUMN).count().collect()
-        }
-        rows = {split: counts.get(split, 0) for split in SPLITS}
-        check_duplicates(spec, read - quarantined, sum(rows.values()))
+        counts = staged.groupBy(SPLIT_COLUMN).count().collect()
+        rows = {split: 0 for split in SPLITS} | {r[SPLIT_COLUMN]: int(r["count"]) for r in counts}
         with replace_dir(layout.staging_dir) as tmp:
             files = write_splits(staged, rows, tmp, spec.cleaning.rows_per_file)
             source_files = raw.inputFiles()
@@ -240,7 +275,7 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
                 "quarantined": quarantined,
                 "quarantine_reasons": reasons,
                 "quarantine_path": str(quarantine_dir),
-                "duplicates_removed": read - quarantined - sum(rows.values()),
+                "duplicates_removed": duplicates.removed,
                 "rows": rows,
                 "files": files,
                 "split": {"method": spec.split.method, "time_cutoff": cutoff},

@@ -76,6 +76,31 @@ def dedup(frame: DataFrame, key: str, timestamp: str | None) -> DataFrame:
     return frame.withColumn("__rank", rank).where(F.col("__rank") == 1).drop("__rank")
 
 
+def duplicated_keys(frame: DataFrame, key: str) -> DataFrame:
+    """Keys that occur more than once, with ``__extra``: how many rows beyond the first."""
+    from pyspark.sql import functions as F
+
+    extra = (F.count(F.lit(1)) - 1).alias("__extra")
+    return frame.groupBy(key).agg(extra).where(F.col("__extra") > 0)
+
+
+def dedup_keys(
+    frame: DataFrame, key: str, timestamp: str | None, duplicated: DataFrame
+) -> DataFrame:
+    """:func:`dedup` on the rows of the ``duplicated`` keys only; the other rows pass as they are.
+
+    ``duplicated`` (from :func:`duplicated_keys`) is broadcast, so the unique rows, usually
+    nearly all, are neither shuffled nor sorted.
+    """
+    from pyspark.sql import functions as F
+
+    flags = F.broadcast(duplicated.select(key, F.lit(True).alias("__dup")))
+    marked = frame.join(flags, key, "left")
+    unique = marked.where(F.col("__dup").isNull()).select(*frame.columns)
+    repeated = marked.where(F.col("__dup")).select(*frame.columns)
+    return unique.unionByName(dedup(repeated, key, timestamp))
+
+
 def add_derived_features(frame: DataFrame, derived: dict[str, str]) -> DataFrame:
     from pyspark.sql import functions as F
 

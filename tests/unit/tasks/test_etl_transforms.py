@@ -13,6 +13,8 @@ from tasks.etl_transforms import (
     add_derived_features,
     assign_split,
     dedup,
+    dedup_keys,
+    duplicated_keys,
     split_label,
     time_cutoff,
     type_rows,
@@ -89,6 +91,22 @@ def test_dedup_without_a_timestamp_keeps_the_same_row_whatever_the_order(spark: 
     first = sorted(tuple(r) for r in dedup(forward, "id", None).collect())
     assert len(first) == 2
     assert first == sorted(tuple(r) for r in dedup(backward, "id", None).collect())
+
+
+def test_dedup_of_the_repeated_keys_only_gives_the_same_rows(spark: Any) -> None:
+    rows = [
+        (k, datetime(2026, 11, 1 + v % 20), float(v)) for k in range(30) for v in range(k % 3 + 1)
+    ]
+    frame = spark.createDataFrame(rows, "id long, seen timestamp, y double").repartition(4)
+    duplicated = duplicated_keys(frame, "id")
+    assert sorted((r.id, r["__extra"]) for r in duplicated.collect()) == [
+        (k, k % 3) for k in range(30) if k % 3
+    ]
+    whole = sorted(tuple(r) for r in dedup(frame, "id", "seen").collect())
+    partial = dedup_keys(frame, "id", "seen", duplicated)
+    assert partial.columns == frame.columns
+    assert sorted(tuple(r) for r in partial.collect()) == whole
+    assert len(whole) == 30
 
 
 def test_derived_features_are_computed_as_doubles(spark: Any) -> None:
