@@ -206,27 +206,38 @@ def file_count(rows: int, rows_per_file: int) -> int:
     return max(1, math.ceil(rows / rows_per_file))
 
 
+def parquet_rows(folder: Path) -> tuple[int, int]:
+    """Rows and data files of a Parquet folder, from the files' footers."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(folder.glob("*.parquet"))
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts), len(parts)
+
+
 def write_splits(
-    staged: DataFrame, rows: dict[str, int], target: Path, rows_per_file: int
-) -> dict[str, int]:
-    """One Parquet folder per split, files of at most ``rows_per_file`` rows; files per split.
+    staged: DataFrame, expected_rows: int, train_share: float, target: Path, rows_per_file: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Both splits in one pass, as ``target/train`` and ``target/valid``; (rows, files) per split.
 
-    Partitions are merged without a shuffle when there are enough of them, so a file can
-    hold fewer rows than the cap; the count returned is of the files written.
+    Each of the N write tasks writes one file per split, N chosen so train files hold
+    about ``rows_per_file`` rows (never more); partitions are merged without a shuffle.
     """
-    from pyspark.sql import functions as F
-
-    files = {}
+    wanted = file_count(round(expected_rows * train_share), rows_per_file)
+    by_split = target / "_by_split"
+    staged.coalesce(wanted).write.partitionBy(SPLIT_COLUMN).option(
+        "maxRecordsPerFile", rows_per_file
+    ).parquet(str(by_split))
+    rows, files = {}, {}
     for split in SPLITS:
-        wanted = file_count(rows[split], rows_per_file)
-        part = staged.where(F.col(SPLIT_COLUMN) == split).drop(SPLIT_COLUMN)
-        if part.rdd.getNumPartitions() >= wanted:
-            part = part.coalesce(wanted)
-        else:
-            part = part.repartition(wanted)
-        part.write.option("maxRecordsPerFile", rows_per_file).parquet(str(target / split))
-        files[split] = len(list((target / split).glob("*.parquet")))
-    return files
+        written = by_split / f"{SPLIT_COLUMN}={split}"
+        if not written.is_dir():
+            raise DataQualityError(
+                f"no row fell into the {split} split ({expected_rows} rows): check split settings"
+            )
+        written.rename(target / split)
+        rows[split], files[split] = parquet_rows(target / split)
+    shutil.rmtree(by_split)
+    return rows, files
 
 
 def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> dict[str, Any]:
@@ -240,7 +251,6 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
     check_derived_features(spark, spec)
     raw = extract(spark, spec, source)
     typed = type_rows(raw, spec).persist(StorageLevel.MEMORY_AND_DISK)
-    staged: DataFrame | None = None
     try:
         try:
             read, quarantined, reasons = quarantine_report(typed)
@@ -259,11 +269,14 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
         duplicates = deduplicate(clean, spec, read - quarantined)
         features = add_derived_features(duplicates.frame, spec.derived_features)
         cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
-        staged = assign_split(features, spec, cutoff).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = staged.groupBy(SPLIT_COLUMN).count().collect()
-        rows = {split: 0 for split in SPLITS} | {r[SPLIT_COLUMN]: int(r["count"]) for r in counts}
+        staged = assign_split(features, spec, cutoff)
+        kept = read - quarantined - duplicates.removed
         with replace_dir(layout.staging_dir) as tmp:
-            files = write_splits(staged, rows, tmp, spec.cleaning.rows_per_file)
+            rows, files = write_splits(
+                staged, kept, 1 - spec.split.valid_fraction, tmp, spec.cleaning.rows_per_file
+            )
+            if sum(rows.values()) != kept:
+                raise RuntimeError(f"ETL wrote {rows} rows, expected {kept} in all")
             source_files = raw.inputFiles()
             summary = {
                 "pipeline": spec.name,
@@ -286,8 +299,6 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
         return summary
     finally:
         typed.unpersist()
-        if staged is not None:
-            staged.unpersist()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
