@@ -1,0 +1,51 @@
+"""bench/etl.py on a small size: one JSON line per stage, and a snapshot published."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.spark]
+
+
+def test_small_run_prints_every_stage_and_publishes(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "etl.py"),
+            "--rows",
+            "20000",
+            "--columns",
+            "8",
+            "--driver-memory",
+            "1g",
+            "--root",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    stages = [line for line in lines if "stage" in line]
+    assert [s["stage"] for s in stages] == ["generate", "etl", "validate", "materialize"]
+    for stage in stages:
+        assert stage["rows"] == 20000
+        assert stage["seconds"] > 0 and stage["rows_per_s"] > 0 and stage["peak_rss_mb"] > 0
+    manifest = json.loads(
+        (tmp_path / "datasets" / "bench_etl" / "ds=2026-11-21" / "manifest.json").read_text()
+    )
+    # The generator spoils about 0.1 % of targets and repeats about 0.1 % of keys.
+    assert 0 < manifest["quarantined"] < 100 and 0 < manifest["duplicates_removed"] < 100
+    kept = 20000 - manifest["quarantined"] - manifest["duplicates_removed"]
+    assert sum(manifest["rows"].values()) == kept
