@@ -8,7 +8,6 @@ when the data is within the spec's tolerances.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
@@ -34,6 +33,7 @@ from tasks.etl_transforms import (
 )
 from tasks.layout import SPLITS, Layout
 from tasks.rapids import engine_of
+from tasks.spark_commands import stage_parser
 from tasks.spark_errors import spark_error_text
 from tasks.spec import PipelineSpec, load_spec
 
@@ -301,18 +301,10 @@ def run(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> 
         typed.unpersist()
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="retune-etl")
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--ds", required=True)
-    parser.add_argument("--storage-root", required=True)
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str]) -> None:
     from pyspark.sql import SparkSession
 
-    args = parse_args(argv)
+    args = stage_parser("retune-etl").parse_args(argv)
     spec = load_spec(args.spec)
     spark = SparkSession.builder.appName(f"retune-etl-{spec.name}-{args.ds}").getOrCreate()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,17 @@ def job_file(job: str) -> str:
 
 
 def etl_args(spec_path: str, ds: str, storage_root: str) -> list[str]:
+    """Arguments of every stage job (etl, validate; tune adds its own)."""
     return ["--spec", spec_path, "--ds", ds, "--storage-root", storage_root]
+
+
+def stage_parser(prog: str) -> argparse.ArgumentParser:
+    """The parser of :func:`etl_args`, for each job's ``main``."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--ds", required=True)
+    parser.add_argument("--storage-root", required=True)
+    return parser
 
 
 def tune_args(

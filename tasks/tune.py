@@ -18,6 +18,7 @@ from tasks.errors import RetuneError
 from tasks.layout import Layout
 from tasks.optuna_storage import STORAGE_ENV, Heartbeat, open_storage
 from tasks.seeds import worker_seed
+from tasks.spark_commands import stage_parser
 from tasks.spec import load_spec, parse_spec
 from tasks.study import study_name
 from tasks.training import read_manifest, training_device
@@ -81,10 +82,7 @@ def run(
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="retune-tune")
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--ds", required=True)
-    parser.add_argument("--storage-root", required=True)
+    parser = stage_parser("retune-tune")
     parser.add_argument("--map-index", type=int, required=True)
     parser.add_argument("--spark-tasks", type=int, required=True)
     parser.add_argument("--try-number", type=int, default=1)

@@ -9,7 +9,6 @@ expectation raises :class:`ValidationFailed` naming each, with observed values.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from tasks.content_hash import content_hash
 from tasks.errors import SnapshotMissing, ValidationFailed
 from tasks.expectations import IS_VALID, build_suite
 from tasks.layout import SPLITS, Layout
+from tasks.spark_commands import stage_parser
 from tasks.spec import PipelineSpec, load_spec
 
 if TYPE_CHECKING:
@@ -183,19 +183,11 @@ def validate(spark: SparkSession, spec: PipelineSpec, layout: Layout) -> dict[st
     return summary
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="retune-validate")
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--ds", required=True)
-    parser.add_argument("--storage-root", required=True)
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str]) -> None:
     """Print the summary as JSON; on failed expectations, print why and exit with 3."""
     from pyspark.sql import SparkSession
 
-    args = parse_args(argv)
+    args = stage_parser("retune-validate").parse_args(argv)
     spec = load_spec(args.spec)
     layout = Layout(Path(args.storage_root), spec.name, args.ds)
     spark = SparkSession.builder.appName(f"retune-validate-{spec.name}-{args.ds}").getOrCreate()

@@ -23,7 +23,7 @@ from tasks.training import load_snapshot
 from tasks.validation import GATE_FILE
 from tasks.worker import WorkerIdentity, run_worker
 from tests.conftest import demo_spec_data
-from tests.snapshots import published
+from tests.snapshots import published, stage
 
 DS = "2026-11-21"
 
@@ -40,6 +40,13 @@ def test_publish_writes_data_and_manifest(spec, tmp_path: Path) -> None:  # type
     assert manifest["schema"]["id"] == "int64"
     assert manifest["content_hash"] == content_hash(layout.dataset_dir)
     assert not list(layout.dataset_dir.parent.glob(".*"))  # nothing left aside
+
+    stage(layout, rows=500)  # a rerun of the same ds replaces the snapshot whole
+    publish(spec, layout)
+    again = json.loads((layout.dataset_dir / MANIFEST).read_text())
+    assert again["rows"] == {"train": 400, "valid": 100}
+    assert again["content_hash"] == content_hash(layout.dataset_dir) != manifest["content_hash"]
+    assert sorted(p.name for p in layout.dataset_dir.parent.iterdir()) == [f"ds={DS}"]
 
 
 def test_publish_refuses_unvalidated_or_changed_data(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
