@@ -54,6 +54,7 @@ def main() -> None:
     print(f"model:      {model_dir / 'model.ubj'}")
     print(f"model card: {model_dir / 'model_card.json'}")
     print(f"manifest:   {manifest}")
+    print(f"data docs:  {storage / 'reports' / PIPELINE / f'ds={ds}' / 'data_docs' / 'index.html'}")
     print(
         f"best {card['metric']['name']} on the valid split: {card['metric']['value']:.4f} "
         f"(study {card['study']['name']}, trial {card['study']['trial_number']})"
