@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from retune.operators.base import RetuneOperator, SparkJobOperator
+from tasks.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -48,6 +51,10 @@ class EtlOperator(SparkJobOperator):
         }
 
 
+class DataRejected(ValidationFailed, AirflowFailException):
+    """The gate failed: the task fails at once, since a retry would check the same data."""
+
+
 class ValidateOperator(SparkJobOperator):
     """Submit the Great Expectations gate as a Spark job; fails naming failed expectations.
 
@@ -73,7 +80,7 @@ class ValidateOperator(SparkJobOperator):
             # The job wrote which expectations failed: raise that, not spark-submit's exit code.
             failed = failure(layout)
             if failed is not None:
-                raise failed from None
+                raise DataRejected(str(failed)) from None
             raise
         summary: dict[str, Any] = json.loads((layout.staging_dir / GATE_FILE).read_text())
         return summary

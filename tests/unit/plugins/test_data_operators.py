@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from tasks.demo_data import make_frame, stage_frame
 from tasks.errors import ValidationFailed
@@ -74,6 +75,7 @@ def test_validate_raises_the_failed_expectations_when_the_job_exits(
     monkeypatch.setattr(operator, "submit", job_writes_result_then_exits)
     with pytest.raises(ValidationFailed) as caught:
         operator.execute(context(tmp_path))  # type: ignore[arg-type]
+    assert isinstance(caught.value, AirflowFailException)  # no retry of the same data
     text = str(caught.value)
     assert "1 of 9 expectations" in text
     assert "expect_column_values_to_be_between(f00): observed '150 unexpected (50.00%)'" in text
