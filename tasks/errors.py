@@ -39,5 +39,9 @@ class SnapshotCorrupt(RetuneError):
     """A snapshot's data files do not match the content hash of its manifest."""
 
 
+class ExportRefused(RetuneError):
+    """The best model cannot be trusted (a NaN value): nothing is exported or promoted."""
+
+
 class NoCompletedTrial(RetuneError):
     """A study has no completed trial to export."""

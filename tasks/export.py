@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from tasks.atomic import replace_dir
+from tasks.champion import decide, promote, read_champion
 from tasks.devices import resolve_device
-from tasks.errors import NoCompletedTrial
+from tasks.errors import ExportRefused, NoCompletedTrial
 from tasks.layout import Layout
+from tasks.metrics import standard_scores
 from tasks.study import study_name, trial_record
 from tasks.training import (
     Snapshot,
     base_params,
     build_matrices,
-    evaluate,
     fit,
     load_snapshot,
+    predict_valid,
+    to_numpy,
     training_device,
 )
 
@@ -30,7 +34,15 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.ubj"
 CARD_FILE = "model_card.json"
-LIBRARIES = ("xgboost", "optuna", "pyspark", "great-expectations", "numpy", "pandas")
+LIBRARIES = (
+    "xgboost",
+    "optuna",
+    "pyspark",
+    "great-expectations",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+)
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
@@ -38,7 +50,13 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
 
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise NoCompletedTrial(f"study {study.study_name} has no completed trial to export")
-    return study.best_trial
+    best = study.best_trial
+    if best.value is None or not math.isfinite(best.value):
+        raise ExportRefused(
+            f"study {study.study_name}: the best trial {best.number} has value {best.value}; "
+            "nothing exported, the champion is unchanged"
+        )
+    return best
 
 
 def library_versions() -> dict[str, str]:
@@ -46,8 +64,17 @@ def library_versions() -> dict[str, str]:
 
 
 def export_best(
-    spec: PipelineSpec, layout: Layout, storage: BaseStorage, storage_kind: str
+    spec: PipelineSpec,
+    layout: Layout,
+    storage: BaseStorage,
+    storage_kind: str,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
+    """Retrain the study's best trial, score it, write model + card, promote it if it wins.
+
+    The model folder is complete before the champion pointer moves; any error before
+    that leaves the champion as it was.
+    """
     import optuna
 
     name = study_name(spec.name, layout.ds)
@@ -60,7 +87,15 @@ def export_best(
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
     booster, _ = fit(params, build_matrices(snapshot), rounds, early_stopping_rounds=None)
-    metric_value = evaluate(booster, snapshot, spec.metric, rounds)
+    pred = predict_valid(booster, snapshot, rounds)
+    metrics = standard_scores(spec.task, spec.metric, to_numpy(snapshot.y_valid), pred)
+    metric_value = metrics[spec.metric]
+    if not math.isfinite(metric_value):
+        raise ExportRefused(
+            f"{spec.name} ds={layout.ds}: the retrained model's {spec.metric} on the valid "
+            f"split is {metric_value}; nothing exported, the champion is unchanged"
+        )
+    decision = decide(spec, metric_value, read_champion(layout), snapshot)
 
     target = layout.model_dir
     with replace_dir(target) as tmp:
@@ -69,26 +104,40 @@ def export_best(
             "pipeline": spec.name,
             "ds": layout.ds,
             "task": spec.task,
+            "run_id": run_id,
             "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
             "tuned_value": trial.value,
             "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
+            "metrics": metrics,
+            "champion": decision.as_dict(),
             "params": trial.params,
             "xgboost_params": params,
             "num_boost_round": rounds,
+            "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
             "device": device,
             "features": snapshot.features,
             "data": {
                 "content_hash": snapshot.manifest["content_hash"],
                 "rows": snapshot.manifest["rows"],
+                "validation": snapshot.manifest.get("validation"),
             },
             "libraries": library_versions(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+    if decision.promoted:
+        promote(
+            layout,
+            [target / MODEL_FILE, target / CARD_FILE],
+            {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
+        )
     return {
         "model_path": str(target / MODEL_FILE),
         "model_card": str(target / CARD_FILE),
         "metric": spec.metric,
         "value": metric_value,
         "trial_number": trial.number,
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+        "champion": str(layout.champion_file),
     }

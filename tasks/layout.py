@@ -51,6 +51,11 @@ class Layout:
         return self.root / "reports" / self.pipeline / f"ds={self.ds}"
 
     @property
+    def champion_file(self) -> Path:
+        """The pipeline's champion pointer (one for all ds)."""
+        return self.root / "models" / self.pipeline / "champion.json"
+
+    @property
     def model_dir(self) -> Path:
         return self.root / "models" / self.pipeline / f"ds={self.ds}"
 

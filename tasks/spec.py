@@ -297,6 +297,15 @@ class TuningSpec(_Strict):
         return self
 
 
+class ExportSpec(_Strict):
+    min_improvement: float = Field(
+        0.0,
+        ge=0.0,
+        description="Promote a new model only if it beats the champion, by at least this "
+        "much (in the metric's units, both scored on the new valid split).",
+    )
+
+
 class PipelineSpec(_Strict):
     name: str
     description: str = ""
@@ -316,6 +325,7 @@ class PipelineSpec(_Strict):
     validation: ValidationSpec = ValidationSpec()
     search_space: dict[str, Param] = Field(min_length=1)
     tuning: TuningSpec = TuningSpec()
+    export: ExportSpec = ExportSpec()
     gpu: GpuMode = "auto"
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

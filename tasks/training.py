@@ -181,15 +181,18 @@ def best_rounds(booster: xgb.Booster, num_boost_round: int) -> int:
     return int(best) + 1 if best is not None else num_boost_round
 
 
-def evaluate(booster: xgb.Booster, snapshot: Snapshot, metric: str, rounds: int) -> float:
+def predict_valid(booster: xgb.Booster, snapshot: Snapshot, rounds: int) -> Any:
     import xgboost as xgb
 
     dvalid = xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features)
-    pred = booster.predict(dvalid, iteration_range=(0, rounds))
-    return score(metric, _to_numpy(snapshot.y_valid), pred)
+    return booster.predict(dvalid, iteration_range=(0, rounds))
 
 
-def _to_numpy(values: Any) -> np.ndarray:
+def evaluate(booster: xgb.Booster, snapshot: Snapshot, metric: str, rounds: int) -> float:
+    return score(metric, to_numpy(snapshot.y_valid), predict_valid(booster, snapshot, rounds))
+
+
+def to_numpy(values: Any) -> np.ndarray:
     import numpy as np
 
     if hasattr(values, "to_numpy"):

@@ -93,7 +93,10 @@ class TuneOperator(SparkJobOperator, StudyOperator):
 
 
 class ExportOperator(StudyOperator):
-    """Retrain the best trial, evaluate it, write model + model card; XCom: their paths."""
+    """Retrain the best trial, evaluate, write model + card, promote it if it beats the champion.
+
+    XCom: the paths, the metric, and whether the model was promoted (and why).
+    """
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tasks.export import export_best
@@ -102,4 +105,4 @@ class ExportOperator(StudyOperator):
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
         url, kind = self.storage_url(str(layout.root))
-        return export_best(spec, layout, open_storage(url), kind)
+        return export_best(spec, layout, open_storage(url), kind, run_id=context.get("run_id"))

@@ -1,0 +1,119 @@
+"""Export's champion/challenger on real studies (journal storage) and real XGBoost models."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from tasks import export
+from tasks.champion import promote, read_champion
+from tasks.errors import ExportRefused
+from tasks.export import CARD_FILE, MODEL_FILE, export_best
+from tasks.layout import Layout, journal_path
+from tasks.optuna_storage import journal_url, open_storage
+from tasks.spec import parse_spec
+from tasks.study import create_study, study_name
+from tasks.training import load_snapshot
+from tasks.worker import WorkerIdentity, run_worker
+from tests.conftest import demo_spec_data
+from tests.snapshots import published
+
+DS = "2026-11-21"
+
+
+def tuned(tmp_path: Path, ds: str = DS, **export_rule: Any) -> tuple[Any, Layout, Any]:
+    spec = parse_spec({**demo_spec_data(n_trials=3), "export": export_rule})
+    layout = published(tmp_path, spec, ds, rows=2000)
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    create_study(storage, spec, ds)
+    identity = WorkerIdentity(0, 0, 1, 11, "cpu")
+    run_worker(storage, study_name(spec.name, ds), spec, str(layout.dataset_dir), identity)
+    return spec, layout, storage
+
+
+def champion_model(layout: Layout, spec: Any, rounds: int, tmp_path: Path) -> None:
+    """Make a model of ``rounds`` rounds on the snapshot the champion of the pipeline."""
+    snapshot = load_snapshot(layout.dataset_dir, spec)
+    train = xgb.DMatrix(snapshot.x_train, snapshot.y_train, feature_names=snapshot.features)
+    booster = xgb.train({"max_depth": 4, "eta": 0.3, "nthread": 1}, train, rounds)
+    folder = tmp_path / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    booster.save_model(str(folder / MODEL_FILE))
+    champion_layout = Layout(layout.root, layout.pipeline, "2026-11-01")
+    promote(champion_layout, [folder / MODEL_FILE], {"metric": "rmse", "num_boost_round": rounds})
+
+
+def test_first_export_becomes_champion_with_the_standard_metrics(tmp_path: Path) -> None:
+    spec, layout, storage = tuned(tmp_path)
+    result = export_best(spec, layout, storage, "journal", run_id="manual__1")
+    assert result["promoted"] is True and result["reason"] == "no champion yet"
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    booster = xgb.Booster(model_file=str(layout.model_dir / MODEL_FILE))
+    snapshot = load_snapshot(layout.dataset_dir, spec)
+    y = np.asarray(snapshot.y_valid, dtype=float)
+    pred = booster.predict(xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features))
+    # Recomputed here by hand, not with tasks.metrics.
+    assert card["metrics"]["rmse"] == pytest.approx(math.sqrt(np.mean((y - pred) ** 2)), rel=1e-5)
+    assert card["metrics"]["mae"] == pytest.approx(np.mean(np.abs(y - pred)), rel=1e-5)
+    r2 = 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert card["metrics"]["r2"] == pytest.approx(r2, rel=1e-5)
+    assert card["run_id"] == "manual__1" and card["seeds"]["base"] == spec.tuning.seed
+    assert card["data"]["validation"]["success"] is True
+    pointer = read_champion(layout)
+    assert (
+        pointer is not None and pointer["ds"] == DS and pointer["value"] == card["metric"]["value"]
+    )
+    # The champion's files are a copy: a rerun of its ds cannot change them.
+    assert Path(pointer["model"]).read_bytes() == (layout.model_dir / MODEL_FILE).read_bytes()
+    assert Path(pointer["model"]).parent != layout.model_dir
+
+
+def test_a_worse_challenger_is_not_promoted_and_a_better_one_is(tmp_path: Path) -> None:
+    spec, layout, storage = tuned(tmp_path)
+    champion_model(layout, spec, rounds=300, tmp_path=tmp_path)  # strong
+    before = layout.champion_file.read_bytes()
+    result = export_best(spec, layout, storage, "journal")
+    assert result["promoted"] is False
+    assert "does not beat the champion's" in result["reason"]
+    assert layout.champion_file.read_bytes() == before
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    assert card["champion"]["promoted"] is False
+    assert card["champion"]["champion_value"] < card["metric"]["value"]
+    assert card["champion"]["champion_ds"] == "2026-11-01"
+
+    champion_model(layout, spec, rounds=1, tmp_path=tmp_path)  # weak
+    result = export_best(spec, layout, storage, "journal")
+    assert result["promoted"] is True and "beats the champion's" in result["reason"]
+    pointer = read_champion(layout)
+    assert pointer is not None and pointer["ds"] == DS
+
+
+def test_a_gain_below_the_minimum_improvement_keeps_the_champion(tmp_path: Path) -> None:
+    spec, layout, storage = tuned(tmp_path, min_improvement=1000.0)
+    champion_model(layout, spec, rounds=1, tmp_path=tmp_path)
+    before = layout.champion_file.read_bytes()
+    result = export_best(spec, layout, storage, "journal")
+    assert result["promoted"] is False
+    assert "less than export.min_improvement = 1000" in result["reason"]
+    assert layout.champion_file.read_bytes() == before
+
+
+def test_a_nan_metric_exports_nothing_and_keeps_the_champion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, layout, storage = tuned(tmp_path)
+    champion_model(layout, spec, rounds=1, tmp_path=tmp_path)
+    before = layout.champion_file.read_bytes()
+    monkeypatch.setattr(
+        export, "standard_scores", lambda *_: {"rmse": float("nan"), "mae": 1.0, "r2": 0.0}
+    )
+    with pytest.raises(ExportRefused, match="rmse on the valid split is nan"):
+        export_best(spec, layout, storage, "journal")
+    assert layout.champion_file.read_bytes() == before
+    assert not layout.model_dir.exists()
