@@ -59,6 +59,9 @@ def main() -> None:
         f"best {card['metric']['name']} on the valid split: {card['metric']['value']:.4f} "
         f"(study {card['study']['name']}, trial {card['study']['trial_number']})"
     )
+    champion = card["champion"]
+    verdict = "promoted to champion" if champion["promoted"] else "champion kept"
+    print(f"{verdict}: {champion['reason']}")
 
 
 if __name__ == "__main__":
