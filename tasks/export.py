@@ -6,6 +6,7 @@ import json
 import math
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.atomic import replace_dir
@@ -14,6 +15,7 @@ from tasks.devices import resolve_device
 from tasks.errors import ExportRefused, NoCompletedTrial
 from tasks.layout import Layout
 from tasks.metrics import standard_scores
+from tasks.report import REPORT_FILE, write_report
 from tasks.study import study_name, trial_record
 from tasks.training import (
     Snapshot,
@@ -57,6 +59,11 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
             "nothing exported, the champion is unchanged"
         )
     return best
+
+
+def data_docs(manifest: dict[str, Any]) -> Path | None:
+    docs = (manifest.get("validation") or {}).get("data_docs")
+    return Path(docs) if docs else None
 
 
 def library_versions() -> dict[str, str]:
@@ -125,6 +132,7 @@ def export_best(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+        write_report(tmp, study, card, data_docs(snapshot.manifest))
     if decision.promoted:
         promote(
             layout,
@@ -134,6 +142,7 @@ def export_best(
     return {
         "model_path": str(target / MODEL_FILE),
         "model_card": str(target / CARD_FILE),
+        "report": str(target / REPORT_FILE),
         "metric": spec.metric,
         "value": metric_value,
         "trial_number": trial.number,

@@ -117,3 +117,39 @@ def test_a_nan_metric_exports_nothing_and_keeps_the_champion(
         export_best(spec, layout, storage, "journal")
     assert layout.champion_file.read_bytes() == before
     assert not layout.model_dir.exists()
+
+
+def external_resources(page: str) -> list[str]:
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Resources(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            if tag in ("script", "img", "iframe") and values.get("src"):
+                found.append(str(values["src"]))
+            if tag == "link" and values.get("href"):
+                found.append(str(values["href"]))
+
+    Resources().feed(page)
+    return found
+
+
+def test_export_writes_a_self_contained_report_and_pngs(tmp_path: Path) -> None:
+    from tasks.report import PLOTS_DIR, REPORT_FILE
+
+    spec, layout, storage = tuned(tmp_path)
+    result = export_best(spec, layout, storage, "journal")
+    page = (layout.model_dir / REPORT_FILE).read_text()
+    assert result["report"] == str(layout.model_dir / REPORT_FILE)
+    # Offline: plotly.js is inside the page; no script or stylesheet is fetched.
+    assert external_resources(page) == []
+    assert page.count('class="plotly-graph-div"') == 5
+    for heading in ("Optimization history", "Parameter importances", "Trials per worker"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "<th>complete</th><td>3</td>" in page
+    assert "no champion yet" in page
+    pngs = sorted((layout.model_dir / PLOTS_DIR).glob("*.png"))
+    assert [p.name for p in pngs] == ["optimization_history.png", "parallel_coordinates.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
