@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from tasks.content_hash import content_hash
 from tasks.errors import RetuneError, SnapshotCorrupt, SnapshotMissing
 from tasks.layout import MANIFEST, SUCCESS_MARKER
-from tasks.metrics import score
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -186,10 +185,6 @@ def predict_valid(booster: xgb.Booster, snapshot: Snapshot, rounds: int) -> Any:
 
     dvalid = xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features)
     return booster.predict(dvalid, iteration_range=(0, rounds))
-
-
-def evaluate(booster: xgb.Booster, snapshot: Snapshot, metric: str, rounds: int) -> float:
-    return score(metric, to_numpy(snapshot.y_valid), predict_valid(booster, snapshot, rounds))
 
 
 def to_numpy(values: Any) -> np.ndarray:
