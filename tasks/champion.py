@@ -52,7 +52,7 @@ def score_champion(
     import xgboost as xgb
 
     from tasks.metrics import score
-    from tasks.training import to_numpy
+    from tasks.training import predict_valid, to_numpy
 
     model = Path(champion["model"])
     if not model.is_file():
@@ -60,8 +60,7 @@ def score_champion(
     booster = xgb.Booster(model_file=str(model))
     if list(booster.feature_names or []) != list(snapshot.features):
         return None, "the champion was trained on other features"
-    dvalid = xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features)
-    pred = booster.predict(dvalid, iteration_range=(0, int(champion["num_boost_round"])))
+    pred = predict_valid(booster, snapshot, int(champion["num_boost_round"]))
     value = score(spec.metric, to_numpy(snapshot.y_valid), pred)
     if math.isnan(value):
         return None, f"the champion's {spec.metric} on the new data is NaN"
