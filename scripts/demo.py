@@ -53,6 +53,7 @@ def main() -> None:
     print()
     print(f"model:      {model_dir / 'model.ubj'}")
     print(f"model card: {model_dir / 'model_card.json'}")
+    print(f"report:     {model_dir / 'report.html'}")
     print(f"manifest:   {manifest}")
     print(f"data docs:  {storage / 'reports' / PIPELINE / f'ds={ds}' / 'data_docs' / 'index.html'}")
     print(

@@ -30,6 +30,8 @@ def defaults(env: dict[str, str]) -> dict[str, str]:
         "AIRFLOW_API_PORT": "8080",
         "AIRFLOW_ADMIN_USER": "admin",
         "AIRFLOW_DB_URL": f"sqlite:///{home}/airflow.db",
+        "RETUNE_REPORT_BASE_URL": "",
+        "RETUNE_OPTUNA_DASHBOARD_URL": "",
     }
 
 

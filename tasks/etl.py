@@ -33,9 +33,9 @@ from tasks.etl_transforms import (
 )
 from tasks.layout import SPLITS, Layout
 from tasks.rapids import engine_of
-from tasks.spark_commands import stage_parser
+from tasks.spark_commands import job_spec, stage_parser
 from tasks.spark_errors import spark_error_text
-from tasks.spec import PipelineSpec, load_spec
+from tasks.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -305,7 +305,7 @@ def main(argv: list[str]) -> None:
     from pyspark.sql import SparkSession
 
     args = stage_parser("retune-etl").parse_args(argv)
-    spec = load_spec(args.spec)
+    spec = job_spec(args)
     spark = SparkSession.builder.appName(f"retune-etl-{spec.name}-{args.ds}").getOrCreate()
     try:
         print(json.dumps(run(spark, spec, args.ds, args.storage_root)))

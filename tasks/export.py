@@ -15,8 +15,10 @@ from tasks.devices import resolve_device
 from tasks.errors import ExportRefused, NoCompletedTrial
 from tasks.layout import Layout
 from tasks.metrics import standard_scores
+from tasks.mlflow_export import check_mlflow, log_export
 from tasks.report import REPORT_FILE, write_report
 from tasks.study import study_name, trial_record
+from tasks.timings import read_stages
 from tasks.training import (
     Snapshot,
     base_params,
@@ -26,6 +28,7 @@ from tasks.training import (
     predict_valid,
     to_numpy,
     training_device,
+    with_valid_in_train,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.ubj"
 CARD_FILE = "model_card.json"
+MLFLOW_FILE = "mlflow.json"
 LIBRARIES = (
     "xgboost",
     "optuna",
@@ -61,6 +65,20 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
     return best
 
 
+def load_best_trial(storage: BaseStorage, pipeline: str, ds: str) -> optuna.trial.FrozenTrial:
+    """The run's best trial, or the error that says why there is nothing to export."""
+    import optuna
+
+    return best_trial(optuna.load_study(study_name=study_name(pipeline, ds), storage=storage))
+
+
+def export_device(spec: PipelineSpec, record: dict[str, Any]) -> str:
+    """Where to retrain: on a GPU when the best trial ran on one (``auto`` falls back)."""
+    if record.get("device", "cuda") == "cpu":
+        return "cpu"
+    return training_device(spec.gpu, resolve_device(spec.gpu))
+
+
 def data_docs(manifest: dict[str, Any]) -> Path | None:
     docs = (manifest.get("validation") or {}).get("data_docs")
     return Path(docs) if docs else None
@@ -80,16 +98,17 @@ def export_best(
     """Retrain the study's best trial, score it, write model + card, promote it if it wins.
 
     The model folder is complete before the champion pointer moves; any error before
-    that leaves the champion as it was.
+    that (MLflow logging included) leaves the champion as it was.
     """
     import optuna
 
+    check_mlflow(spec.export.mlflow)
     name = study_name(spec.name, layout.ds)
     study = optuna.load_study(study_name=name, storage=storage)
     trial = best_trial(study)
-    device = training_device(spec.gpu, resolve_device(spec.gpu))
-    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device)
     record = trial_record(trial)
+    device = export_device(spec, record)
+    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device)
     rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
@@ -103,6 +122,11 @@ def export_best(
             f"split is {metric_value}; nothing exported, the champion is unchanged"
         )
     decision = decide(spec, metric_value, read_champion(layout), snapshot)
+    trained_on = "train"
+    if spec.export.retrain_on == "train_valid":
+        trained_on = "train+valid"
+        combined = with_valid_in_train(snapshot)
+        booster, _ = fit(params, build_matrices(combined), rounds, early_stopping_rounds=None)
 
     target = layout.model_dir
     with replace_dir(target) as tmp:
@@ -116,6 +140,10 @@ def export_best(
             "tuned_value": trial.value,
             "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
             "metrics": metrics,
+            "trained_on": trained_on,
+            "metrics_from": "the same parameters and rounds fit on train alone"
+            if trained_on != "train"
+            else "this model",
             "champion": decision.as_dict(),
             "params": trial.params,
             "xgboost_params": params,
@@ -132,21 +160,35 @@ def export_best(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
-        write_report(tmp, study, card, data_docs(snapshot.manifest))
+        write_report(tmp, study, card, data_docs(snapshot.manifest), read_stages(layout))
+        if spec.export.mlflow is not None:
+            logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
+            (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
     if decision.promoted:
         promote(
             layout,
             [target / MODEL_FILE, target / CARD_FILE],
             {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
         )
-    return {
+    return export_summary(layout)
+
+
+def export_summary(layout: Layout) -> dict[str, Any]:
+    """The export's XCom, from what it wrote: best value, promoted or not, paths."""
+    target = layout.model_dir
+    card = json.loads((target / CARD_FILE).read_text())
+    summary = {
         "model_path": str(target / MODEL_FILE),
         "model_card": str(target / CARD_FILE),
         "report": str(target / REPORT_FILE),
-        "metric": spec.metric,
-        "value": metric_value,
-        "trial_number": trial.number,
-        "promoted": decision.promoted,
-        "reason": decision.reason,
+        "run_id": card["run_id"],
+        "metric": card["metric"]["name"],
+        "value": card["metric"]["value"],
+        "trial_number": card["study"]["trial_number"],
+        "promoted": card["champion"]["promoted"],
+        "reason": card["champion"]["reason"],
         "champion": str(layout.champion_file),
     }
+    if (target / MLFLOW_FILE).is_file():
+        summary["mlflow"] = json.loads((target / MLFLOW_FILE).read_text())
+    return summary

@@ -108,8 +108,29 @@ def write_pngs(study: optuna.Study, folder: Path) -> list[Path]:
     return written
 
 
+def stage_table(stages: list[dict[str, Any]]) -> str:
+    """One row per task instance that finished before export (tune has one per worker)."""
+    if not stages:
+        return "<p>No stage timings recorded (the run did not go through Airflow).</p>"
+    head = "<tr><th>task</th><th>try</th><th>started (UTC)</th><th>seconds</th></tr>"
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            html.escape(s["task"] if s["map_index"] < 0 else f"{s['task']}[{s['map_index']}]"),
+            s["try_number"],
+            html.escape(s["started"]),
+            s["seconds"],
+        )
+        for s in stages
+    )
+    return f"<table>{head}{rows}</table>"
+
+
 def write_report(
-    folder: Path, study: optuna.Study, card: dict[str, Any], data_docs: Path | None
+    folder: Path,
+    study: optuna.Study,
+    card: dict[str, Any],
+    data_docs: Path | None,
+    stages: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``report.html`` and ``plots/*.png`` into ``folder``; return the page's path."""
     figures = {**optuna_figures(study), "Trials per worker": worker_timeline(study)}
@@ -131,6 +152,7 @@ def write_report(
         "best trial": card["study"]["trial_number"],
         **{name: f"{value:.6g}" for name, value in card["metrics"].items()},
         "device": card["device"],
+        "trained on": card.get("trained_on", "train"),
     }
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -142,6 +164,7 @@ th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><
 <section><h2>Champion</h2>{_table(champion)}</section>
 <section><h2>Trials</h2>{_table(state_counts(study))}</section>
 <section><h2>Validation</h2>{_table(validation)}{docs_link}</section>
+<section><h2>Stage timings</h2>{stage_table(stages or [])}</section>
 {"".join(parts)}
 </body></html>
 """

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tasks.spec import TuningSpec
+    from tasks.spec import PipelineSpec, TuningSpec
 
 JOBS_DIR = Path(__file__).resolve().parent / "jobs"
 
@@ -20,9 +21,17 @@ def job_file(job: str) -> str:
     return str(path)
 
 
-def etl_args(spec_path: str, ds: str, storage_root: str) -> list[str]:
-    """Arguments of every stage job (etl, validate; tune adds its own)."""
-    return ["--spec", spec_path, "--ds", ds, "--storage-root", storage_root]
+def etl_args(
+    spec_path: str, ds: str, storage_root: str, overrides: dict[str, Any] | None = None
+) -> list[str]:
+    """Arguments of every stage job (tune and export add their own).
+
+    ``overrides``: the run's parameters, so the job sees the spec the operator saw.
+    """
+    args = ["--spec", spec_path, "--ds", ds, "--storage-root", storage_root]
+    if overrides:
+        args += ["--overrides", json.dumps(overrides, sort_keys=True)]
+    return args
 
 
 def stage_parser(prog: str) -> argparse.ArgumentParser:
@@ -31,14 +40,28 @@ def stage_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--spec", required=True)
     parser.add_argument("--ds", required=True)
     parser.add_argument("--storage-root", required=True)
+    parser.add_argument("--overrides", default="{}", help="run parameters, as JSON")
     return parser
 
 
+def job_spec(args: argparse.Namespace) -> PipelineSpec:
+    """The spec a job runs with: the file's, with the run's parameters applied."""
+    from tasks.spec import load_spec, with_overrides
+
+    return with_overrides(load_spec(args.spec), json.loads(args.overrides))
+
+
 def tune_args(
-    spec_path: str, ds: str, storage_root: str, map_index: int, spark_tasks: int, try_number: int
+    spec_path: str,
+    ds: str,
+    storage_root: str,
+    map_index: int,
+    spark_tasks: int,
+    try_number: int,
+    overrides: dict[str, Any] | None = None,
 ) -> list[str]:
     return [
-        *etl_args(spec_path, ds, storage_root),
+        *etl_args(spec_path, ds, storage_root, overrides),
         "--map-index",
         str(map_index),
         "--spark-tasks",
@@ -57,6 +80,40 @@ def base_conf(python: str) -> dict[str, str]:
     }
 
 
+def export_args(
+    spec_path: str,
+    ds: str,
+    storage_root: str,
+    storage_kind: str,
+    run_id: str | None,
+    overrides: dict[str, Any] | None = None,
+) -> list[str]:
+    args = [*etl_args(spec_path, ds, storage_root, overrides), "--storage-kind", storage_kind]
+    return args + (["--run-id", run_id] if run_id else [])
+
+
+def gpu_request(gpu: str) -> dict[str, str]:
+    """In ``on`` mode each task asks for one GPU; ``auto`` uses one if the executor sees it."""
+    if gpu != "on":
+        return {}
+    return {
+        "spark.executor.resource.gpu.amount": "1",
+        "spark.task.resource.gpu.amount": "1",
+    }
+
+
+def export_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
+    """One Spark task retrains the best trial with ``nthread`` cores (and a GPU when on)."""
+    return {
+        **base_conf(python),
+        "spark.speculation": "false",
+        "spark.task.cpus": str(tuning.nthread),
+        "spark.cores.max": str(tuning.nthread),
+        "spark.task.maxFailures": "1",
+        **gpu_request(gpu),
+    }
+
+
 def tune_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
     """One Optuna worker per Spark task, each with ``nthread`` cores (and one GPU when on).
 
@@ -72,8 +129,6 @@ def tune_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
         "spark.default.parallelism": str(tasks),
         "spark.task.cpus": str(tuning.nthread),
         "spark.cores.max": str(tasks * tuning.nthread),
+        **gpu_request(gpu),
     }
-    if gpu == "on":
-        conf["spark.executor.resource.gpu.amount"] = "1"
-        conf["spark.task.resource.gpu.amount"] = "1"
     return conf

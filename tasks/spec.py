@@ -297,12 +297,50 @@ class TuningSpec(_Strict):
         return self
 
 
+class MlflowSpec(_Strict):
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI). Credentials go in "
+        "MLflow's environment variables, never here.",
+    )
+    experiment: str = Field(
+        "retune", min_length=1, description="Experiment of the runs (one per export)."
+    )
+    registered_model: str | None = Field(
+        None,
+        min_length=1,
+        description="Register each exported model as a version of this model; the "
+        "champion's version gets the alias 'champion'.",
+    )
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def no_credentials(cls, uri: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if uri is not None and urlsplit(uri).password is not None:
+            raise ValueError(
+                "the tracking URI holds a password; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment instead"
+            )
+        return uri
+
+
 class ExportSpec(_Strict):
     min_improvement: float = Field(
         0.0,
         ge=0.0,
         description="Promote a new model only if it beats the champion, by at least this "
         "much (in the metric's units, both scored on the new valid split).",
+    )
+    retrain_on: Literal["train", "train_valid"] = Field(
+        "train",
+        description="train_valid: ship a model refit on train + valid with the best "
+        "trial's rounds; its metrics and the champion comparison come from the fit on "
+        "train alone, since the valid split is in the shipped model's training data.",
+    )
+    mlflow: MlflowSpec | None = Field(
+        None, description="Log each export to MLflow (skipped when absent)."
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,19 @@ def load_snapshot(
         frame = read(dataset_dir / split, [*features, target])
         arrays[split] = (frame[features].astype("float32"), frame[target].astype("float32"))
     return Snapshot(manifest, *arrays["train"], *arrays["valid"], features, engine)
+
+
+def with_valid_in_train(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the valid rows appended to train (valid itself unchanged)."""
+    if snapshot.engine == "cudf":
+        from cudf import concat
+    else:
+        from pandas import concat
+    return replace(
+        snapshot,
+        x_train=concat([snapshot.x_train, snapshot.x_valid], ignore_index=True),
+        y_train=concat([snapshot.y_train, snapshot.y_valid], ignore_index=True),
+    )
 
 
 def gpu_loader_available() -> bool:

@@ -18,8 +18,8 @@ from tasks.errors import RetuneError
 from tasks.layout import Layout
 from tasks.optuna_storage import STORAGE_ENV, Heartbeat, open_storage
 from tasks.seeds import worker_seed
-from tasks.spark_commands import stage_parser
-from tasks.spec import load_spec, parse_spec
+from tasks.spark_commands import job_spec, stage_parser
+from tasks.spec import parse_spec
 from tasks.study import study_name
 from tasks.training import read_manifest, training_device
 from tasks.worker import WorkerIdentity, run_worker
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> None:
     storage_url = os.environ.get(STORAGE_ENV)
     if not storage_url:
         raise RetuneError(f"environment variable {STORAGE_ENV} (the Optuna storage URL) is not set")
-    spec = load_spec(args.spec)
+    spec = job_spec(args)
     spark = SparkSession.builder.appName(
         f"retune-tune-{spec.name}-{args.ds}-{args.map_index}"
     ).getOrCreate()

@@ -20,8 +20,8 @@ from tasks.content_hash import content_hash
 from tasks.errors import SnapshotMissing, ValidationFailed
 from tasks.expectations import IS_VALID, build_suite
 from tasks.layout import SPLITS, Layout
-from tasks.spark_commands import stage_parser
-from tasks.spec import PipelineSpec, load_spec
+from tasks.spark_commands import job_spec, stage_parser
+from tasks.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -188,7 +188,7 @@ def main(argv: list[str]) -> None:
     from pyspark.sql import SparkSession
 
     args = stage_parser("retune-validate").parse_args(argv)
-    spec = load_spec(args.spec)
+    spec = job_spec(args)
     layout = Layout(Path(args.storage_root), spec.name, args.ds)
     spark = SparkSession.builder.appName(f"retune-validate-{spec.name}-{args.ds}").getOrCreate()
     try:

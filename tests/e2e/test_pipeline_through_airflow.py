@@ -30,6 +30,7 @@ from tests.conftest import ROOT, demo_spec_data
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 ROWS = 20_000
 N_TRIALS = 6
+DASHBOARD = "http://optuna-dashboard.example:8080"
 
 
 def free_port() -> int:
@@ -69,6 +70,7 @@ def run(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "RETUNE_STORAGE_ROOT": str(storage),
         "RETUNE_SPEC_DIR": str(specs),
         "AIRFLOW_CONN_OPTUNA_DEFAULT": optuna_connection(mysql_url),
+        "AIRFLOW__RETUNE__OPTUNA_DASHBOARD_URL": DASHBOARD,
     }
     result = subprocess.run(
         [
@@ -156,6 +158,48 @@ def test_exported_model_predicts_with_the_recorded_metric(run: dict[str, Any]) -
     assert len(pred) == card["data"]["rows"]["valid"]
     assert rmse(snapshot.y_valid, pred) == pytest.approx(card["metric"]["value"], rel=1e-6)
     assert card["study"]["storage"] == "mysql"
+
+
+def xcoms(run: dict[str, Any], task_id: str) -> dict[tuple[int, str], Any]:
+    import sqlite3
+
+    with sqlite3.connect(run["airflow_db"]) as db:
+        rows = db.execute(
+            "SELECT map_index, key, value FROM xcom WHERE task_id = ?", (task_id,)
+        ).fetchall()
+    return {(index, key): json.loads(value) for index, key, value in rows}
+
+
+def test_export_ran_as_a_spark_job_and_returned_its_summary(run: dict[str, Any]) -> None:
+    layout = run["layout"]
+    summary = xcoms(run, "export")[(-1, "return_value")]
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    assert summary["value"] == card["metric"]["value"] and summary["promoted"] is True
+    assert summary["report"] == str(layout.model_dir / "report.html")
+    assert card["run_id"] == summary["run_id"] and card["run_id"]
+    export_logs = [p for p in run["logs"].rglob("*.log") if "task_id=export" in str(p)]
+    assert any("export_job.py" in p.read_text(errors="replace") for p in export_logs)
+
+
+def test_tune_and_export_link_to_the_report_and_the_dashboard(
+    run: dict[str, Any], mysql_url: str
+) -> None:
+    ds = run["ds"]
+    report = f"/retune/storage/models/demo_regression/ds={ds}/report.html"
+    storage = optuna.storages.RDBStorage(mysql_url)
+    study_id = storage.get_study_id_from_name(study_name(run["spec"].name, ds))
+    dashboard = f"{DASHBOARD}/dashboard/studies/{study_id}"
+    for task_id, indexes in (("export", [-1]), ("tune", [0, 1])):
+        values = xcoms(run, task_id)
+        for index in indexes:
+            assert values[(index, "_link_ReportLink")] == report
+            assert values[(index, "_link_DashboardLink")] == dashboard
+
+
+def test_the_report_shows_every_stage_timing(run: dict[str, Any]) -> None:
+    page = (run["layout"].model_dir / "report.html").read_text()
+    for task in ("etl", "validate", "materialize", "create_study", "tune[0]", "tune[1]"):
+        assert f"<tr><td>{task}</td><td>1</td>" in page, task
 
 
 def test_no_secret_in_task_logs(run: dict[str, Any], mysql_url: str) -> None:

@@ -35,13 +35,33 @@ class RetuneOperator(BaseOperator):
         self.spec_path = spec_path
         self.storage_root = storage_root
 
-    def load_spec(self, context: Context) -> PipelineSpec:
-        """The spec with this run's parameters (the UI form or ``--conf``) applied."""
-        from tasks.spec import RUN_PARAMS, load_spec, with_overrides
+    def run_overrides(self, context: Context) -> dict[str, Any]:
+        """This run's parameters (the UI form or ``--conf``) that override the spec."""
+        from tasks.spec import RUN_PARAMS
 
         params = context.get("params") or {}
-        overrides = {name: params.get(name) for name in RUN_PARAMS if name in params}
-        return with_overrides(load_spec(self.spec_path), overrides)
+        return {name: params[name] for name in RUN_PARAMS if params.get(name) is not None}
+
+    def load_spec(self, context: Context) -> PipelineSpec:
+        """The spec with this run's parameters applied."""
+        from tasks.spec import load_spec, with_overrides
+
+        return with_overrides(load_spec(self.spec_path), self.run_overrides(context))
+
+    def post_execute(self, context: Context, result: Any = None) -> None:
+        """Record this task's timing for the run's report (stage timings)."""
+        from datetime import UTC, datetime
+
+        from tasks.timings import record_stage
+
+        ti = context["ti"]
+        started = ti.start_date or datetime.now(UTC)
+        layout = self.layout(context, self.load_spec(context))
+        try:
+            map_index = -1 if ti.map_index is None else ti.map_index
+            record_stage(layout, ti.task_id, map_index, ti.try_number, started, datetime.now(UTC))
+        except OSError as exc:  # the stage's work is done; only its report entry is lost
+            self.log.warning("could not record the timing of %s: %s", ti.task_id, exc)
 
     def layout(self, context: Context, spec: PipelineSpec) -> Layout:
         from pathlib import Path

@@ -40,7 +40,7 @@ class EtlOperator(SparkJobOperator):
         gpu = rapids_conf(spec.gpu, gpu_count(), configured_jar(self.rapids_jar))
         self.submit(
             "etl",
-            etl_args(self.spec_path, layout.ds, str(layout.root)),
+            etl_args(self.spec_path, layout.ds, str(layout.root), self.run_overrides(context)),
             {**base_conf(self.python), **gpu},
             name=f"retune-etl-{spec.name}-{layout.ds}",
         )
@@ -72,7 +72,7 @@ class ValidateOperator(SparkJobOperator):
         try:
             self.submit(
                 "validate",
-                etl_args(self.spec_path, layout.ds, str(layout.root)),
+                etl_args(self.spec_path, layout.ds, str(layout.root), self.run_overrides(context)),
                 base_conf(self.python),
                 name=f"retune-validate-{spec.name}-{layout.ds}",
             )

@@ -8,8 +8,19 @@ import pytest
 from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
 
 from tasks.optuna_storage import STORAGE_ENV
-from tasks.spark_commands import base_conf, etl_args, job_file, tune_args, tune_conf
+from tasks.spark_commands import (
+    base_conf,
+    etl_args,
+    export_args,
+    export_conf,
+    job_file,
+    job_spec,
+    stage_parser,
+    tune_args,
+    tune_conf,
+)
 from tasks.spec import TuningSpec
+from tests.conftest import DEMO_SPEC
 
 PY = "/venv/bin/python"
 
@@ -106,6 +117,26 @@ def test_tune_conf_asks_for_one_gpu_per_worker_only_when_gpu_is_on() -> None:
     assert on["spark.cores.max"] == "3"
     for mode in ("auto", "off"):
         assert gpu_keys.isdisjoint(tune_conf(PY, tuning, mode))
+
+
+def test_export_runs_one_task_with_the_trial_threads_and_a_gpu_only_when_on() -> None:
+    tuning = TuningSpec(n_trials=8, nthread=2)
+    conf = export_conf(PY, tuning, "on")
+    assert conf["spark.task.cpus"] == "2" and conf["spark.cores.max"] == "2"
+    assert conf["spark.task.resource.gpu.amount"] == "1"
+    assert "spark.task.resource.gpu.amount" not in export_conf(PY, tuning, "auto")
+    args = export_args("/s.yaml", "2026-11-21", "/st", "mysql", "manual__1", {"gpu": "off"})
+    assert args[-4:] == ["--storage-kind", "mysql", "--run-id", "manual__1"]
+    assert "--run-id" not in export_args("/s.yaml", "2026-11-21", "/st", "journal", None)
+
+
+def test_a_job_runs_with_the_run_parameters_the_operator_saw() -> None:
+    overrides = {"gpu": "on", "n_trials": 7}
+    args = etl_args(str(DEMO_SPEC), "2026-11-21", "/st", overrides)
+    spec = job_spec(stage_parser("t").parse_args(args))
+    assert spec.gpu == "on" and spec.tuning.n_trials == 7
+    plain = job_spec(stage_parser("t").parse_args(etl_args(str(DEMO_SPEC), "2026-11-21", "/st")))
+    assert plain.tuning.n_trials != 7
 
 
 def test_optuna_storage_comes_from_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,48 +5,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import xgboost as xgb
 
 from tasks import export
-from tasks.champion import promote, read_champion
+from tasks.champion import read_champion
 from tasks.errors import ExportRefused
 from tasks.export import CARD_FILE, MODEL_FILE, export_best
-from tasks.layout import Layout, journal_path
-from tasks.optuna_storage import journal_url, open_storage
-from tasks.spec import parse_spec
-from tasks.study import create_study, study_name
 from tasks.training import load_snapshot
-from tasks.worker import WorkerIdentity, run_worker
-from tests.conftest import demo_spec_data
-from tests.snapshots import published
-
-DS = "2026-11-21"
-
-
-def tuned(tmp_path: Path, ds: str = DS, **export_rule: Any) -> tuple[Any, Layout, Any]:
-    spec = parse_spec({**demo_spec_data(n_trials=3), "export": export_rule})
-    layout = published(tmp_path, spec, ds, rows=2000)
-    storage = open_storage(journal_url(journal_path(tmp_path)))
-    create_study(storage, spec, ds)
-    identity = WorkerIdentity(0, 0, 1, 11, "cpu")
-    run_worker(storage, study_name(spec.name, ds), spec, str(layout.dataset_dir), identity)
-    return spec, layout, storage
-
-
-def champion_model(layout: Layout, spec: Any, rounds: int, tmp_path: Path) -> None:
-    """Make a model of ``rounds`` rounds on the snapshot the champion of the pipeline."""
-    snapshot = load_snapshot(layout.dataset_dir, spec)
-    train = xgb.DMatrix(snapshot.x_train, snapshot.y_train, feature_names=snapshot.features)
-    booster = xgb.train({"max_depth": 4, "eta": 0.3, "nthread": 1}, train, rounds)
-    folder = tmp_path / "elsewhere"
-    folder.mkdir(exist_ok=True)
-    booster.save_model(str(folder / MODEL_FILE))
-    champion_layout = Layout(layout.root, layout.pipeline, "2026-11-01")
-    promote(champion_layout, [folder / MODEL_FILE], {"metric": "rmse", "num_boost_round": rounds})
+from tests.export_support import DS, champion_model, tuned
 
 
 def test_first_export_becomes_champion_with_the_standard_metrics(tmp_path: Path) -> None:

@@ -82,6 +82,14 @@ def test_demo_spec_parses_with_inferred_direction() -> None:
             {"cleaning": {"max_quarantine_fraction": 1.5}},
             "cleaning.max_quarantine_fraction: Input should be less than or equal to 1",
         ),
+        (
+            {"export": {"retrain_on": "everything"}},
+            "export.retrain_on: Input should be 'train' or 'train_valid'",
+        ),
+        (
+            {"export": {"mlflow": {"tracking_uri": "https://me:hunter2@mlflow.example.com"}}},
+            "export.mlflow.tracking_uri: Value error, the tracking URI holds a password",
+        ),
     ],
 )
 def test_invalid_spec_names_the_field(change: dict[str, object], message: str) -> None:
