@@ -62,13 +62,18 @@ def test_the_report_lists_the_stage_timings_recorded_by_the_tasks(tmp_path: Path
     assert "<td>tune[1]</td><td>3</td><td>2026-11-22T00:06:00+00:00</td><td>60.0</td>" in page
 
 
+@pytest.mark.parametrize("store", ["file", "sqlite"])
 def test_mlflow_logs_the_run_and_registers_a_champion_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlflow import MlflowClient
 
-    monkeypatch.chdir(tmp_path)  # the local store keeps artifacts under ./mlruns
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)  # the sqlite store keeps artifacts under ./mlruns
+    if store == "file":  # MLflow's file store, in maintenance mode: opt in to it
+        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        uri = (tmp_path / "mlruns").as_uri()
+    else:
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow = {"experiment": "retune-test", "registered_model": "demo_regression"}
     spec, layout, storage = tuned(tmp_path, mlflow=mlflow)
