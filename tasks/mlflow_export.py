@@ -62,7 +62,9 @@ def log_export(
     experiment_id = (
         experiment.experiment_id
         if experiment is not None
-        else client.create_experiment(settings.experiment)
+        else client.create_experiment(
+            settings.experiment, artifact_location=settings.artifact_location
+        )
     )
     tags = {
         "retune.pipeline": card["pipeline"],

@@ -306,6 +306,11 @@ class MlflowSpec(_Strict):
     experiment: str = Field(
         "retune", min_length=1, description="Experiment of the runs (one per export)."
     )
+    artifact_location: str | None = Field(
+        None,
+        description="Artifact location of the experiment when Retune creates it (default: "
+        "the tracking server's; a local store would use ./mlruns).",
+    )
     registered_model: str | None = Field(
         None,
         min_length=1,

@@ -68,14 +68,15 @@ def test_mlflow_logs_the_run_and_registers_a_champion_version(
 ) -> None:
     from mlflow import MlflowClient
 
-    monkeypatch.chdir(tmp_path)  # the sqlite store keeps artifacts under ./mlruns
+    monkeypatch.chdir(tmp_path)
+    mlflow: dict[str, str] = {"experiment": "retune-test", "registered_model": "demo_regression"}
     if store == "file":  # MLflow's file store, in maintenance mode: opt in to it
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
         uri = (tmp_path / "mlruns").as_uri()
     else:
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        mlflow["artifact_location"] = (tmp_path / "artifacts").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow = {"experiment": "retune-test", "registered_model": "demo_regression"}
     spec, layout, storage = tuned(tmp_path, mlflow=mlflow)
     result = export_best(spec, layout, storage, "journal")
     logged = json.loads((layout.model_dir / MLFLOW_FILE).read_text())
@@ -91,6 +92,9 @@ def test_mlflow_logs_the_run_and_registers_a_champion_version(
     assert {"model/model.ubj", "model/model_card.json", "model/report.html"} <= artifacts
     version = client.get_model_version_by_alias("demo_regression", "champion")
     assert str(version.version) == "1" and version.run_id == run.info.run_id
+    if store == "sqlite":
+        stored = tmp_path / "artifacts" / run.info.run_id / "artifacts" / "model" / MODEL_FILE
+        assert stored.is_file() and not (tmp_path / "mlruns").exists()
     local = client.download_artifacts(run.info.run_id, "model/model.ubj", str(tmp_path / "dl"))
     assert xgb.Booster(model_file=local).num_boosted_rounds() == card["num_boost_round"]
 
