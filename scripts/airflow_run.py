@@ -48,10 +48,16 @@ def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
 
 
 def prepare(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "render_airflow_cfg.py")], env=env, check=True
+    """What the compose stack's airflow-init service runs, then the DAGs parsed once."""
+    init = subprocess.run(
+        ["sh", str(ROOT / "docker" / "airflow-init.sh")],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
     )
-    airflow(env, "db", "migrate", capture=True)
+    if init.returncode != 0:
+        raise SystemExit(f"docker/airflow-init.sh failed\n{(init.stdout + init.stderr)[-3000:]}")
     airflow(env, "dags", "reserialize", capture=True)
 
 

@@ -22,12 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def defaults(env: dict[str, str]) -> dict[str, str]:
     home = env.get("AIRFLOW_HOME") or str(ROOT / "var" / "airflow")
+    port = env.get("AIRFLOW_API_PORT") or "8080"
     return {
         "AIRFLOW_HOME": home,
         "RETUNE_HOME": str(ROOT),
         "AIRFLOW_EXECUTOR": "LocalExecutor",
         "AIRFLOW_PARALLELISM": "8",
-        "AIRFLOW_API_PORT": "8080",
+        "AIRFLOW_API_PORT": port,
+        # The compose stack binds 0.0.0.0 and points tasks at http://airflow-api-server:8080.
+        "AIRFLOW_API_HOST": "127.0.0.1",
+        "AIRFLOW_EXECUTION_API_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW_ADMIN_USER": "admin",
         "AIRFLOW_DB_URL": f"sqlite:///{home}/airflow.db",
         "RETUNE_REPORT_BASE_URL": "",
@@ -38,7 +42,17 @@ def defaults(env: dict[str, str]) -> dict[str, str]:
 SECRETS = {
     "AIRFLOW_JWT_SECRET": ("api_auth", "jwt_secret"),
     "AIRFLOW_API_SECRET_KEY": ("api", "secret_key"),
+    # Encrypts connection passwords in the metadata database.
+    "AIRFLOW_FERNET_KEY": ("core", "fernet_key"),
 }
+
+
+def new_secret(name: str) -> str:
+    if name == "AIRFLOW_FERNET_KEY":
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+    return secrets.token_urlsafe(48)
 
 
 def kept_secrets(existing: Path) -> dict[str, str]:
@@ -47,7 +61,7 @@ def kept_secrets(existing: Path) -> dict[str, str]:
     if existing.is_file():
         parser.read(existing)
     return {
-        name: parser.get(section, key, fallback="") or secrets.token_urlsafe(48)
+        name: parser.get(section, key, fallback="") or new_secret(name)
         for name, (section, key) in SECRETS.items()
     }
 

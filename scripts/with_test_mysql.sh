@@ -10,22 +10,14 @@ db="${RETUNE_TEST_MYSQL_DB:-retune_test}"
 user="${RETUNE_TEST_MYSQL_USER:-retune_test}"
 host="${RETUNE_TEST_MYSQL_HOST:-127.0.0.1}"
 port="${RETUNE_TEST_MYSQL_PORT:-3306}"
-admin=(mysql --user=root --host="$host" --port="$port" --batch)
-
-if command -v mysql >/dev/null && "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1; then
+if command -v mysql >/dev/null && mysql --user=root --host="$host" --port="$port" --batch \
+  -e 'SELECT 1' >/dev/null 2>&1; then
   password="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-  "${admin[@]}" <<SQL
-DROP DATABASE IF EXISTS \`$db\`;
-CREATE DATABASE \`$db\` CHARACTER SET utf8mb4;
-CREATE USER IF NOT EXISTS '$user'@'localhost';
-CREATE USER IF NOT EXISTS '$user'@'127.0.0.1';
-ALTER USER '$user'@'localhost' IDENTIFIED BY '$password';
-ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES
-  ON \`$db\`.* TO '$user'@'localhost', '$user'@'127.0.0.1';
-SQL
+  # The same script the compose stack's MySQL runs at its first start.
+  MYSQL_ADMIN_HOST="$host" MYSQL_ADMIN_PORT="$port" DB_USER_HOSTS="localhost 127.0.0.1" \
+    DB_RESET=1 OPTUNA_DB_NAME="$db" OPTUNA_DB_USER="$user" OPTUNA_DB_PASSWORD="$password" \
+    "$(dirname "$0")/../docker/mysql-init.sh"
   export RETUNE_TEST_MYSQL_URL="mysql+pymysql://$user:$password@$host:$port/$db"
-  echo "test MySQL: database $db, user $user (grants on $db only)" >&2
 else
   echo "no MySQL server answers as root on $host:$port: MySQL tests will skip (fail under CI=true)" >&2
 fi

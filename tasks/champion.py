@@ -7,11 +7,14 @@ the pointer is replaced atomically, after the copy is complete.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +39,23 @@ class Decision:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@contextmanager
+def champion_lock(layout: Layout) -> Iterator[None]:
+    """One export of a pipeline at a time between reading the champion and replacing it.
+
+    Backfills run exports side by side; without it two challengers could each beat the
+    same old champion and the slower one would win, whatever its score.
+    """
+    lock = layout.champion_file.with_name(".champion.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_champion(layout: Layout) -> dict[str, Any] | None:

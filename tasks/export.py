@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.atomic import replace_dir
-from tasks.champion import decide, promote, read_champion
+from tasks.champion import champion_lock, decide, promote, read_champion
 from tasks.devices import resolve_device
 from tasks.errors import ExportRefused, NoCompletedTrial
 from tasks.layout import Layout
@@ -121,7 +121,6 @@ def export_best(
             f"{spec.name} ds={layout.ds}: the retrained model's {spec.metric} on the valid "
             f"split is {metric_value}; nothing exported, the champion is unchanged"
         )
-    decision = decide(spec, metric_value, read_champion(layout), snapshot)
     trained_on = "train"
     if spec.export.retrain_on == "train_valid":
         trained_on = "train+valid"
@@ -129,47 +128,49 @@ def export_best(
         booster, _ = fit(params, build_matrices(combined), rounds, early_stopping_rounds=None)
 
     target = layout.model_dir
-    with replace_dir(target) as tmp:
-        booster.save_model(str(tmp / MODEL_FILE))
-        card = {
-            "pipeline": spec.name,
-            "ds": layout.ds,
-            "task": spec.task,
-            "run_id": run_id,
-            "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
-            "tuned_value": trial.value,
-            "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
-            "metrics": metrics,
-            "trained_on": trained_on,
-            "metrics_from": "the same parameters and rounds fit on train alone"
-            if trained_on != "train"
-            else "this model",
-            "champion": decision.as_dict(),
-            "params": trial.params,
-            "xgboost_params": params,
-            "num_boost_round": rounds,
-            "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
-            "device": device,
-            "features": snapshot.features,
-            "data": {
-                "content_hash": snapshot.manifest["content_hash"],
-                "rows": snapshot.manifest["rows"],
-                "validation": snapshot.manifest.get("validation"),
-            },
-            "libraries": library_versions(),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
-        write_report(tmp, study, card, data_docs(snapshot.manifest), read_stages(layout))
-        if spec.export.mlflow is not None:
-            logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
-            (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
-    if decision.promoted:
-        promote(
-            layout,
-            [target / MODEL_FILE, target / CARD_FILE],
-            {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
-        )
+    with champion_lock(layout):  # from reading the champion to replacing it
+        decision = decide(spec, metric_value, read_champion(layout), snapshot)
+        with replace_dir(target) as tmp:
+            booster.save_model(str(tmp / MODEL_FILE))
+            card = {
+                "pipeline": spec.name,
+                "ds": layout.ds,
+                "task": spec.task,
+                "run_id": run_id,
+                "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
+                "tuned_value": trial.value,
+                "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
+                "metrics": metrics,
+                "trained_on": trained_on,
+                "metrics_from": "the same parameters and rounds fit on train alone"
+                if trained_on != "train"
+                else "this model",
+                "champion": decision.as_dict(),
+                "params": trial.params,
+                "xgboost_params": params,
+                "num_boost_round": rounds,
+                "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
+                "device": device,
+                "features": snapshot.features,
+                "data": {
+                    "content_hash": snapshot.manifest["content_hash"],
+                    "rows": snapshot.manifest["rows"],
+                    "validation": snapshot.manifest.get("validation"),
+                },
+                "libraries": library_versions(),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+            write_report(tmp, study, card, data_docs(snapshot.manifest), read_stages(layout))
+            if spec.export.mlflow is not None:
+                logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
+                (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
+        if decision.promoted:
+            promote(
+                layout,
+                [target / MODEL_FILE, target / CARD_FILE],
+                {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
+            )
     return export_summary(layout)
 
 

@@ -39,18 +39,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def optuna_connection(mysql_url: str) -> str:
+def optuna_db_env(mysql_url: str) -> dict[str, str]:
+    """The variables docker/airflow-init.sh turns into the optuna_default connection."""
     url = make_url(mysql_url)
-    return json.dumps(
-        {
-            "conn_type": "mysql",
-            "host": url.host,
-            "port": url.port,
-            "login": url.username,
-            "password": url.password,
-            "schema": url.database,
-        }
-    )
+    return {
+        "OPTUNA_DB_HOST": str(url.host),
+        "OPTUNA_DB_PORT": str(url.port),
+        "OPTUNA_DB_USER": str(url.username),
+        "OPTUNA_DB_PASSWORD": str(url.password),
+        "OPTUNA_DB_NAME": str(url.database),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +67,7 @@ def run(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "AIRFLOW_API_PORT": str(free_port()),
         "RETUNE_STORAGE_ROOT": str(storage),
         "RETUNE_SPEC_DIR": str(specs),
-        "AIRFLOW_CONN_OPTUNA_DEFAULT": optuna_connection(mysql_url),
+        **optuna_db_env(mysql_url),
         "AIRFLOW__RETUNE__OPTUNA_DASHBOARD_URL": DASHBOARD,
     }
     result = subprocess.run(

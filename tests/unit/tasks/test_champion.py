@@ -122,3 +122,28 @@ def test_export_writes_a_self_contained_report_and_pngs(tmp_path: Path) -> None:
     pngs = sorted((layout.model_dir / PLOTS_DIR).glob("*.png"))
     assert [p.name for p in pngs] == ["optimization_history.png", "parallel_coordinates.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_an_export_waits_for_the_champion_lock(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from tasks.champion import champion_lock
+
+    spec, layout, storage = tuned(tmp_path)
+    holding, released = threading.Event(), []
+
+    def hold() -> None:
+        with champion_lock(layout):
+            holding.set()
+            time.sleep(8)  # longer than the export's retrain, so it reaches the lock first
+            released.append(time.time())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    export_best(spec, layout, storage, "journal")
+    holder.join()
+    # The champion was read and replaced only after the other holder let go.
+    assert read_champion(layout) is not None
+    assert layout.champion_file.stat().st_mtime >= released[0]
