@@ -97,21 +97,64 @@ def find_run(env: dict[str, str], dag_id: str, logical_date: str) -> dict[str, s
     return None
 
 
+class Standalone:
+    """`airflow standalone` (scheduler, dag-processor, api-server, triggerer) for a with-block."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = int(env.get("AIRFLOW_API_PORT", "8080"))
+        self.log_path = Path(env["AIRFLOW_HOME"]) / "standalone.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Standalone:
+        if port_in_use(self.port):
+            raise SystemExit(f"port {self.port} is taken (another Airflow?); set AIRFLOW_API_PORT")
+        with self.log_path.open("w") as log:
+            # The compose services' entrypoint: render airflow.cfg, then run the component.
+            self.process = subprocess.Popen(
+                ["sh", str(ROOT / "docker" / "airflow-service.sh"), "standalone"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_api(self.port, self.process, self.log_path)
+        return self
+
+    def check_alive(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            raise SystemExit(f"airflow standalone exited early; see {self.log_path}")
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def wait_for_run(
+    env: dict[str, str], dag_id: str, ds: str, timeout: float, server: Standalone
+) -> dict[str, str]:
+    """The run of ``dag_id`` for ``ds`` once it has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.check_alive()
+        run = find_run(env, dag_id, ds)
+        if run is not None and run["state"] in FINISHED:
+            return run
+        time.sleep(10)
+    raise SystemExit(f"run of {dag_id} for {ds} did not finish within {timeout:.0f}s")
+
+
 def run_standalone(env: dict[str, str], dag_id: str, ds: str, timeout: float) -> str:
-    port = int(env.get("AIRFLOW_API_PORT", "8080"))
-    if port_in_use(port):
-        raise SystemExit(f"port {port} is taken (another Airflow?); set AIRFLOW_API_PORT")
-    log_path = Path(env["AIRFLOW_HOME"]) / "standalone.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [str(BIN / "airflow"), "standalone"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_api(port, server, log_path)
+    with Standalone(env) as server:
         airflow(env, "dags", "unpause", dag_id, capture=True)
         run = find_run(env, dag_id, ds)
         if run is not None and run["state"] in FINISHED:
@@ -128,21 +171,7 @@ def run_standalone(env: dict[str, str], dag_id: str, ds: str, timeout: float) ->
                     f"{ds}T00:00:00+00:00",
                     capture=True,
                 )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"airflow standalone exited early; see {log_path}")
-            run = find_run(env, dag_id, ds)
-            if run is not None and run["state"] in FINISHED:
-                return run["state"]
-            time.sleep(10)
-        raise SystemExit(f"run of {dag_id} for {ds} did not finish within {timeout:.0f}s")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        return wait_for_run(env, dag_id, ds, timeout, server)["state"]
 
 
 def run_dags_test(env: dict[str, str], dag_id: str, ds: str) -> str:

@@ -63,3 +63,18 @@ def mysql_url() -> str:
             pytest.fail(f"MySQL tests must run in CI: {reason}")
         pytest.skip(f"MySQL tests skipped: {reason}")
     return url
+
+
+def required_program(*names: str, debian_package: str) -> str:
+    """The first of ``names`` on PATH; without one, skip (fail under CI=true, where
+    .ci/run installs ``debian_package``)."""
+    import shutil
+
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    message = f"{names[0]} is not installed (Debian: apt-get install {debian_package})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; .ci/run installs it")
+    pytest.skip(message)

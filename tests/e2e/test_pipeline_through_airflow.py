@@ -1,104 +1,43 @@
-"""The demo pipeline through a real Airflow (standalone: scheduler + LocalExecutor),
-real local Spark and the real MySQL as the Optuna storage."""
+"""The scheduled daily run through the real Airflow (see conftest.py), real local Spark and
+the real MySQL as the Optuna storage."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 import xgboost as xgb
-import yaml
 from sqlalchemy.engine import make_url
 
-from tasks.demo_data import write_day
 from tasks.export import CARD_FILE, MODEL_FILE
-from tasks.layout import MANIFEST, Layout
+from tasks.layout import MANIFEST
 from tasks.metrics import rmse
-from tasks.spec import parse_spec
 from tasks.study import study_name
 from tasks.training import load_snapshot
-from tests.conftest import ROOT, demo_spec_data
+from tests.e2e.conftest import DASHBOARD, N_TRIALS, ROWS, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
-ROWS = 20_000
-N_TRIALS = 6
-DASHBOARD = "http://optuna-dashboard.example:8080"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def optuna_db_env(mysql_url: str) -> dict[str, str]:
-    """The variables docker/airflow-init.sh turns into the optuna_default connection."""
-    url = make_url(mysql_url)
-    return {
-        "OPTUNA_DB_HOST": str(url.host),
-        "OPTUNA_DB_PORT": str(url.port),
-        "OPTUNA_DB_USER": str(url.username),
-        "OPTUNA_DB_PASSWORD": str(url.password),
-        "OPTUNA_DB_NAME": str(url.database),
-    }
 
 
 @pytest.fixture(scope="module")
-def run(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    base = tmp_path_factory.mktemp("e2e")
-    storage, specs = base / "storage", base / "specs"
-    specs.mkdir()
-    spec_data = demo_spec_data(n_trials=N_TRIALS, num_boost_round=40)
-    (specs / "demo_regression.yaml").write_text(yaml.safe_dump(spec_data))
-    # The scheduler creates the run of the latest complete day; the test runs that one.
-    ds = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    write_day(storage / "raw" / "demo_regression", date.fromisoformat(ds), ROWS, seed=5)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(base / "airflow"),
-        "AIRFLOW_API_PORT": str(free_port()),
-        "RETUNE_STORAGE_ROOT": str(storage),
-        "RETUNE_SPEC_DIR": str(specs),
-        **optuna_db_env(mysql_url),
-        "AIRFLOW__RETUNE__OPTUNA_DASHBOARD_URL": DASHBOARD,
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "airflow_run.py"),
-            "--dag",
-            "retune_demo_regression",
-            "--ds",
-            ds,
-            "--runner",
-            "standalone",
-            "--timeout",
-            "1200",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-    )
-    logs = base / "airflow" / "logs"
-    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\nlogs: {logs}"
-    spec = parse_spec(spec_data)
+def run(stack: Stack, scheduled_run: dict[str, Any]) -> dict[str, Any]:
+    ds = str(scheduled_run["logical_date"])[:10]
     return {
-        "spec": spec,
-        "layout": Layout(storage, spec.name, ds),
+        "spec": stack.spec,
+        "layout": stack.layout(ds),
         "ds": ds,
-        "logs": logs,
-        "airflow_db": base / "airflow" / "airflow.db",
+        "logs": stack.logs,
+        "airflow_db": stack.airflow_db,
+        "stack": stack,
+        "dag_run": scheduled_run,
     }
+
+
+def test_the_scheduler_made_the_run_of_the_latest_complete_day(run: dict[str, Any]) -> None:
+    assert run["dag_run"]["run_type"] == "scheduled" and run["dag_run"]["state"] == "success"
 
 
 def test_manifest_counts_every_generated_row(run: dict[str, Any]) -> None:
@@ -111,18 +50,16 @@ def test_manifest_counts_every_generated_row(run: dict[str, Any]) -> None:
 
 
 def test_materialize_emitted_the_snapshot_asset_event(run: dict[str, Any]) -> None:
-    import sqlite3
-
-    with sqlite3.connect(run["airflow_db"]) as db:
-        rows = db.execute(
-            "SELECT asset.name, asset_event.extra FROM asset_event "
-            "JOIN asset ON asset.id = asset_event.asset_id"
-        ).fetchall()
+    rows = run["stack"].query(
+        "SELECT asset.name, asset_event.extra FROM asset_event "
+        "JOIN asset ON asset.id = asset_event.asset_id"
+    )
     events = [
-        json.loads(extra) for name, extra in rows if name == "retune_demo_regression_snapshot"
+        json.loads(extra)
+        for name, extra in rows
+        if name == "retune_demo_regression_snapshot" and json.loads(extra)["ds"] == run["ds"]
     ]
-    assert len(events) == 1
-    assert events[0]["ds"] == run["ds"]
+    assert len(events) == 1  # one per published snapshot
     assert events[0]["path"] == str(run["layout"].dataset_dir)
     assert sum(events[0]["rows"].values()) == ROWS
 
@@ -158,19 +95,9 @@ def test_exported_model_predicts_with_the_recorded_metric(run: dict[str, Any]) -
     assert card["study"]["storage"] == "mysql"
 
 
-def xcoms(run: dict[str, Any], task_id: str) -> dict[tuple[int, str], Any]:
-    import sqlite3
-
-    with sqlite3.connect(run["airflow_db"]) as db:
-        rows = db.execute(
-            "SELECT map_index, key, value FROM xcom WHERE task_id = ?", (task_id,)
-        ).fetchall()
-    return {(index, key): json.loads(value) for index, key, value in rows}
-
-
 def test_export_ran_as_a_spark_job_and_returned_its_summary(run: dict[str, Any]) -> None:
     layout = run["layout"]
-    summary = xcoms(run, "export")[(-1, "return_value")]
+    summary = run["stack"].xcoms("export", run["ds"])[(-1, "return_value")]
     card = json.loads((layout.model_dir / CARD_FILE).read_text())
     assert summary["value"] == card["metric"]["value"] and summary["promoted"] is True
     assert summary["report"] == str(layout.model_dir / "report.html")
@@ -188,7 +115,7 @@ def test_tune_and_export_link_to_the_report_and_the_dashboard(
     study_id = storage.get_study_id_from_name(study_name(run["spec"].name, ds))
     dashboard = f"{DASHBOARD}/dashboard/studies/{study_id}"
     for task_id, indexes in (("export", [-1]), ("tune", [0, 1])):
-        values = xcoms(run, task_id)
+        values = run["stack"].xcoms(task_id, ds)
         for index in indexes:
             assert values[(index, "_link_ReportLink")] == report
             assert values[(index, "_link_DashboardLink")] == dashboard

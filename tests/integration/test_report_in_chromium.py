@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tasks.export import export_best
+from tests.conftest import required_program
 from tests.export_support import tuned
 
 pytestmark = pytest.mark.browser
@@ -31,13 +30,7 @@ OFFLINE = (
 
 @pytest.fixture
 def chromium() -> str:
-    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
-    if found is None:
-        message = "no headless Chromium on PATH (Debian: apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; .ci/run installs it")
-        pytest.skip(message)
-    return found
+    return required_program(*BROWSERS, debian_package="chromium")
 
 
 def render(chromium: str, page: Path, out: Path) -> tuple[str, Path, list[str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, required_program
 
 DOCKER = ROOT / "docker"
 AIRFLOW_SERVICES = {"api-server", "scheduler", "dag-processor", "triggerer"}
@@ -20,13 +19,7 @@ AIRFLOW_SERVICES = {"api-server", "scheduler", "dag-processor", "triggerer"}
 
 @pytest.fixture(scope="module")
 def compose() -> str:
-    found = shutil.which("docker-compose")
-    if found is None:
-        message = "docker-compose is not installed (Debian: apt-get install docker-compose)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; .ci/run installs it")
-        pytest.skip(message)
-    return found
+    return required_program("docker-compose", debian_package="docker-compose")
 
 
 def config(compose: str, env_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:

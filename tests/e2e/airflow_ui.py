@@ -1,0 +1,89 @@
+"""The Airflow 3 UI driven in headless Chromium (Playwright, with the Debian chromium)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import required_program
+
+DAG_ID = "retune_demo_regression"
+
+
+def chromium_path() -> str:
+    return required_program("chromium", "chromium-browser", debian_package="chromium")
+
+
+class AirflowUI:
+    """Signed in as the admin user of the simple auth manager; screenshots go to ``shots``."""
+
+    def __init__(self, url: str, airflow_home: str, shots: Path) -> None:
+        self.url, self.shots = url, shots
+        passwords = Path(airflow_home) / "simple_auth_manager_passwords.json.generated"
+        self.password = json.loads(passwords.read_text())["admin"]
+
+    def __enter__(self) -> AirflowUI:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox"]
+        )
+        self.page = self._browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page.set_default_timeout(60_000)
+        self.page.goto(f"{self.url}/")
+        self.page.locator("input[name=username]").fill("admin")
+        self.page.locator("input[name=password]").fill(self.password)
+        self.page.locator("button[type=submit]").click()
+        self.page.wait_for_url(f"{self.url}/", timeout=60_000)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._browser.close()
+        self._playwright.stop()
+
+    def open_trigger_dialog(self) -> Any:
+        self.page.goto(f"{self.url}/dags/{DAG_ID}")
+        self.page.get_by_role("button", name="Trigger").first.click()
+        dialog = self.page.get_by_role("dialog")
+        dialog.get_by_text("Run Parameters").wait_for()
+        return dialog
+
+    def typed_into_the_form(self, name: str, value: str) -> str:
+        """What the Params form keeps of ``value`` typed into field ``name``."""
+        dialog = self.open_trigger_dialog()
+        field = dialog.locator(f"input[name=element_{name}]")
+        field.fill(value)
+        field.blur()
+        self.page.wait_for_timeout(500)
+        kept = field.input_value()
+        self.page.screenshot(path=str(self.shots / f"ui-form-{name}.png"))
+        self.page.keyboard.press("Escape")
+        return kept
+
+    def trigger_with_json(self, changes: dict[str, Any]) -> str:
+        """Trigger with the conf JSON edited (Advanced Options); return the dialog's error."""
+        dialog = self.open_trigger_dialog()
+        dialog.get_by_text("Advanced Options").click()
+        dialog.locator(".monaco-editor").first.click()
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.press("Delete")
+        self.page.keyboard.insert_text(json.dumps(changes))  # the rest: the Params' defaults
+        dialog.get_by_role("button", name="Trigger").click()
+        error = dialog.get_by_text("400 Bad Request")
+        error.wait_for()
+        self.page.screenshot(path=str(self.shots / "ui-rejected.png"))
+        text = str(dialog.inner_text())
+        self.page.keyboard.press("Escape")
+        return text
+
+    def trigger_with_the_form(self, values: dict[str, str]) -> None:
+        dialog = self.open_trigger_dialog()
+        for name, value in values.items():
+            field = dialog.locator(f"input[name=element_{name}]")
+            field.fill(value)
+            field.blur()
+        self.page.screenshot(path=str(self.shots / "ui-trigger.png"))
+        dialog.get_by_role("button", name="Trigger").click()
+        dialog.wait_for(state="hidden")

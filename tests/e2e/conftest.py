@@ -1,0 +1,218 @@
+"""One real Airflow (`airflow standalone`: scheduler, dag-processor, api-server, LocalExecutor)
+for every end-to-end test, with real local Spark and the real MySQL as the Optuna storage.
+
+The three ways users run Retune happen on it one after another: the scheduled run of the
+latest complete day, a manual run triggered from the UI, then a backfill of three past
+days (side by side) and a rerun of one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from scripts.airflow_run import Standalone, airflow, airflow_env, prepare
+from tasks.demo_data import write_day
+from tasks.layout import Layout
+from tasks.spec import parse_spec
+from tests.conftest import demo_spec_data
+
+DAG_ID = "retune_demo_regression"
+ROWS = 20_000  # the scheduled run
+SMALL_ROWS = 3_000  # the UI and backfill runs
+N_TRIALS = 6
+UI_TRIALS = 3
+DASHBOARD = "http://optuna-dashboard.example:8080"
+RUN_TIMEOUT = 1200
+RUN_FIELDS = (
+    "run_id",
+    "run_type",
+    "state",
+    "logical_date",
+    "start_date",
+    "end_date",
+    "backfill_id",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def optuna_db_env(mysql_url: str) -> dict[str, str]:
+    """The variables docker/airflow-init.sh turns into the optuna_default connection."""
+    url = make_url(mysql_url)
+    return {
+        "OPTUNA_DB_HOST": str(url.host),
+        "OPTUNA_DB_PORT": str(url.port),
+        "OPTUNA_DB_USER": str(url.username),
+        "OPTUNA_DB_PASSWORD": str(url.password),
+        "OPTUNA_DB_NAME": str(url.database),
+    }
+
+
+class Stack:
+    """The running Airflow and where its runs write."""
+
+    def __init__(self, base: Path, env: dict[str, str], server: Standalone) -> None:
+        self.base, self.env, self.server = base, env, server
+        self.storage = Path(env["RETUNE_STORAGE_ROOT"])
+        self.spec = parse_spec(
+            yaml.safe_load((base / "specs" / "demo_regression.yaml").read_text())
+        )
+        self.airflow_db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+        self.logs = Path(env["AIRFLOW_HOME"]) / "logs"
+
+    def layout(self, ds: str) -> Layout:
+        return Layout(self.storage, self.spec.name, ds)
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        for _ in range(20):  # the scheduler may hold a write lock for a moment
+            try:
+                with sqlite3.connect(self.airflow_db, timeout=30) as db:
+                    return db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(1)
+        raise AssertionError(f"{self.airflow_db} stayed locked")
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """Every run of the DAG by ds, with the RUN_FIELDS of each."""
+        rows = self.query(
+            "SELECT run_id, run_type, state, logical_date, start_date, end_date, backfill_id "
+            "FROM dag_run WHERE dag_id = ?",
+            DAG_ID,
+        )
+        runs = [dict(zip(RUN_FIELDS, row, strict=True)) for row in rows]
+        return {str(run["logical_date"])[:10]: run for run in runs}
+
+    def wait_for(self, ds: str, finished_after: Any = None) -> dict[str, Any]:
+        """The run for ``ds`` once it has finished (after ``finished_after``, for a rerun)."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            self.server.check_alive()
+            run = self.runs().get(ds)
+            if run and run["state"] in ("success", "failed") and run["end_date"] != finished_after:
+                assert run["state"] == "success", f"run for {ds} failed; task logs in {self.logs}"
+                return run
+            time.sleep(5)
+        raise AssertionError(
+            f"the run for {ds} did not finish in {RUN_TIMEOUT}s; logs in {self.logs}"
+        )
+
+    def wait_for_backfills(self) -> None:
+        """Until the scheduler has marked every backfill complete (a new one is refused before)."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            open_ = self.query(
+                "SELECT id FROM backfill WHERE dag_id = ? AND completed_at IS NULL", DAG_ID
+            )
+            if not open_:
+                return
+            time.sleep(3)
+        raise AssertionError(f"backfills {open_} were not marked complete")
+
+    def xcoms(self, task_id: str, ds: str) -> dict[tuple[int, str], Any]:
+        run_id = self.runs()[ds]["run_id"]
+        rows = self.query(
+            "SELECT map_index, key, value FROM xcom "
+            "WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+            DAG_ID,
+            run_id,
+            task_id,
+        )
+        return {(index, key): json.loads(value) for index, key, value in rows}
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@pytest.fixture(scope="session")
+def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("e2e")
+    storage, specs = base / "storage", base / "specs"
+    specs.mkdir()
+    spec_data = demo_spec_data(n_trials=N_TRIALS, num_boost_round=40)
+    (specs / "demo_regression.yaml").write_text(yaml.safe_dump(spec_data))
+    raw = storage / "raw" / "demo_regression"
+    # The scheduler creates the run of the latest complete day (yesterday).
+    write_day(raw, today() - timedelta(days=1), ROWS, seed=5)
+    write_day(raw, today(), SMALL_ROWS, seed=6)  # a manual run's ds is the day it is triggered
+    for offset, day in enumerate(backfill_days()):
+        write_day(raw, day, SMALL_ROWS, seed=10 + offset)
+    env = airflow_env()
+    env.update(
+        {
+            "AIRFLOW_HOME": str(base / "airflow"),
+            "AIRFLOW_CONFIG": str(base / "airflow" / "airflow.cfg"),
+            "AIRFLOW_API_PORT": str(free_port()),
+            "RETUNE_STORAGE_ROOT": str(storage),
+            "RETUNE_SPEC_DIR": str(specs),
+            "AIRFLOW__RETUNE__OPTUNA_DASHBOARD_URL": DASHBOARD,
+            **optuna_db_env(mysql_url),
+        }
+    )
+    prepare(env)
+    with Standalone(env) as server:
+        yield Stack(base, env, server)
+
+
+def backfill_days() -> list[date]:
+    return [today() - timedelta(days=offset) for offset in (12, 11, 10)]
+
+
+@pytest.fixture(scope="session")
+def scheduled_run(stack: Stack) -> dict[str, Any]:
+    """Unpaused, the DAG gets its scheduled run for yesterday, as every day."""
+    airflow(stack.env, "dags", "unpause", DAG_ID, capture=True)
+    return stack.wait_for((today() - timedelta(days=1)).isoformat())
+
+
+@pytest.fixture(scope="session")
+def ui_run(stack: Stack, scheduled_run: dict[str, Any]) -> dict[str, Any]:
+    from tests.e2e.airflow_ui import AirflowUI
+
+    ds = today().isoformat()
+    with AirflowUI(stack.server.url, stack.env["AIRFLOW_HOME"], stack.base) as ui:
+        clamped = ui.typed_into_the_form("n_trials", "0")
+        rejected = ui.trigger_with_json({"n_trials": 0})
+        assert ds not in stack.runs()
+        ui.trigger_with_the_form({"n_trials": str(UI_TRIALS)})
+    return {"ds": ds, "run": stack.wait_for(ds), "clamped": clamped, "rejected": rejected}
+
+
+@pytest.fixture(scope="session")
+def backfill(stack: Stack, ui_run: dict[str, Any]) -> dict[str, Any]:
+    """Three past days through `airflow backfill create`, all three runs at once."""
+    days = [d.isoformat() for d in backfill_days()]
+    airflow(stack.env, *backfill_command(days[0], days[-1]), "--max-active-runs", "3", capture=True)
+    runs = {ds: stack.wait_for(ds) for ds in days}
+    stack.wait_for_backfills()
+    return {"days": days, "runs": runs}
+
+
+def backfill_command(first: str, last: str) -> list[str]:
+    return ["backfill", "create", "--dag-id", DAG_ID, "--from-date", first, "--to-date", last]
+
+
+def rerun(stack: Stack, ds: str) -> dict[str, Any]:
+    """Run ``ds`` again, as a user would: a backfill that reprocesses completed runs."""
+    before = stack.runs()[ds]["end_date"]
+    airflow(stack.env, *backfill_command(ds, ds), "--reprocess-behavior", "completed", capture=True)
+    run = stack.wait_for(ds, finished_after=before)
+    stack.wait_for_backfills()
+    return run

@@ -1,0 +1,98 @@
+"""A backfill of three past days (`airflow backfill create`, runs side by side), then a rerun."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import optuna
+import pytest
+
+from tasks.export import CARD_FILE, MODEL_FILE
+from tasks.layout import MANIFEST
+from tasks.study import study_name, trial_record
+from tests.e2e.conftest import N_TRIALS, Stack, rerun
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
+
+
+def study_of(stack: Stack, ds: str, mysql_url: str) -> optuna.Study:
+    return optuna.load_study(study_name=study_name(stack.spec.name, ds), storage=mysql_url)
+
+
+def test_each_day_gets_its_own_study_snapshot_and_model(
+    stack: Stack, backfill: dict[str, Any], mysql_url: str
+) -> None:
+    hashes = set()
+    for ds, run in backfill["runs"].items():
+        assert run["run_type"] == "backfill" and run["backfill_id"] is not None
+        study = study_of(stack, ds, mysql_url)
+        assert (
+            len([t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")])
+            == N_TRIALS
+        )
+        layout = stack.layout(ds)
+        manifest = json.loads((layout.dataset_dir / MANIFEST).read_text())
+        assert manifest["ds"] == ds
+        hashes.add(manifest["content_hash"])
+        card = json.loads((layout.model_dir / CARD_FILE).read_text())
+        assert card["ds"] == ds and card["study"]["name"] == study.study_name
+        assert card["data"]["content_hash"] == manifest["content_hash"]
+        assert (layout.model_dir / MODEL_FILE).is_file()
+    assert len(hashes) == 3
+
+
+def test_the_backfill_runs_ran_side_by_side_on_separate_studies(
+    stack: Stack, backfill: dict[str, Any], mysql_url: str
+) -> None:
+    runs = list(backfill["runs"].values())
+    latest_start = max(str(r["start_date"]) for r in runs)
+    assert all(latest_start < str(r["end_date"]) for r in runs)  # all three ran at once
+    for ds in backfill["days"]:
+        for trial in study_of(stack, ds, mysql_url).get_trials():
+            # Every trial was run by a worker of this day's run, on this day's snapshot.
+            assert trial_record(trial)["worker"], trial.number
+            assert trial.state.name in ("COMPLETE", "PRUNED")
+    names = {study_of(stack, ds, mysql_url).study_name for ds in backfill["days"]}
+    assert len(names) == 3
+
+
+def test_the_champion_is_the_last_model_that_beat_the_one_before_it(
+    stack: Stack, backfill: dict[str, Any]
+) -> None:
+    models = stack.storage / "models" / stack.spec.name
+    cards = sorted(
+        (json.loads(path.read_text()) for path in models.glob(f"ds=*/{CARD_FILE}")),
+        key=lambda card: card["created_at"],
+    )
+    assert len(cards) == 5  # scheduled, manual, three backfilled days
+    promoted = [card for card in cards if card["champion"]["promoted"]]
+    # Exports never raced: each promotion replaced the champion promoted just before it.
+    previous = None
+    for card in promoted:
+        assert card["champion"]["champion_ds"] == previous, card["ds"]
+        previous = card["ds"]
+    for card in cards:
+        if not card["champion"]["promoted"]:
+            assert "does not beat the champion" in card["champion"]["reason"], card["ds"]
+    pointer = json.loads((models / "champion.json").read_text())
+    assert pointer["ds"] == promoted[-1]["ds"]
+    assert pointer["value"] == promoted[-1]["metric"]["value"]
+
+
+def test_rerunning_a_day_is_idempotent(
+    stack: Stack, backfill: dict[str, Any], mysql_url: str
+) -> None:
+    ds = backfill["days"][1]
+    layout = stack.layout(ds)
+    hash_before = json.loads((layout.dataset_dir / MANIFEST).read_text())["content_hash"]
+    trials_before = [
+        (t.number, t.params, t.value) for t in study_of(stack, ds, mysql_url).get_trials()
+    ]
+    run = rerun(stack, ds)
+    assert run["state"] == "success"
+    assert json.loads((layout.dataset_dir / MANIFEST).read_text())["content_hash"] == hash_before
+    trials_after = [
+        (t.number, t.params, t.value) for t in study_of(stack, ds, mysql_url).get_trials()
+    ]
+    assert trials_after == trials_before  # the budget was spent: no new trial
