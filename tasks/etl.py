@@ -12,6 +12,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,19 @@ def parquet_rows(folder: Path) -> tuple[int, int]:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in parts), len(parts)
 
 
+SPARK_PART_NAME = re.compile(r"^(part-\d+)-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(\..+)$")
+
+
+def stable_file_names(folder: Path) -> None:
+    """Drop the write's UUID from Spark's part-file names, so the same rows written again
+    give the same files, and the snapshot the same content hash (a rerun is idempotent)."""
+    for path in folder.iterdir():
+        hidden = path.name.startswith(".")  # Hadoop's .<part>.crc checksum beside each file
+        match = SPARK_PART_NAME.match(path.name.lstrip("."))
+        if match:
+            path.rename(path.with_name("." * hidden + match.group(1) + match.group(2)))
+
+
 def write_splits(
     staged: DataFrame, expected_rows: int, train_share: float, target: Path, rows_per_file: int
 ) -> tuple[dict[str, int], dict[str, int]]:
@@ -235,6 +249,7 @@ def write_splits(
                 f"no row fell into the {split} split ({expected_rows} rows): check split settings"
             )
         written.rename(target / split)
+        stable_file_names(target / split)
         rows[split], files[split] = parquet_rows(target / split)
     shutil.rmtree(by_split)
     return rows, files

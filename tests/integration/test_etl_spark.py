@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks import etl
+from tasks.content_hash import content_hash
 from tasks.demo_data import write_day
 from tasks.errors import DataQualityError, DataSchemaError, RawPartitionMissing
 from tasks.layout import Layout
@@ -79,10 +81,15 @@ def test_etl_writes_every_row_once_with_a_stable_split(
     assert list(train.columns) == list(spec.data_schema.columns)
     assert json.loads((layout.staging_dir / etl.SUMMARY).read_text())["engine"] == "spark-cpu"
 
-    first_valid = set(valid["id"])
+    first_valid, first_hash = set(valid["id"]), content_hash(layout.staging_dir)
+    assert all(
+        re.fullmatch(r"\.?part-\d{5}\.c\d{3}\.snappy\.parquet(\.crc)?", p.name)
+        for p in (layout.staging_dir / "train").iterdir()
+    )
     etl.run(spark, spec, DS, str(tmp_path))  # a rerun overwrites and splits the same way
     again = pq.read_table(layout.staging_dir / "valid").to_pandas()
     assert set(again["id"]) == first_valid and len(again) == len(valid)
+    assert content_hash(layout.staging_dir) == first_hash  # the same files, byte for byte
 
 
 def test_missing_partition_is_named(spark: Any, spec: Any, tmp_path: Path) -> None:
