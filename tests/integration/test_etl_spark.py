@@ -89,7 +89,38 @@ def test_etl_writes_every_row_once_with_a_stable_split(
     etl.run(spark, spec, DS, str(tmp_path))  # a rerun overwrites and splits the same way
     again = pq.read_table(layout.staging_dir / "valid").to_pandas()
     assert set(again["id"]) == first_valid and len(again) == len(valid)
-    assert content_hash(layout.staging_dir) == first_hash  # the same files, byte for byte
+    assert content_hash(layout.staging_dir) == first_hash  # the same rows, the same hash
+
+
+def test_the_content_hash_ignores_the_order_parquet_mr_lists_encodings_in(
+    spark: Any, spec: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    raw_day(tmp_path, 2000)
+    etl.run(spark, spec, DS, str(tmp_path))
+    staging = Layout(tmp_path, spec.name, DS).staging_dir
+    copy = tmp_path / "copy"
+    shutil.copytree(staging, copy)
+    # As another JVM writes the same rows: a column's encodings listed in another order.
+    # A column chunk's encodings: a thrift list<i32> of 3, then the column's path.
+    encodings = re.compile(rb"\x195([\x00-\x20])([\x00-\x20])([\x00-\x20])(?=\x19\x18)")
+    changed = 0
+    for part in (copy / "train").glob("*.parquet"):
+        data = part.read_bytes()
+        footer = int.from_bytes(data[-8:-4], "little")
+        start = len(data) - 8 - footer
+        reordered, count = encodings.subn(lambda m: b"\x195" + m.group(0)[2:][::-1], data[start:])
+        changed += count
+        part.write_bytes(data[:start] + reordered)
+        assert pq.read_table(part).num_rows > 0
+    assert changed > 0
+    assert content_hash(copy) == content_hash(staging)
+    part = next((copy / "valid").glob("*.parquet"))
+    table = pq.read_table(part).to_pandas()
+    table.loc[0, "f00"] += 1.0
+    table.to_parquet(part, index=False)
+    assert content_hash(copy) != content_hash(staging)
 
 
 def test_missing_partition_is_named(spark: Any, spec: Any, tmp_path: Path) -> None:
