@@ -3,40 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.bench import run_bench
 
 pytestmark = [pytest.mark.spark]
 
 
 def test_small_run_prints_every_stage_and_publishes(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "etl.py"),
-            "--rows",
-            "20000",
-            "--columns",
-            "8",
-            "--driver-memory",
-            "1g",
-            "--root",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
-        check=False,
+    lines, _ = run_bench(
+        "etl.py",
+        "--rows",
+        "20000",
+        "--columns",
+        "8",
+        "--driver-memory",
+        "1g",
+        "--root",
+        str(tmp_path),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     stages = [line for line in lines if "stage" in line]
     assert [s["stage"] for s in stages] == ["generate", "etl", "validate", "materialize"]
     for stage in stages:

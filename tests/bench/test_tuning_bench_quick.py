@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.bench import run_bench
 
 pytestmark = [pytest.mark.mysql, pytest.mark.spark]
 KEYS = {
@@ -26,16 +21,7 @@ KEYS = {
 
 
 def test_quick_benchmark_prints_one_json_line_per_system_and_seed(mysql_url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "tuning.py"), "--quick", "--mysql-url", mysql_url],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    lines, printed = run_bench("tuning.py", "--quick", "--mysql-url", mysql_url)
     runs = [line for line in lines if line.get("system") in ("retune", "seed-approach")]
     assert sorted(r["system"] for r in runs) == ["retune", "seed-approach"]
     for run in runs:
@@ -52,4 +38,4 @@ def test_quick_benchmark_prints_one_json_line_per_system_and_seed(mysql_url: str
     assert {"retune_efficiency", "retune_reach_over_seed_wall", "bookkeeping_ratio"} <= set(
         summary["targets"]
     )
-    assert mysql_url.split("@")[0].split(":")[-1] not in result.stdout  # password masked
+    assert mysql_url.split("@")[0].split(":")[-1] not in printed  # password masked
