@@ -139,7 +139,8 @@ class Claimer:
     used up, so a claim usually costs one write, not a read of every waiting trial.
     The heartbeat is recorded before the claim, so a claimed trial is never RUNNING
     without one (a worker killed right after claiming leaves a stale trial, not an
-    eternal one).
+    eternal one). A claim whose write fails is tried again on the same trial; if the
+    write had in fact landed, that trial is RUNNING for nobody and turns stale.
     """
 
     def __init__(self, storage: BaseStorage, study_id: int) -> None:
@@ -160,13 +161,17 @@ class Claimer:
                 self.candidates = [t._trial_id for t in waiting]
                 if not self.candidates:
                     return None
-            trial_id = self.candidates.pop(0)
+            trial_id = self.candidates[0]
             beat(self.storage, trial_id, quiet=True)
             try:
-                if self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
-                    return trial_id
+                claimed = self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)
             except UpdateFinishedTrialError:
-                continue
+                claimed = False
+            # Only now: after a storage error the same trial is tried again, so no trial
+            # is left waiting behind a later one (the worker's cache relies on that).
+            self.candidates.pop(0)
+            if claimed:
+                return trial_id
 
 
 def claim_trial(storage: BaseStorage, study_id: int) -> int | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from tasks.errors import SnapshotCorrupt
@@ -28,6 +29,7 @@ from tasks.study import (
 from tasks.trial_retry import STALE_REASON, enqueue_retry
 from tasks.tune import worker_heartbeat, worker_identity
 from tasks.worker import run_worker
+from tasks.worker_storage import WorkerRDBStorage
 from tests.snapshots import published
 from tests.tuning_support import TRAINERS, complete_trials, tuning_spec_data
 
@@ -311,3 +313,44 @@ def test_a_snapshot_that_does_not_match_its_manifest_is_refused(tmp_path: Path) 
     with pytest.raises(SnapshotCorrupt, match="does not match its manifest: content hash"):
         run(tmp_path, spec, layout, "stepped")
     assert [t.state for t in trials_of(tmp_path, spec)] == [TrialState.WAITING] * 2
+
+
+class ClaimFailsOnce(WorkerRDBStorage):
+    """Drops the first claim write, as a connection killed mid-commit does."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.dropped: list[int] = []
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        if state == TrialState.RUNNING and not self.dropped:
+            self.dropped.append(trial_id)
+            raise sqlalchemy.exc.OperationalError("UPDATE trials", {}, ConnectionError("lost"))
+        return super().set_trial_state_values(trial_id, state, values)
+
+
+def test_a_failed_claim_write_claims_the_same_trial_again(tmp_path: Path) -> None:
+    spec = make_spec(n_trials=4, n_workers=1, pruner={"type": "none"})
+    layout = published(tmp_path, spec, DS, rows=400)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    create_study(optuna.storages.RDBStorage(url), spec, DS)
+    heartbeat = worker_heartbeat(spec)
+    storage = ClaimFailsOnce(
+        url,
+        heartbeat_interval=heartbeat.interval_seconds,
+        grace_period=heartbeat.grace_seconds,
+    )
+
+    summary = run_worker(
+        storage,
+        study_name(spec.name, DS),
+        spec,
+        str(layout.dataset_dir),
+        worker_identity(spec, 0, 0, 1),
+        train=TRAINERS["stepped"],
+    )
+
+    trials = optuna.load_study(study_name=study_name(spec.name, DS), storage=url).trials
+    assert storage.dropped == [trials[0]._trial_id]
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert summary["complete"] == 4 and summary["storage_retries"] == 1
