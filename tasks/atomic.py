@@ -36,6 +36,22 @@ def exchange(a: Path, b: Path) -> bool:
     return bool(done == 0)
 
 
+def remove_leftovers(target: Path) -> list[Path]:
+    """Remove the hidden folders an earlier, killed replace of ``target`` left behind.
+
+    One writer replaces a target at a time (one run per pipeline and ds), so a hidden
+    sibling is never another writer's work in progress.
+    """
+    leftovers = [
+        path
+        for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*")
+        for path in target.parent.glob(pattern)
+    ]
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return leftovers
+
+
 @contextmanager
 def replace_dir(target: Path) -> Iterator[Path]:
     """Yield a hidden sibling folder to fill; on success it replaces ``target``.
@@ -43,9 +59,11 @@ def replace_dir(target: Path) -> Iterator[Path]:
     Readers of ``target`` see the old folder or the new one: where the filesystem
     supports it the two are exchanged atomically, otherwise the old one is renamed
     away just before the new one takes its name. On any error the half-written
-    folder is removed and ``target`` is left as it was.
+    folder is removed and ``target`` is left as it was. What a killed writer left
+    aside (its hidden folders) is removed first.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(target)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:

@@ -31,6 +31,10 @@ class StorageUnreachable(RetuneError):
     """The Optuna storage (MySQL or journal file) cannot be reached."""
 
 
+class StorageNotWritable(RetuneError):
+    """The storage root refused a write (read-only, full, permissions); nothing was published."""
+
+
 class SnapshotMissing(RetuneError):
     """A published dataset snapshot or its manifest is absent or inconsistent."""
 

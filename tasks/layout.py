@@ -34,7 +34,14 @@ class Layout:
     ds: str
 
     def __post_init__(self) -> None:
+        from tasks.spec import NAME_PATTERN
+
         object.__setattr__(self, "root", Path(self.root).resolve())
+        # Both name folders under the root: neither may hold a path of its own.
+        if not (isinstance(self.pipeline, str) and NAME_PATTERN.fullmatch(self.pipeline)):
+            raise RetuneError(
+                f"pipeline name {self.pipeline!r} is not lower-case letters, digits and '_'"
+            )
         check_ds(self.ds)
 
     @property

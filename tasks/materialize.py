@@ -16,7 +16,12 @@ from typing import Any
 
 from tasks.atomic import replace_dir
 from tasks.content_hash import content_hash
-from tasks.errors import SnapshotCorrupt, SnapshotMissing, ValidationFailed
+from tasks.errors import (
+    SnapshotCorrupt,
+    SnapshotMissing,
+    StorageNotWritable,
+    ValidationFailed,
+)
 from tasks.etl import SUMMARY
 from tasks.layout import MANIFEST, SPLITS, SUCCESS_MARKER, Layout
 from tasks.spec import PipelineSpec
@@ -83,6 +88,15 @@ def build_manifest(
     }
 
 
+def write_error(exc: OSError) -> str:
+    """What went wrong, in one line; copytree gathers its errors into one shutil.Error."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        errors = exc.args[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{errors[0][2]}{more}"
+    return f"{exc.strerror}: {exc.filename}" if exc.strerror else str(exc)
+
+
 def publish(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
     """Copy staging aside, check it, write its manifest, then switch it into place at once."""
     staging = layout.staging_dir
@@ -91,10 +105,16 @@ def publish(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
         raise ValidationFailed(f"cannot publish {staging}: its validation did not succeed")
     etl_summary = _read_json(staging / SUMMARY, "ETL summary")
 
-    with replace_dir(layout.dataset_dir) as tmp:
-        for split in SPLITS:
-            shutil.copytree(staging / split, tmp / split)
-        manifest = build_manifest(spec, layout, tmp, etl_summary, gate)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        (tmp / SUCCESS_MARKER).touch()
+    try:
+        with replace_dir(layout.dataset_dir) as tmp:
+            for split in SPLITS:
+                shutil.copytree(staging / split, tmp / split)
+            manifest = build_manifest(spec, layout, tmp, etl_summary, gate)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            (tmp / SUCCESS_MARKER).touch()
+    except OSError as exc:
+        raise StorageNotWritable(
+            f"cannot publish {staging} to {layout.dataset_dir}: {write_error(exc)}; nothing was "
+            "published and the previous snapshot, if any, is unchanged"
+        ) from exc
     return manifest

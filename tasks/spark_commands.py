@@ -34,11 +34,22 @@ def etl_args(
     return args
 
 
+def ds_argument(value: str) -> str:
+    """``--ds``, checked before a job starts Spark (it names folders and the study)."""
+    from tasks.errors import RetuneError
+    from tasks.layout import check_ds
+
+    try:
+        return check_ds(value)
+    except RetuneError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def stage_parser(prog: str) -> argparse.ArgumentParser:
     """The parser of :func:`etl_args`, for each job's ``main``."""
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--spec", required=True)
-    parser.add_argument("--ds", required=True)
+    parser.add_argument("--ds", required=True, type=ds_argument)
     parser.add_argument("--storage-root", required=True)
     parser.add_argument("--overrides", default="{}", help="run parameters, as JSON")
     return parser

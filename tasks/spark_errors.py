@@ -13,11 +13,16 @@ def spark_error_text(error: BaseException) -> str:
     """
     cause = getattr(error, "java_exception", None)
     message = None
+    broken_file = None  # a root cause such as "footer is too large" does not name its file
     while cause is not None:
         text = cause.getMessage()
         if text:
             message = str(text)
+            if broken_file is None and "while reading file" in message:
+                broken_file = message.strip().splitlines()[0]
         cause = cause.getCause()
+    if message is not None and broken_file is not None and broken_file != message.strip():
+        message = f"{broken_file} {message}"
     if message is None:
         text = str(error).strip()
         message = text.splitlines()[0] if text else type(error).__name__

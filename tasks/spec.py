@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from pathlib import Path
@@ -23,14 +24,16 @@ METRICS: dict[TaskType, dict[str, Literal["minimize", "maximize"]]] = {
     "multiclass": {"mlogloss": "minimize", "merror": "minimize"},
 }
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-COLUMN_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")  # fullmatch: "$" would let "\n" in
+COLUMN_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Raw data column names may hold spaces or dashes; Spark quotes them in backticks.
+RAW_COLUMN_PATTERN = re.compile(r"[^`\x00-\x1f\x7f]{1,256}")
 NUMERIC_TYPES = {"double", "float", "long", "int", "boolean"}
 TIME_TYPES = {"timestamp", "date"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SourceSpec(_Strict):
@@ -89,6 +92,16 @@ class SchemaSpec(_Strict):
         if isinstance(value, dict):
             return {k: {"type": v} if isinstance(v, str) else v for k, v in value.items()}
         return value
+
+    @field_validator("columns")
+    @classmethod
+    def _quotable_names(cls, columns: dict[str, ColumnSpec]) -> dict[str, ColumnSpec]:
+        bad = [name for name in columns if not RAW_COLUMN_PATTERN.fullmatch(name)]
+        if bad:
+            raise ValueError(
+                f"column name(s) {bad}: 1 to 256 characters, no backtick or control character"
+            )
+        return columns
 
     @model_validator(mode="after")
     def _roles_declared(self) -> SchemaSpec:
@@ -160,8 +173,13 @@ class ValidationSpec(_Strict):
     split_tolerance: float = Field(
         0.02, gt=0.0, lt=0.5, description="How far the valid share may stray from the spec's."
     )
-    target_mean: tuple[float, float] | None = Field(None, description="[low, high] of the mean.")
-    target_stdev: tuple[float, float] | None = Field(None, description="[low, high] of its stdev.")
+    # Lists in YAML and JSON: not strict, which would take tuples only.
+    target_mean: tuple[float, float] | None = Field(
+        None, strict=False, description="[low, high] of the mean."
+    )
+    target_stdev: tuple[float, float] | None = Field(
+        None, strict=False, description="[low, high] of its stdev."
+    )
     expectations: list[ExtraExpectation] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -174,6 +192,8 @@ class ValidationSpec(_Strict):
 
 
 def _check_range(low: float, high: float, log: bool) -> None:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"bounds must be finite numbers, not {low} and {high}")
     if not low < high:
         raise ValueError(f"low ({low}) must be below high ({high})")
     if log and low <= 0:
@@ -207,6 +227,17 @@ class IntParam(_Strict):
 class CategoricalParam(_Strict):
     type: Literal["categorical"]
     choices: list[str | int | float | bool] = Field(min_length=1, max_length=256)
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct(cls, choices: list[Any]) -> list[Any]:
+        seen: list[Any] = []
+        for choice in choices:
+            # By equality, as Optuna finds a choice: 1, 1.0 and True are one to it.
+            if choice in seen:
+                raise ValueError(f"choice {choice!r} is listed twice (1, 1.0 and true are equal)")
+            seen.append(choice)
+        return choices
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
@@ -353,7 +384,7 @@ class PipelineSpec(_Strict):
     name: str
     description: str = ""
     schedule: str | None = "@daily"
-    start_date: date
+    start_date: date = Field(strict=False)  # a YAML date, or its ISO string in JSON
     source: SourceSpec
     data_schema: SchemaSpec = Field(alias="schema")
     task: TaskType
@@ -371,17 +402,27 @@ class PipelineSpec(_Strict):
     export: ExportSpec = ExportSpec()
     gpu: GpuMode = "auto"
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise ValueError(
                 "must be lower-case letters, digits and '_', starting with a letter "
                 "(it names DAGs, studies and storage folders)"
             )
         return value
+
+    @field_validator("search_space")
+    @classmethod
+    def _tunable_names(cls, space: dict[str, Any]) -> dict[str, Any]:
+        from tasks.xgb_params import unknown_reason
+
+        problems = [reason for name in space if (reason := unknown_reason(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return space
 
     @model_validator(mode="after")
     def _derived_features_parse(self) -> PipelineSpec:
@@ -390,7 +431,7 @@ class PipelineSpec(_Strict):
         columns = self.data_schema.columns
         problems = []
         for name, expression in self.derived_features.items():
-            if not COLUMN_PATTERN.match(name):
+            if not COLUMN_PATTERN.fullmatch(name):
                 problems.append(f"{name!r}: a name of letters, digits and '_'")
             elif name in columns:
                 problems.append(f"{name!r}: already a column of schema.columns")

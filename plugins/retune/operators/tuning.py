@@ -33,8 +33,11 @@ class StudyOperator(RetuneOperator):
         url, kind = optuna_storage_url(self.optuna_conn_id, storage_root)
         if kind == "mysql":
             from airflow.sdk.log import mask_secret
+            from sqlalchemy.engine import make_url
 
             mask_secret(url)
+            if password := make_url(url).password:
+                mask_secret(str(password))  # also where a library prints it on its own
         return url, kind
 
 
