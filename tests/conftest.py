@@ -48,15 +48,20 @@ def spark() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def mysql_url() -> str:
     """URL of the test database; skips without MySQL, except under CI=true where it fails."""
-    url = os.environ.get(MYSQL_ENV)
-    reason = f"{MYSQL_ENV} is not set (run the tests with scripts/with_test_mysql.sh)"
+    return reachable_mysql_url(MYSQL_ENV)
+
+
+def reachable_mysql_url(env: str) -> str:
+    """The URL in ``env`` once it answers; else skip (fail under CI=true)."""
+    url = os.environ.get(env)
+    reason = f"{env} is not set (run the tests with scripts/with_test_mysql.sh)"
     if url:
         import sqlalchemy
 
         try:
             sqlalchemy.create_engine(url).connect().close()
         except Exception as exc:
-            reason = f"MySQL at {MYSQL_ENV} is unreachable: {str(exc).splitlines()[0]}"
+            reason = f"MySQL at {env} is unreachable: {str(exc).splitlines()[0]}"
             url = None
     if not url:
         if os.environ.get("CI") == "true":

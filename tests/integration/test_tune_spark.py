@@ -1,10 +1,10 @@
-"""The tune stage's real spark-submit application on MySQL: a killed attempt, a retry, a rerun,
-and two applications x two tasks on a Spark standalone cluster."""
+"""The tune stage's real spark-submit applications on MySQL: two applications x two tasks on a
+Spark standalone cluster. (Killed applications and their retries: tests/reliability and the
+killed task of tests/e2e.)"""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import optuna
@@ -13,12 +13,10 @@ from optuna.trial import TrialState
 
 from tasks.optuna_storage import open_storage
 from tasks.spec import parse_spec
-from tasks.study import counted_trials, create_study
-from tasks.trial_retry import STALE_REASON
+from tasks.study import create_study
 from tests.snapshots import published
 from tests.spark_support import (
     finish,
-    kill_group,
     standalone_cluster,
     start_tune,
     tune_command,
@@ -28,79 +26,6 @@ from tests.tuning_support import tuning_spec_data
 
 pytestmark = [pytest.mark.mysql, pytest.mark.spark]
 DS = "2026-11-21"
-
-
-def test_a_killed_attempt_is_resumed_by_the_retry_and_a_rerun_adds_nothing(
-    mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("AIRFLOW_CONN_SPARK_DEFAULT", raising=False)  # local[*]
-    data = tuning_spec_data(
-        n_trials=8,
-        n_workers=1,
-        spark_tasks_per_worker=2,
-        num_boost_round=250,
-        early_stopping_rounds=None,
-        heartbeat_seconds=1,
-    )
-    data["tuning"]["pruner"] = {"type": "none"}
-    spec = parse_spec(data)
-    spec_path = write_spec(tmp_path, data)
-    published(tmp_path, spec, DS, rows=10_000)
-    name = create_study(open_storage(mysql_url), spec, DS)["study_name"]
-
-    def states() -> list[TrialState]:
-        study = optuna.load_study(study_name=name, storage=mysql_url)
-        return [t.state for t in study.get_trials()]
-
-    first = start_tune(tune_command(spec_path, DS, tmp_path, 0, 1), mysql_url, tmp_path / "a1.log")
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        now = states()
-        if now.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in now:
-            break
-        time.sleep(0.3)
-    else:
-        raise AssertionError((tmp_path / "a1.err").read_text()[-3000:])
-    kill_group(first)  # as when Airflow kills the task or its host dies
-    killed = [
-        t
-        for t in optuna.load_study(study_name=name, storage=mysql_url).get_trials()
-        if t.state == TrialState.RUNNING
-    ]
-    assert killed
-
-    retry = finish(
-        start_tune(tune_command(spec_path, DS, tmp_path, 0, 2), mysql_url, tmp_path / "a2.log"),
-        tmp_path / "a2.log",
-        600,
-    )
-
-    trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
-    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    counted = counted_trials(trials)
-    assert len(counted) == 8
-    assert {t.state for t in counted} == {TrialState.COMPLETE}
-    for lost in killed:
-        assert trials[lost.number].state == TrialState.FAIL
-        (again,) = [t for t in trials if t.user_attrs.get("retry_of") == lost.number]
-        assert again.user_attrs["retry_reason"] == STALE_REASON
-        if lost.params:
-            assert again.params == lost.params
-    workers = {t.user_attrs["retune"]["worker"] for t in counted}
-    assert workers <= {"w0.p0.a1000", "w0.p1.a1000", "w0.p0.a2000", "w0.p1.a2000"}
-    assert {"w0.p0.a2000", "w0.p1.a2000"} <= workers
-    assert sum(w["complete"] for w in retry["workers"]) == 8 - len(
-        [t for t in counted if t.user_attrs["retune"]["worker"].endswith("a1000")]
-    )
-
-    assert create_study(open_storage(mysql_url), spec, DS)["enqueued"] == 0
-    rerun = finish(
-        start_tune(tune_command(spec_path, DS, tmp_path, 0, 3), mysql_url, tmp_path / "a3.log"),
-        tmp_path / "a3.log",
-        600,
-    )
-    assert [w["complete"] for w in rerun["workers"]] == [0, 0]
-    assert len(optuna.load_study(study_name=name, storage=mysql_url).get_trials()) == len(trials)
 
 
 @pytest.mark.cluster

@@ -1,12 +1,10 @@
-"""The tuning engine on the real MySQL: kill -9 mid-trial, the claim race, dropped connections."""
+"""The tuning engine on the real MySQL: the claim race, dropped connections. (kill -9 of a
+worker mid-trial, under Spark: tests/reliability/test_tuning_faults.py.)"""
 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +17,12 @@ from tasks.layout import Layout
 from tasks.optuna_storage import open_storage
 from tasks.spec import parse_spec
 from tasks.study import claim_trial, counted_trials, create_study
-from tasks.trial_retry import STALE_REASON
 from tests.snapshots import published
 from tests.tuning_support import tuning_spec_data, worker_process
 
 pytestmark = pytest.mark.mysql
 DS = "2026-11-21"
 SPAWN = multiprocessing.get_context("spawn")
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def study_without_pruning(
@@ -47,45 +34,6 @@ def study_without_pruning(
     spec = parse_spec(data)
     layout = published(root, spec, DS, rows=400)
     return data, layout, create_study(open_storage(url), spec, DS)["study_name"]
-
-
-def test_kill_9_mid_trial_leaves_no_zombie_and_the_budget_is_exact(
-    mysql_url: str, tmp_path: Path
-) -> None:
-    data, layout, name = study_without_pruning(mysql_url, tmp_path, n_trials=6, n_workers=2)
-    workers = [
-        SPAWN.Process(
-            target=worker_process,
-            args=(mysql_url, name, data, str(layout.dataset_dir), i, "slow"),
-        )
-        for i in range(2)
-    ]
-    for process in workers:
-        process.start()
-
-    def running_trial_of_w0() -> optuna.trial.FrozenTrial | None:
-        study = optuna.load_study(study_name=name, storage=mysql_url)
-        for trial in study.get_trials(states=(TrialState.RUNNING,)):
-            if trial.user_attrs.get("retune", {}).get("worker") == "w0.p0.a1" and trial.params:
-                return trial
-        return None
-
-    victim = wait_for(running_trial_of_w0, 120, "worker 0 to run a trial")
-    os.kill(workers[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
-    workers[0].join(30)
-    workers[1].join(300)
-    assert workers[0].exitcode == -signal.SIGKILL
-    assert workers[1].exitcode == 0
-
-    trials = optuna.load_study(study_name=name, storage=mysql_url).get_trials()
-    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    assert len(counted_trials(trials)) == 6
-    assert trials[victim.number].state == TrialState.FAIL
-    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == victim.number]
-    assert retry.params == victim.params
-    assert retry.state == TrialState.COMPLETE
-    assert retry.user_attrs["retry_reason"] == STALE_REASON
-    assert retry.user_attrs["retune"]["worker"] == "w1.p0.a1"
 
 
 def race(url: str, names: list[str], barrier: Any, results: Any, index: int) -> None:
