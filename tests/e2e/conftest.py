@@ -29,11 +29,12 @@ from tests.conftest import demo_spec_data
 
 DAG_ID = "retune_demo_regression"
 ROWS = 20_000  # the scheduled run
-SMALL_ROWS = 3_000  # the UI and backfill runs
+SMALL_ROWS = 3_000  # the backfill runs
 N_TRIALS = 6
-UI_TRIALS = 3
+UI_TRIALS = 20  # enough for tune[0] to be killed mid-trial (tests/e2e/test_task_killed.py)
 DASHBOARD = "http://optuna-dashboard.example:8080"
 RUN_TIMEOUT = 1200
+E2E_MYSQL_ENV = "RETUNE_TEST_MYSQL_E2E_URL"
 RUN_FIELDS = (
     "run_id",
     "run_type",
@@ -43,6 +44,24 @@ RUN_FIELDS = (
     "end_date",
     "backfill_id",
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first end-to-end test sets the whole stack up (three runs and a backfill, beside
+    the other tests): longer than the suite's default timeout of 20 min on 2 cores."""
+    for item in items:
+        if "e2e" in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.timeout(2700))
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """The end-to-end suite's own database (it runs beside the other tests)."""
+    import os
+
+    from tests.conftest import MYSQL_ENV, reachable_mysql_url
+
+    return reachable_mysql_url(E2E_MYSQL_ENV if os.environ.get(E2E_MYSQL_ENV) else MYSQL_ENV)
 
 
 def free_port() -> int:
@@ -146,12 +165,13 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     base = tmp_path_factory.mktemp("e2e")
     storage, specs = base / "storage", base / "specs"
     specs.mkdir()
-    spec_data = demo_spec_data(n_trials=N_TRIALS, num_boost_round=40)
+    # 3 s heartbeats: a killed task's trials turn stale after 9 s, not 30.
+    spec_data = demo_spec_data(n_trials=N_TRIALS, num_boost_round=40, heartbeat_seconds=3)
     (specs / "demo_regression.yaml").write_text(yaml.safe_dump(spec_data))
     raw = storage / "raw" / "demo_regression"
     # The scheduler creates the run of the latest complete day (yesterday).
     write_day(raw, today() - timedelta(days=1), ROWS, seed=5)
-    write_day(raw, today(), SMALL_ROWS, seed=6)  # a manual run's ds is the day it is triggered
+    write_day(raw, today(), ROWS, seed=6)  # a manual run's ds is the day it is triggered
     for offset, day in enumerate(backfill_days()):
         write_day(raw, day, SMALL_ROWS, seed=10 + offset)
     env = airflow_env()
@@ -183,8 +203,9 @@ def scheduled_run(stack: Stack) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def ui_run(stack: Stack, scheduled_run: dict[str, Any]) -> dict[str, Any]:
+def ui_run(stack: Stack, scheduled_run: dict[str, Any], mysql_url: str) -> dict[str, Any]:
     from tests.e2e.airflow_ui import AirflowUI
+    from tests.e2e.task_kill import kill_tune_mid_trial_and_clear
 
     ds = today().isoformat()
     with AirflowUI(stack.server.url, stack.env["AIRFLOW_HOME"], stack.base) as ui:
@@ -192,14 +213,29 @@ def ui_run(stack: Stack, scheduled_run: dict[str, Any]) -> dict[str, Any]:
         rejected = ui.trigger_with_json({"n_trials": 0})
         assert ds not in stack.runs()
         ui.trigger_with_the_form({"n_trials": str(UI_TRIALS)})
-    return {"ds": ds, "run": stack.wait_for(ds), "clamped": clamped, "rejected": rejected}
+    # Faults too happen in real runs: this one's tune[0] is killed mid-trial, then cleared.
+    killed = kill_tune_mid_trial_and_clear(stack, DAG_ID, ds, mysql_url)
+    return {
+        "ds": ds,
+        "run": stack.wait_for(ds),
+        "clamped": clamped,
+        "rejected": rejected,
+        "killed": killed,
+    }
 
 
 @pytest.fixture(scope="session")
 def backfill(stack: Stack, ui_run: dict[str, Any]) -> dict[str, Any]:
     """Three past days through `airflow backfill create`, all three runs at once."""
     days = [d.isoformat() for d in backfill_days()]
-    airflow(stack.env, *backfill_command(days[0], days[-1]), "--max-active-runs", "3", capture=True)
+    airflow(
+        stack.env,
+        *backfill_command(days[0], days[-1]),
+        *("--max-active-runs", "3"),
+        # One tuning application per day: three days side by side are enough for 2 cores.
+        *("--dag-run-conf", json.dumps({"n_workers": 1})),
+        capture=True,
+    )
     runs = {ds: stack.wait_for(ds) for ds in days}
     stack.wait_for_backfills()
     return {"days": days, "runs": runs}
