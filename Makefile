@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration test-e2e lint lock clean
+.PHONY: venv demo test test-reliability lint lock clean
 
 venv: $(STAMP)
 
@@ -31,7 +31,13 @@ lint: venv
 	$(BIN)/mypy dags plugins/retune tasks bench scripts
 
 test: venv lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with_test_mysql.sh $(BIN)/pytest -ra
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with_test_mysql.sh scripts/run_tests.sh
+
+# The fault-injection, hostile-input and security suite alone (also part of `make test`),
+# printing each case's figures (also kept in var/reliability/results.jsonl).
+test-reliability: venv
+	set -o pipefail; PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with_test_mysql.sh \
+		$(BIN)/pytest -rA tests/reliability | grep -E '^reliability:|passed|failed|skipped|error'
 
 clean:
 	rm -rf $(VENV) var
