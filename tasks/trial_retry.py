@@ -16,7 +16,10 @@ from tasks.worker_storage import HEARTBEAT_ATTR
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
+
+    from tasks.storage_guard import StorageGuard
 
 STALE_REASON = "stale heartbeat: the worker stopped reporting (killed, lost or hung)"
 
@@ -44,6 +47,64 @@ def enqueue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, max_retr
         )
     )
     return True
+
+
+def has_retry(storage: BaseStorage, study_id: int, number: int) -> bool:
+    """Whether a trial retries trial ``number``; ``storage`` is the uncached one, which
+    also reads WAITING trials."""
+    from optuna.trial import TrialState
+
+    trials = storage.get_all_trials(study_id, deepcopy=False, states=tuple(TrialState))
+    return any(number in retry_history(t) for t in trials)
+
+
+def ensure_retry(
+    storage: BaseStorage, study: optuna.Study, trial: FrozenTrial, reason: str, max_retry: int
+) -> bool:
+    """:func:`enqueue_retry`, once: called again after a write that may have landed (a
+    dropped connection), it finds that retry instead of adding a second one."""
+    if has_retry(storage, study._study_id, trial.number):
+        return True
+    return enqueue_retry(study, trial, reason, max_retry)
+
+
+def fail_stale_trials(
+    storage: BaseStorage, study: optuna.Study, guard: StorageGuard, max_retry: int
+) -> int:
+    """Optuna's ``fail_stale_trials`` with the retry of :class:`StaleTrialRetry`, safe
+    against dropped connections; the number of trials failed.
+
+    Optuna's version loses the retry when the write that fails a trial lands but its
+    answer does not: tried again, the trial is no longer stale. Here a write that failed
+    once and then finds the trial finished still makes sure the retry exists.
+    """
+    import optuna
+    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+    from optuna.trial import TrialState
+
+    if not (isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)):
+        return 0
+    failed = 0
+    stale = guard.call("find stale trials", storage._get_stale_trial_ids, study._study_id)
+    for trial_id in stale:
+        attempts = 0
+
+        def fail_it(trial_id: int = trial_id) -> bool:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return False  # another worker failed it, or this one's first write landed
+
+        if not guard.call("fail a stale trial", fail_it) and attempts == 1:
+            continue
+        trial = guard.call("read the stale trial", storage.get_trial, trial_id)
+        if trial.state != TrialState.FAIL:
+            continue
+        failed += 1
+        guard.call("enqueue a retry", ensure_retry, storage, study, trial, STALE_REASON, max_retry)
+    return failed
 
 
 class StaleTrialRetry:

@@ -25,7 +25,7 @@ from tasks.search_space import suggest
 from tasks.storage_guard import StorageGuard
 from tasks.study import RECORD_ATTR, Claimer, has_running
 from tasks.training import Matrices, base_params, best_rounds, build_matrices, fit, load_snapshot
-from tasks.trial_retry import enqueue_retry
+from tasks.trial_retry import ensure_retry, fail_stale_trials
 
 if TYPE_CHECKING:
     import optuna
@@ -159,7 +159,8 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         log.warning("trial %d failed: %s", trial.number, reason)
         retried = guard.call(
             "enqueue a retry",
-            enqueue_retry,
+            ensure_retry,
+            worker.storage,
             study,
             told,
             reason or "failed",
@@ -182,7 +183,6 @@ def run_worker(
     import warnings
 
     import optuna
-    from optuna.storages import fail_stale_trials
 
     # Heartbeats, stale-trial retries and TPE's group option are marked experimental;
     # Retune pins Optuna and tests them, so the per-call warnings are noise.
@@ -218,7 +218,7 @@ def run_worker(
     waited, next_stale_check = 0.0, 0.0
     while True:
         if time.monotonic() >= next_stale_check:
-            guard.call("fail stale trials", fail_stale_trials, study)
+            fail_stale_trials(storage, study, guard, tuning.max_trial_retries)
             next_stale_check = time.monotonic() + tuning.heartbeat_seconds
         trial_id = None
         if not deadline.no_new_trials():

@@ -112,18 +112,32 @@ def use_cluster(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     )
 
 
+def interrupted_trial(url: str, name: str, killed: set[int]) -> FrozenTrial:
+    """The trial the killed processes left RUNNING: read once they are gone, so it is the
+    one they were running, even if the trial chosen for the fault finished just before."""
+    wait_for(lambda: not alive(killed), 30, "the killed processes to be gone")
+    running = [
+        t
+        for t in trials(url, name)
+        if t.state == TrialState.RUNNING and "retune" in t.user_attrs and trial_pid(t) in killed
+    ]
+    assert running, f"no trial was running in the killed processes {sorted(killed)}"
+    return running[0]
+
+
 def tune_with_a_fault(
     url: str, directory: Path, monkeypatch: pytest.MonkeyPatch, fault: Any
 ) -> tuple[str, FrozenTrial, dict[str, Any]]:
-    """Tune on a standalone cluster of 2 one-core workers; call ``fault`` on the first trial
-    in training. (study name, that trial, the application's result)."""
+    """Tune on a standalone cluster of 2 one-core workers; ``fault`` kills the processes of
+    the first trial in training and returns their pids. (study name, the trial the fault
+    interrupted, the application's result)."""
     spec_path, name = slow_study(url, directory)
     with standalone_cluster(directory / "spark", workers=2, cores=1) as cluster:
         use_cluster(monkeypatch, cluster.url)
         log = directory / "tune.log"
         app = start_tune(tune_command(spec_path, DS, directory, 0, 1), url, log)
-        victim = wait_for(lambda: a_trial_in_training(url, name), 240, "a trial in training")
-        fault(victim)
+        chosen = wait_for(lambda: a_trial_in_training(url, name), 240, "a trial in training")
+        victim = interrupted_trial(url, name, fault(chosen))
         return name, victim, finish(app, log, 600)
 
 
@@ -131,8 +145,9 @@ def tune_with_a_fault(
 def test_kill_9_of_a_worker_process_mid_trial(
     mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def kill_the_worker_process(victim: FrozenTrial) -> None:
-        os.kill(trial_pid(victim), signal.SIGKILL)
+    def kill_the_worker_process(chosen: FrozenTrial) -> set[int]:
+        os.kill(trial_pid(chosen), signal.SIGKILL)
+        return {trial_pid(chosen)}
 
     name, victim, result = tune_with_a_fault(
         mysql_url, tmp_path, monkeypatch, kill_the_worker_process
@@ -165,9 +180,10 @@ def test_loss_of_a_spark_worker_mid_tune(
 ) -> None:
     lost: set[int] = set()
 
-    def lose_the_spark_worker(victim: FrozenTrial) -> None:
+    def lose_the_spark_worker(chosen: FrozenTrial) -> set[int]:
         # The worker, its executor and the executor's Python processes, as when a host dies.
-        lost.update(kill_tree(worker_daemon_of(trial_pid(victim))))
+        lost.update(kill_tree(worker_daemon_of(trial_pid(chosen))))
+        return lost
 
     name, victim, result = tune_with_a_fault(
         mysql_url, tmp_path, monkeypatch, lose_the_spark_worker

@@ -354,3 +354,66 @@ def test_a_failed_claim_write_claims_the_same_trial_again(tmp_path: Path) -> Non
     assert storage.dropped == [trials[0]._trial_id]
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     assert summary["complete"] == 4 and summary["storage_retries"] == 1
+
+
+class AnswerLostOnce(WorkerRDBStorage):
+    """One write lands but its answer is lost, as when the connection drops after COMMIT:
+    the first stale trial failed (``fail``), or the first retry enqueued (``retry``)."""
+
+    def __init__(self, url: str, lost: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.lost, self.dropped = lost, 0
+
+    def drop(self) -> None:
+        self.dropped += 1
+        raise sqlalchemy.exc.OperationalError("COMMIT", {}, ConnectionError("lost"))
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        done = super().set_trial_state_values(trial_id, state, values)
+        if self.lost == "fail" and state == TrialState.FAIL and not self.dropped:
+            self.drop()
+        return done
+
+    def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+        created = super()._create_new_trial(study_id, template_trial)
+        is_retry = template_trial is not None and "retry_of" in template_trial.user_attrs
+        if self.lost == "retry" and is_retry and not self.dropped:
+            self.drop()
+        return created
+
+
+@pytest.mark.parametrize("lost", ["fail", "retry"])
+def test_a_stale_trial_gets_one_retry_when_a_write_answer_is_lost(
+    tmp_path: Path, lost: str
+) -> None:
+    spec = make_spec(n_trials=3, n_workers=1, heartbeat_seconds=1, pruner={"type": "none"})
+    layout = published(tmp_path, spec, DS, rows=400)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    heartbeat = worker_heartbeat(spec)
+    storage = AnswerLostOnce(
+        url,
+        lost,
+        heartbeat_interval=heartbeat.interval_seconds,
+        grace_period=heartbeat.grace_seconds,
+    )
+    create_study(storage, spec, DS)
+    study = optuna.load_study(study_name=study_name(spec.name, DS), storage=storage)
+    abandoned = claim_trial(storage, study._study_id)  # its worker dies: no more heartbeats
+    assert abandoned is not None
+
+    summary = run_worker(
+        storage,
+        study_name(spec.name, DS),
+        spec,
+        str(layout.dataset_dir),
+        worker_identity(spec, 0, 0, 1),
+        train=TRAINERS["stepped"],
+    )
+
+    trials = optuna.load_study(study_name=study_name(spec.name, DS), storage=url).trials
+    assert storage.dropped == 1 and summary["storage_retries"] >= 1
+    assert trials[0].state == TrialState.FAIL
+    retries = [t for t in trials if t.user_attrs.get("retry_of") == 0]
+    assert [t.user_attrs["retry_reason"] for t in retries] == [STALE_REASON]
+    counted = counted_trials(trials)
+    assert len(counted) == 3 and {t.state for t in counted} == {TrialState.COMPLETE}
