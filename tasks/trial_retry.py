@@ -108,7 +108,11 @@ def fail_stale_trials(
 
 
 class StaleTrialRetry:
-    """Heartbeat-stale callback of the storage: retry the trial a lost worker was running."""
+    """Heartbeat-stale callback of the storage: retry the trial a lost worker was running.
+
+    For Optuna's own ``fail_stale_trials`` (``study.optimize`` calls it); Retune's workers
+    call :func:`fail_stale_trials`, which retries the same way.
+    """
 
     def __init__(self, max_retry: int) -> None:
         self.max_retry = max_retry

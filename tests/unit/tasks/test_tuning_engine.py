@@ -45,11 +45,17 @@ def worker_storage(tmp_path: Path, spec: PipelineSpec) -> optuna.storages.BaseSt
 
 
 def run(
-    tmp_path: Path, spec: PipelineSpec, layout: Layout, trainer: str, map_index: int = 0
+    tmp_path: Path,
+    spec: PipelineSpec,
+    layout: Layout,
+    trainer: str,
+    map_index: int = 0,
+    storage: optuna.storages.BaseStorage | None = None,
 ) -> dict[str, Any]:
+    """One worker on ``storage`` (default: the journal under ``tmp_path``)."""
     identity = worker_identity(spec, map_index, 0, 1)
     return run_worker(
-        worker_storage(tmp_path, spec),
+        storage or worker_storage(tmp_path, spec),
         study_name(spec.name, layout.ds),
         spec,
         str(layout.dataset_dir),
@@ -315,6 +321,15 @@ def test_a_snapshot_that_does_not_match_its_manifest_is_refused(tmp_path: Path) 
     assert [t.state for t in trials_of(tmp_path, spec)] == [TrialState.WAITING] * 2
 
 
+def sqlite_heartbeat(spec: PipelineSpec) -> dict[str, Any]:
+    """The heartbeat arguments of a worker's RDB storage, for a SQLite stand-in of MySQL."""
+    heartbeat = worker_heartbeat(spec)
+    return {
+        "heartbeat_interval": heartbeat.interval_seconds,
+        "grace_period": heartbeat.grace_seconds,
+    }
+
+
 class ClaimFailsOnce(WorkerRDBStorage):
     """Drops the first claim write, as a connection killed mid-commit does."""
 
@@ -334,21 +349,9 @@ def test_a_failed_claim_write_claims_the_same_trial_again(tmp_path: Path) -> Non
     layout = published(tmp_path, spec, DS, rows=400)
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     create_study(optuna.storages.RDBStorage(url), spec, DS)
-    heartbeat = worker_heartbeat(spec)
-    storage = ClaimFailsOnce(
-        url,
-        heartbeat_interval=heartbeat.interval_seconds,
-        grace_period=heartbeat.grace_seconds,
-    )
+    storage = ClaimFailsOnce(url, **sqlite_heartbeat(spec))
 
-    summary = run_worker(
-        storage,
-        study_name(spec.name, DS),
-        spec,
-        str(layout.dataset_dir),
-        worker_identity(spec, 0, 0, 1),
-        train=TRAINERS["stepped"],
-    )
+    summary = run(tmp_path, spec, layout, "stepped", storage=storage)
 
     trials = optuna.load_study(study_name=study_name(spec.name, DS), storage=url).trials
     assert storage.dropped == [trials[0]._trial_id]
@@ -389,26 +392,13 @@ def test_a_stale_trial_gets_one_retry_when_a_write_answer_is_lost(
     spec = make_spec(n_trials=3, n_workers=1, heartbeat_seconds=1, pruner={"type": "none"})
     layout = published(tmp_path, spec, DS, rows=400)
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
-    heartbeat = worker_heartbeat(spec)
-    storage = AnswerLostOnce(
-        url,
-        lost,
-        heartbeat_interval=heartbeat.interval_seconds,
-        grace_period=heartbeat.grace_seconds,
-    )
+    storage = AnswerLostOnce(url, lost, **sqlite_heartbeat(spec))
     create_study(storage, spec, DS)
     study = optuna.load_study(study_name=study_name(spec.name, DS), storage=storage)
     abandoned = claim_trial(storage, study._study_id)  # its worker dies: no more heartbeats
     assert abandoned is not None
 
-    summary = run_worker(
-        storage,
-        study_name(spec.name, DS),
-        spec,
-        str(layout.dataset_dir),
-        worker_identity(spec, 0, 0, 1),
-        train=TRAINERS["stepped"],
-    )
+    summary = run(tmp_path, spec, layout, "stepped", storage=storage)
 
     trials = optuna.load_study(study_name=study_name(spec.name, DS), storage=url).trials
     assert storage.dropped == 1 and summary["storage_retries"] >= 1
