@@ -6,7 +6,7 @@ stage: ``stage``, ``rows``, ``seconds``, ``rows_per_s``, ``peak_rss_mb`` (the dr
 Python process plus Spark's JVM, which in local mode also runs the executors), and the
 two parts of that peak.
 
-    python bench/etl.py [--rows 1000000] [--columns 50] [--driver-memory 4g]
+    python -m bench.etl [--rows 1000000] [--columns 50] [--driver-memory 4g]
 """
 
 from __future__ import annotations
@@ -22,11 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasks.etl import run as run_etl
-from tasks.layout import Layout
-from tasks.materialize import publish
-from tasks.spec import PipelineSpec, parse_spec
-from tasks.validation import validate
+from tasks.core import Layout, PipelineSpec, parse_spec
+from tasks.data import run_etl, run_materialize, run_validate
 
 DS = "2026-11-21"
 ROWS_PER_FILE = 1_000_000
@@ -107,7 +104,7 @@ def measure(stage: str, rows: int, pids: dict[str, int], work: Callable[[], Any]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="bench/etl.py",
+        prog="python -m bench.etl",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -142,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("generate", lambda: generate(spark, raw, rows, args.columns)),
             ("etl", lambda: run_etl(spark, spec, DS, str(root))),
-            ("validate", lambda: validate(spark, spec, layout)),
-            ("materialize", lambda: publish(spec, layout)),
+            ("validate", lambda: run_validate(spark, spec, layout.ds, str(layout.root))),
+            ("materialize", lambda: run_materialize(spec, layout)),
         ]
         for stage, work in steps:
             print(json.dumps(measure(stage, rows, pids, work)), flush=True)

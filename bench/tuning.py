@@ -3,7 +3,7 @@
 Both run in one invocation, on the same generated snapshot, the same search space,
 the same MySQL and the same local Spark (W Spark tasks, one XGBoost thread each):
 
-- ``retune``: the tune stage (``tasks.tune.run``): a global budget claimed trial by
+- ``retune``: the tune stage (``tasks.tuning.app.run``): a global budget claimed trial by
   trial, a seed per worker, TPE with constant liar, median pruning.
 - ``seed-approach``: a faithful re-expression of the NVIDIA example: every Spark task
   loads the data once, builds its DMatrix once, then runs ``study.optimize`` on its
@@ -16,7 +16,7 @@ worker loop against bare ``study.optimize``, both on MySQL.
 Prints one JSON object per line: one per system and seed, then the bookkeeping lines,
 then a summary with medians over the seeds.
 
-    python bench/tuning.py --mysql-url mysql+pymysql://user:pw@127.0.0.1/db [--quick]
+    python -m bench.tuning --mysql-url mysql+pymysql://user:pw@127.0.0.1/db [--quick]
 """
 
 from __future__ import annotations
@@ -34,17 +34,22 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tasks.demo_data import make_frame, stage_frame
-from tasks.layout import Layout
-from tasks.materialize import publish
-from tasks.optuna_storage import mask_url, open_storage
-from tasks.samplers import build_sampler
-from tasks.search_space import suggest
-from tasks.spec import PipelineSpec, parse_spec
-from tasks.study import counted_trials, create_study, study_name, trial_record
-from tasks.tune import run as run_tune_stage
-from tasks.tune import worker_heartbeat, worker_identity
-from tasks.worker import run_worker
+from tasks.core import Layout, PipelineSpec, parse_spec
+from tasks.data import make_frame, run_materialize
+from tasks.tuning import (
+    build_sampler,
+    counted_trials,
+    create_study,
+    run_worker,
+    study_name,
+    suggest,
+    trial_record,
+    worker_heartbeat,
+    worker_identity,
+)
+from tasks.tuning import run_tune as run_tune_stage
+from tasks.tuning.storage import mask_url, open_storage
+from tests.staging import stage_frame
 
 DS = "2026-11-21"
 NEXT_DS = "2026-11-22"
@@ -118,7 +123,7 @@ def publish_snapshot(
     layout = Layout(root, spec.name, ds)
     frame = make_frame(date.fromisoformat(ds), rows, seed=11, features=features)
     stage_frame(layout, frame)
-    publish(spec, layout)
+    run_materialize(spec, layout)
     return layout
 
 
@@ -348,7 +353,7 @@ def warm_up(spark: Any, workers: int) -> None:
         import pyarrow.parquet  # noqa: F401
         import xgboost  # noqa: F401
 
-        import tasks.worker  # noqa: F401
+        import tasks.tuning.worker  # noqa: F401
 
         yield optuna.__version__
 
@@ -357,7 +362,7 @@ def warm_up(spark: Any, workers: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="bench/tuning.py",
+        prog="python -m bench.tuning",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -23,7 +23,7 @@ def main() -> None:
         [
             python,
             "-m",
-            "tasks.demo_data",
+            "tasks.data.demo_data",
             "--root",
             str(storage / "raw" / PIPELINE),
             "--end",

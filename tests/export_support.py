@@ -7,14 +7,11 @@ from typing import Any
 
 import xgboost as xgb
 
-from tasks.champion import promote
-from tasks.export import MODEL_FILE
-from tasks.layout import Layout, journal_path
-from tasks.optuna_storage import journal_url, open_storage
-from tasks.spec import parse_spec
-from tasks.study import create_study, study_name
-from tasks.training import load_snapshot
-from tasks.worker import WorkerIdentity, run_worker
+from tasks.core import MODEL_FILE, Layout, journal_path, parse_spec
+from tasks.export import promote
+from tasks.model import load_snapshot
+from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
+from tasks.tuning.storage import journal_url, open_storage
 from tests.conftest import demo_spec_data
 from tests.snapshots import published
 

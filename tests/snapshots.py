@@ -6,9 +6,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tasks.demo_data import make_frame, stage_frame
-from tasks.layout import Layout
-from tasks.materialize import publish
+from tasks.core import Layout
+from tasks.data import make_frame, run_materialize
+from tests.staging import stage_frame
 
 
 def stage(layout: Layout, rows: int, valid_fraction: float = 0.2) -> None:
@@ -19,5 +19,5 @@ def stage(layout: Layout, rows: int, valid_fraction: float = 0.2) -> None:
 def published(root: Path, spec: Any, ds: str, rows: int) -> Layout:
     layout = Layout(root, spec.name, ds)
     stage(layout, rows)
-    publish(spec, layout)
+    run_materialize(spec, layout)
     return layout

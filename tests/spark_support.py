@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from tasks.optuna_storage import STORAGE_ENV
-from tasks.spark_commands import job_file, tune_args, tune_conf
-from tasks.spec import parse_spec
+from tasks.core import parse_spec
+from tasks.spark import job_file, tune_args, tune_conf
+from tasks.tuning.storage import STORAGE_ENV
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent

@@ -15,12 +15,10 @@ from typing import Any
 
 import optuna
 
-from tasks.optuna_storage import Heartbeat, open_storage
-from tasks.spec import parse_spec
-from tasks.study import study_name
-from tasks.training import Matrices, fit
-from tasks.tune import worker_heartbeat, worker_identity
-from tasks.worker import run_worker
+from tasks.core import parse_spec
+from tasks.model import Matrices, fit
+from tasks.tuning import run_worker, study_name, worker_heartbeat, worker_identity
+from tasks.tuning.storage import Heartbeat, open_storage
 from tests.conftest import demo_spec_data
 
 

@@ -21,7 +21,7 @@ from retune.operators import (
     TuneOperator,
     ValidateOperator,
 )
-from tasks.spec import PipelineSpec, TuningSpec, load_spec
+from tasks.core import PipelineSpec, TuningSpec, load_spec
 
 SPEC_DIR_ENV = "RETUNE_SPEC_DIR"
 DEFAULT_ARGS: dict[str, Any] = {
@@ -105,7 +105,7 @@ def snapshot_asset(pipeline: str) -> Asset:
 
 def build_dag(spec_path: Path) -> DAG:
     spec = load_spec(spec_path)
-    common = {"spec_path": str(spec_path.resolve())}
+    common = {"spec_path": str(spec_path.resolve()), "pipeline": spec.name}
     with DAG(
         dag_id=f"retune_{spec.name}",
         description=spec.description or f"Daily XGBoost retune of {spec.name}",

@@ -1,4 +1,7 @@
-"""Where things are: Spark master, Optuna storage and storage root, from Airflow config."""
+"""Where things are: Spark master, Optuna storage and storage root, from Airflow config.
+
+Operators hold these hooks (as the Spark provider's operators hold theirs) rather than
+inherit what each stage needs."""
 
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ def optuna_storage_url(conn_id: str, storage_root: str) -> tuple[str, str]:
     """(URL, kind): MySQL from connection ``conn_id`` if it exists, else the embedded journal."""
     from sqlalchemy.engine import URL
 
-    from tasks.layout import journal_path
-    from tasks.optuna_storage import journal_url
+    from tasks.core import journal_path
+    from tasks.tuning.storage import journal_url
 
     conn = connection_or_none(conn_id)
     if conn is None:
@@ -75,3 +78,43 @@ class RetuneSparkSubmitHook(SparkSubmitHook):
             if beside.is_file():
                 return [str(beside)]
         return [binary]
+
+
+class OptunaStudyHook(BaseHook):
+    """The Optuna storage of the run's studies: MySQL from connection ``optuna_conn_id``
+    when it exists, else the journal under the storage root.
+
+    The URL may hold a password: it is masked in Airflow's logs before anything else.
+    """
+
+    def __init__(self, optuna_conn_id: str, storage_root: str) -> None:
+        super().__init__()
+        self.optuna_conn_id = optuna_conn_id
+        self.storage_root = storage_root
+        self._url: tuple[str, str] | None = None
+
+    def get_url(self) -> tuple[str, str]:
+        """(URL, kind): kind ``mysql`` or ``journal``."""
+        if self._url is None:
+            url, kind = optuna_storage_url(self.optuna_conn_id, self.storage_root)
+            if kind == "mysql":
+                from airflow.sdk.log import mask_secret
+                from sqlalchemy.engine import make_url
+
+                mask_secret(url)
+                if password := make_url(url).password:
+                    mask_secret(str(password))  # also where a library prints it on its own
+            self._url = (url, kind)
+        return self._url
+
+    def get_storage(self) -> Any:
+        from tasks.tuning.storage import open_storage
+
+        return open_storage(self.get_url()[0])
+
+    def study_id(self, storage: Any, name: str) -> int | None:
+        """The study's id in the storage, or None when it does not exist (yet)."""
+        try:
+            return int(storage.get_study_id_from_name(name))
+        except KeyError:
+            return None

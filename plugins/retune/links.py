@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperatorLink
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
 
-    from tasks.layout import Layout
+    from tasks.core import Layout
 
 STORAGE_ROUTE = "/retune/storage"
 
@@ -41,9 +41,7 @@ def default_report_base() -> str:
 
 def report_url(layout: Layout) -> str:
     base = (setting("report_base_url") or default_report_base()).rstrip("/")
-    from tasks.report import REPORT_FILE
-
-    relative = layout.model_dir.relative_to(layout.root) / REPORT_FILE
+    relative = layout.report_file.relative_to(layout.root)
     return f"{base}/{quote(relative.as_posix(), safe='/=')}"
 
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from tasks.etl import main
+from tasks.data.etl import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

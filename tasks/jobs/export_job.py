@@ -2,7 +2,7 @@
 
 import sys
 
-from tasks.export_app import main
+from tasks.export.app import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -2,7 +2,7 @@
 
 import sys
 
-from tasks.tune import main
+from tasks.tuning.app import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

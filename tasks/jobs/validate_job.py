@@ -2,7 +2,7 @@
 
 import sys
 
-from tasks.validation import main
+from tasks.data.validation import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

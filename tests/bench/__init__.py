@@ -13,8 +13,10 @@ from tests.conftest import ROOT
 
 def run_bench(script: str, *args: str) -> tuple[list[dict[str, Any]], str]:
     """Run ``bench/<script>`` with ``args`` (it must succeed): its JSON lines, all it printed."""
+    module = "bench." + script.removesuffix(".py")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args],
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,

@@ -22,9 +22,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from scripts.airflow_run import Standalone, airflow, airflow_env, prepare
-from tasks.demo_data import write_day
-from tasks.layout import Layout
-from tasks.spec import parse_spec
+from tasks.core import Layout, parse_spec
+from tasks.data import write_day
 from tests.conftest import demo_spec_data
 
 DAG_ID = "retune_demo_regression"

@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from scripts.airflow_run import airflow
-from tasks.study import study_name
+from tasks.tuning import study_name
 from tests.fault_support import alive, command_line, process_tree, wait_for
 
 if TYPE_CHECKING:

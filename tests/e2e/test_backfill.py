@@ -8,9 +8,8 @@ from typing import Any
 import optuna
 import pytest
 
-from tasks.export import CARD_FILE, MODEL_FILE
-from tasks.layout import MANIFEST
-from tasks.study import study_name, trial_record
+from tasks.core import CARD_FILE, MANIFEST, MODEL_FILE
+from tasks.tuning import study_name, trial_record
 from tests.e2e.conftest import N_TRIALS, Stack, rerun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]

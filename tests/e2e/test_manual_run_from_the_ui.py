@@ -7,8 +7,9 @@ from typing import Any
 import optuna
 import pytest
 
-from tasks.export import CARD_FILE
-from tasks.study import BUDGET_ATTR, counted_trials, study_name
+from tasks.core import CARD_FILE
+from tasks.tuning import counted_trials, study_name
+from tasks.tuning.study import BUDGET_ATTR
 from tests.e2e.conftest import UI_TRIALS, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql, pytest.mark.browser]

@@ -12,11 +12,10 @@ import pytest
 import xgboost as xgb
 from sqlalchemy.engine import make_url
 
-from tasks.export import CARD_FILE, MODEL_FILE
-from tasks.layout import MANIFEST
-from tasks.metrics import rmse
-from tasks.study import study_name
-from tasks.training import load_snapshot
+from tasks.core import CARD_FILE, MANIFEST, MODEL_FILE
+from tasks.model import load_snapshot
+from tasks.model.metrics import rmse
+from tasks.tuning import study_name
 from tests.e2e.conftest import DASHBOARD, N_TRIALS, ROWS, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]

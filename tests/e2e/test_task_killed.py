@@ -11,7 +11,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tasks.study import counted_trials, study_name
+from tasks.tuning import counted_trials, study_name
 from tests.e2e.conftest import DAG_ID, UI_TRIALS, Stack
 from tests.fault_support import record
 

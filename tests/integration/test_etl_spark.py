@@ -10,12 +10,15 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from tasks import etl
-from tasks.content_hash import content_hash
-from tasks.demo_data import write_day
-from tasks.errors import DataQualityError, DataSchemaError, RawPartitionMissing
-from tasks.layout import Layout
-from tasks.spec import parse_spec
+from tasks.core import (
+    DataQualityError,
+    DataSchemaError,
+    Layout,
+    RawPartitionMissing,
+    content_hash,
+    parse_spec,
+)
+from tasks.data import etl, write_day
 from tests.conftest import demo_spec_data
 
 DS = "2026-11-21"
@@ -41,7 +44,7 @@ def raw_folder(root: Path) -> Path:
 def demo_rows(rows: int) -> Any:
     from datetime import date
 
-    from tasks.demo_data import make_frame
+    from tasks.data import make_frame
 
     return make_frame(date.fromisoformat(DS), rows, seed=1)
 
@@ -69,7 +72,7 @@ def test_etl_writes_every_row_once_with_a_stable_split(
     spark: Any, spec: Any, tmp_path: Path
 ) -> None:
     raw_day(tmp_path, 5000)
-    summary = etl.run(spark, spec, DS, str(tmp_path))
+    summary = etl.run_etl(spark, spec, DS, str(tmp_path))
     layout = Layout(tmp_path, spec.name, DS)
     train = pq.read_table(layout.staging_dir / "train").to_pandas()
     valid = pq.read_table(layout.staging_dir / "valid").to_pandas()
@@ -86,7 +89,7 @@ def test_etl_writes_every_row_once_with_a_stable_split(
         re.fullmatch(r"\.?part-\d{5}\.c\d{3}\.snappy\.parquet(\.crc)?", p.name)
         for p in (layout.staging_dir / "train").iterdir()
     )
-    etl.run(spark, spec, DS, str(tmp_path))  # a rerun overwrites and splits the same way
+    etl.run_etl(spark, spec, DS, str(tmp_path))  # a rerun overwrites and splits the same way
     again = pq.read_table(layout.staging_dir / "valid").to_pandas()
     assert set(again["id"]) == first_valid and len(again) == len(valid)
     assert content_hash(layout.staging_dir) == first_hash  # the same rows, the same hash
@@ -98,7 +101,7 @@ def test_the_content_hash_ignores_the_order_parquet_mr_lists_encodings_in(
     import shutil
 
     raw_day(tmp_path, 2000)
-    etl.run(spark, spec, DS, str(tmp_path))
+    etl.run_etl(spark, spec, DS, str(tmp_path))
     staging = Layout(tmp_path, spec.name, DS).staging_dir
     copy = tmp_path / "copy"
     shutil.copytree(staging, copy)
@@ -126,10 +129,10 @@ def test_the_content_hash_ignores_the_order_parquet_mr_lists_encodings_in(
 def test_missing_partition_is_named(spark: Any, spec: Any, tmp_path: Path) -> None:
     expected = tmp_path / "raw" / "demo_regression" / f"ds={DS}"
     with pytest.raises(RawPartitionMissing, match=f"raw partition not found: {expected}"):
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))
     expected.mkdir(parents=True)
     with pytest.raises(RawPartitionMissing, match="raw partition has no data files"):
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))
 
 
 def test_missing_columns_are_named(spark: Any, spec: Any, tmp_path: Path) -> None:
@@ -139,7 +142,7 @@ def test_missing_columns_are_named(spark: Any, spec: Any, tmp_path: Path) -> Non
     with pytest.raises(
         DataSchemaError, match=r"columns \['f01', .*'f19'\] of the spec are missing"
     ):
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))
 
 
 def test_unusable_rows_are_quarantined_and_duplicates_dropped(spark: Any, tmp_path: Path) -> None:
@@ -154,7 +157,7 @@ def test_unusable_rows_are_quarantined_and_duplicates_dropped(spark: Any, tmp_pa
     write_csv(extra, folder / "part-2.csv")
     spec = with_spec(cleaning={"rows_per_file": 1000})
 
-    summary = etl.run(spark, spec, DS, str(tmp_path))
+    summary = etl.run_etl(spark, spec, DS, str(tmp_path))
     assert summary["rows_read"] == 3010
     assert summary["quarantined"] == 3
     assert summary["quarantine_reasons"] == {"f03: not a double": 2, "y: null": 1}
@@ -173,7 +176,7 @@ def test_unusable_rows_are_quarantined_and_duplicates_dropped(spark: Any, tmp_pa
     assert staged["id"].is_unique and len(staged) == 2997
 
     kept = set(staged.loc[staged["id"].isin(extra["id"]), "y"])
-    etl.run(spark, spec, DS, str(tmp_path))
+    etl.run_etl(spark, spec, DS, str(tmp_path))
     again = read_staged(layout)
     assert set(again.loc[again["id"].isin(extra["id"]), "y"]) == kept
 
@@ -186,7 +189,7 @@ def test_too_many_unusable_rows_fail_naming_the_columns(spark: Any, tmp_path: Pa
     layout = Layout(tmp_path, spec.name, DS)
     layout.staging_dir.mkdir(parents=True)  # an earlier run's staging must not survive
     with pytest.raises(DataQualityError, match=r"30 of 1000 rows \(3.00%\) cannot be used") as e:
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))
     assert "f03: not a double (30 rows)" in str(e.value)
     assert str(layout.reports_dir / "quarantine") in str(e.value)
     assert not layout.staging_dir.exists()
@@ -198,7 +201,7 @@ def test_all_null_target_fails(spark: Any, tmp_path: Path) -> None:
     frame["y"] = None
     write_csv(frame, raw_folder(tmp_path) / "part.csv")
     with pytest.raises(DataQualityError, match=r"y: null \(500 rows\)"):
-        etl.run(spark, with_spec(), DS, str(tmp_path))
+        etl.run_etl(spark, with_spec(), DS, str(tmp_path))
 
 
 def test_duplicate_keys_beyond_tolerance_fail(spark: Any, tmp_path: Path) -> None:
@@ -208,8 +211,8 @@ def test_duplicate_keys_beyond_tolerance_fail(spark: Any, tmp_path: Path) -> Non
     with pytest.raises(
         DataQualityError, match=r"50 of 1050 rows \(4.76%\) repeat a key of column 'id'"
     ):
-        etl.run(spark, with_spec(), DS, str(tmp_path))
-    summary = etl.run(
+        etl.run_etl(spark, with_spec(), DS, str(tmp_path))
+    summary = etl.run_etl(
         spark, with_spec(cleaning={"max_duplicate_fraction": 0.05}), DS, str(tmp_path)
     )
     assert summary["duplicates_removed"] == 50
@@ -221,7 +224,7 @@ def test_a_file_whose_header_differs_is_named(spark: Any, tmp_path: Path) -> Non
     write_csv(frame, folder / "part-0.csv")
     write_csv(frame.rename(columns={"f05": "f5"}), folder / "part-1.csv")
     with pytest.raises(DataSchemaError, match="cannot read raw partition") as caught:
-        etl.run(spark, with_spec(), DS, str(tmp_path))
+        etl.run_etl(spark, with_spec(), DS, str(tmp_path))
     assert "CSV header does not conform to the schema" in str(caught.value)
     assert "found: f5" in str(caught.value) or "found: f05" in str(caught.value)
 
@@ -231,11 +234,11 @@ def test_empty_file_and_header_only_partition_are_named(spark: Any, tmp_path: Pa
     write_csv(demo_rows(100), folder / "part-0.csv")
     (folder / "part-1.csv").write_text("")
     with pytest.raises(RawPartitionMissing, match=r"empty data file\(s\): .*part-1.csv"):
-        etl.run(spark, with_spec(), DS, str(tmp_path))
+        etl.run_etl(spark, with_spec(), DS, str(tmp_path))
     (folder / "part-1.csv").unlink()
     write_csv(demo_rows(100).iloc[:0], folder / "part-0.csv")
     with pytest.raises(RawPartitionMissing, match="has no rows"):
-        etl.run(spark, with_spec(), DS, str(tmp_path))
+        etl.run_etl(spark, with_spec(), DS, str(tmp_path))
 
 
 def test_parquet_files_by_glob_with_derived_features(spark: Any, tmp_path: Path) -> None:
@@ -249,7 +252,7 @@ def test_parquet_files_by_glob_with_derived_features(spark: Any, tmp_path: Path)
         source={"path": "{storage_root}/raw/pq/ds={ds}/*.parquet", "format": "parquet"},
         derived_features={"f00_abs": "abs(f00)", "f01_pos": "CASE WHEN f01 > 0 THEN 1 ELSE 0 END"},
     )
-    summary = etl.run(spark, spec, DS, str(tmp_path))
+    summary = etl.run_etl(spark, spec, DS, str(tmp_path))
     assert summary["source_file_count"] == 2 and sum(summary["rows"].values()) == 2000
     staged = read_staged(Layout(tmp_path, spec.name, DS))
     assert (staged["f00_abs"] == staged["f00"].abs()).all()
@@ -260,10 +263,10 @@ def test_parquet_files_by_glob_with_derived_features(spark: Any, tmp_path: Path)
 def test_derived_feature_spark_rejects_fails_before_reading(spark: Any, tmp_path: Path) -> None:
     spec = with_spec(derived_features={"g": "no_such_function(f00)"})
     with pytest.raises(DataSchemaError, match="derived feature 'g' = 'no_such_function\\(f00\\)'"):
-        etl.run(spark, spec, DS, str(tmp_path))  # no raw data: the check comes first
+        etl.run_etl(spark, spec, DS, str(tmp_path))  # no raw data: the check comes first
     spec = with_spec(derived_features={"g": "concat('a', f00)"})
     with pytest.raises(DataSchemaError, match="is a string, not a number"):
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))
 
 
 def test_an_unreadable_storage_uri_is_named(spark: Any, tmp_path: Path) -> None:
@@ -271,4 +274,4 @@ def test_an_unreadable_storage_uri_is_named(spark: Any, tmp_path: Path) -> None:
     with pytest.raises(
         RawPartitionMissing, match="cannot read raw partition nosuchfs://bucket/raw/ds=2026-11-21"
     ):
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))

@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tasks.optuna_storage import open_storage
-from tasks.spec import parse_spec
-from tasks.study import create_study
+from tasks.core import parse_spec
+from tasks.tuning import create_study
+from tasks.tuning.storage import open_storage
 from tests import tuning_support
 from tests.conftest import demo_spec_data
 from tests.snapshots import published

@@ -11,9 +11,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tasks.optuna_storage import open_storage
-from tasks.spec import parse_spec
-from tasks.study import create_study
+from tasks.core import parse_spec
+from tasks.tuning import create_study
+from tasks.tuning.storage import open_storage
 from tests.snapshots import published
 from tests.spark_support import (
     finish,

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
-from tasks.layout import Layout
-from tasks.optuna_storage import open_storage
-from tasks.spec import parse_spec
-from tasks.study import claim_trial, counted_trials, create_study
+from tasks.core import Layout, parse_spec
+from tasks.tuning import counted_trials, create_study
+from tasks.tuning.storage import open_storage
+from tasks.tuning.study import claim_trial
 from tests.snapshots import published
 from tests.tuning_support import tuning_spec_data, worker_process
 

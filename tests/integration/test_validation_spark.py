@@ -9,13 +9,19 @@ from typing import Any
 
 import pytest
 
-from tasks.content_hash import content_hash
-from tasks.demo_data import make_frame, stage_frame
-from tasks.errors import SpecError, ValidationFailed
-from tasks.layout import Layout
-from tasks.spec import parse_spec
-from tasks.validation import DOCS_DIR, GATE_FILE, RESULT_FILE, failure, validate
+from tasks.core import (
+    DOCS_DIR,
+    GATE_FILE,
+    RESULT_FILE,
+    Layout,
+    SpecError,
+    ValidationFailed,
+    content_hash,
+    parse_spec,
+)
+from tasks.data import failure, make_frame, run_validate
 from tests.conftest import demo_spec_data
+from tests.staging import stage_frame
 
 DS = "2026-11-21"
 
@@ -52,7 +58,7 @@ def test_passing_data_gets_reports_data_docs_and_the_gate_file(spark: Any, tmp_p
             },
         ],
     )
-    summary = validate(spark, spec, layout)
+    summary = run_validate(spark, spec, layout.ds, str(layout.root))
     assert summary["success"] is True
     assert summary["warnings"] == 1
     assert summary["warned"] == ["expect_column_max_to_be_between(f00)"]
@@ -77,7 +83,7 @@ def test_failed_expectations_are_named_with_evidence_and_nothing_is_gated(
     data["validation"]["min_rows"] = 5000
     spec = parse_spec(data)
     with pytest.raises(ValidationFailed) as caught:
-        validate(spark, spec, layout)
+        run_validate(spark, spec, layout.ds, str(layout.root))
     text = str(caught.value)
     assert "3 of" in text
     assert "expect_column_values_to_be_between(f00): observed '" in text
@@ -97,7 +103,7 @@ def test_a_constant_target_fails(spark: Any, tmp_path: Path) -> None:
     with pytest.raises(
         ValidationFailed, match=r"expect_column_unique_value_count_to_be_between\(y\): observed 1"
     ):
-        validate(spark, spec_with(), layout)
+        run_validate(spark, spec_with(), layout.ds, str(layout.root))
 
 
 def test_an_unknown_extra_expectation_is_a_spec_error_before_any_work(
@@ -108,5 +114,5 @@ def test_an_unknown_extra_expectation_is_a_spec_error_before_any_work(
     with pytest.raises(
         SpecError, match=r"validation.expectations\[0\] \(expect_column_to_be_purple\)"
     ):
-        validate(spark, spec, layout)
+        run_validate(spark, spec, layout.ds, str(layout.root))
     assert not (layout.reports_dir / RESULT_FILE).exists()

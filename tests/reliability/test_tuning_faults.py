@@ -17,10 +17,10 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from tasks.optuna_storage import open_storage
-from tasks.spec import parse_spec
-from tasks.study import counted_trials, create_study
-from tasks.trial_retry import STALE_REASON
+from tasks.core import parse_spec
+from tasks.tuning import counted_trials, create_study
+from tasks.tuning.storage import open_storage
+from tasks.tuning.storage.stale_retry import STALE_REASON
 from tests.fault_support import (
     PrivateMariaDB,
     alive,

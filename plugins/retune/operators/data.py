@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.errors import ValidationFailed
+from tasks.core import ValidationFailed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -29,10 +29,9 @@ class EtlOperator(SparkJobOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import json
 
-        from tasks.devices import gpu_count
-        from tasks.etl import SUMMARY, check_partition
-        from tasks.rapids import configured_jar, rapids_conf
-        from tasks.spark_commands import base_conf, etl_args
+        from tasks.core import gpu_count
+        from tasks.data import check_partition
+        from tasks.spark import base_conf, configured_jar, rapids_conf
 
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
@@ -40,11 +39,11 @@ class EtlOperator(SparkJobOperator):
         gpu = rapids_conf(spec.gpu, gpu_count(), configured_jar(self.rapids_jar))
         self.submit(
             "etl",
-            etl_args(self.spec_path, layout.ds, str(layout.root), self.run_overrides(context)),
+            self.job_args(context),
             {**base_conf(self.python), **gpu},
             name=f"retune-etl-{spec.name}-{layout.ds}",
         )
-        summary: dict[str, Any] = json.loads((layout.staging_dir / SUMMARY).read_text())
+        summary: dict[str, Any] = json.loads(layout.etl_summary_file.read_text())
         return {
             key: summary[key]
             for key in ("rows", "rows_read", "quarantined", "duplicates_removed", "engine")
@@ -64,15 +63,15 @@ class ValidateOperator(SparkJobOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import json
 
-        from tasks.spark_commands import base_conf, etl_args
-        from tasks.validation import GATE_FILE, failure
+        from tasks.data import failure
+        from tasks.spark import base_conf
 
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
         try:
             self.submit(
                 "validate",
-                etl_args(self.spec_path, layout.ds, str(layout.root), self.run_overrides(context)),
+                self.job_args(context),
                 base_conf(self.python),
                 name=f"retune-validate-{spec.name}-{layout.ds}",
             )
@@ -82,7 +81,7 @@ class ValidateOperator(SparkJobOperator):
             if failed is not None:
                 raise DataRejected(str(failed)) from None
             raise
-        summary: dict[str, Any] = json.loads((layout.staging_dir / GATE_FILE).read_text())
+        summary: dict[str, Any] = json.loads(layout.gate_file.read_text())
         return summary
 
 
@@ -93,11 +92,11 @@ class MaterializeOperator(RetuneOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tasks.materialize import publish
+        from tasks.data import run_materialize
 
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
-        manifest = publish(spec, layout)
+        manifest = run_materialize(spec, layout)
         summary = {
             "path": str(layout.dataset_dir),
             "ds": layout.ds,

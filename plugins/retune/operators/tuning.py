@@ -7,21 +7,34 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from retune.hooks import optuna_storage_url
+from retune.hooks import OptunaStudyHook, resolve_storage_root
 from retune.links import DashboardLink, ReportLink, dashboard_url, report_url
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.errors import ExportRefused, NoCompletedTrial
+from tasks.core import ExportRefused, NoCompletedTrial
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from optuna.storages import BaseStorage
 
-    from tasks.layout import Layout
-    from tasks.spec import PipelineSpec
+    from tasks.core import Layout, PipelineSpec
 
 
-class StudyOperator(RetuneOperator):
-    """A stage that works on the run's Optuna study (MySQL or the embedded journal)."""
+def study_hook(operator: RetuneOperator, optuna_conn_id: str) -> OptunaStudyHook:
+    return OptunaStudyHook(optuna_conn_id, resolve_storage_root(operator.storage_root))
+
+
+def study_links(
+    hook: OptunaStudyHook, storage: BaseStorage, spec: PipelineSpec, layout: Layout
+) -> tuple[str, str]:
+    """What the extra links show: the run's report, and the study in optuna-dashboard."""
+    from tasks.tuning import study_name
+
+    study_id = hook.study_id(storage, study_name(spec.name, layout.ds))
+    return report_url(layout), "" if study_id is None else dashboard_url(study_id)
+
+
+class CreateStudyOperator(RetuneOperator):
+    """Create (or resume) the study and its trial budget; XCom: the worker indexes to map."""
 
     template_fields: Sequence[str] = (*RetuneOperator.template_fields, "optuna_conn_id")
 
@@ -29,53 +42,20 @@ class StudyOperator(RetuneOperator):
         super().__init__(**kwargs)
         self.optuna_conn_id = optuna_conn_id
 
-    def storage_url(self, storage_root: str) -> tuple[str, str]:
-        url, kind = optuna_storage_url(self.optuna_conn_id, storage_root)
-        if kind == "mysql":
-            from airflow.sdk.log import mask_secret
-            from sqlalchemy.engine import make_url
-
-            mask_secret(url)
-            if password := make_url(url).password:
-                mask_secret(str(password))  # also where a library prints it on its own
-        return url, kind
-
-
-class LinkedStudyOperator(StudyOperator):
-    """A study stage with links to the run's report and to the study in optuna-dashboard."""
-
-    operator_extra_links = (ReportLink(), DashboardLink())
-
-    def set_links(self, spec: PipelineSpec, layout: Layout, storage: BaseStorage) -> None:
-        from tasks.study import study_name
-
-        self.report_link = report_url(layout)
-        try:
-            study_id = storage.get_study_id_from_name(study_name(spec.name, layout.ds))
-        except KeyError:
-            return
-        self.dashboard_link = dashboard_url(study_id)
-
-
-class CreateStudyOperator(StudyOperator):
-    """Create (or resume) the study and its trial budget; XCom: the worker indexes to map."""
-
     def execute(self, context: Context) -> list[int]:
-        from tasks.optuna_storage import open_storage
-        from tasks.samplers import check_sampler_available
-        from tasks.study import create_study
+        from tasks.tuning import check_sampler_available, create_study
 
         spec = self.load_spec(context)
         check_sampler_available(spec.tuning.sampler)
         layout = self.layout(context, spec)
-        url, kind = self.storage_url(str(layout.root))
+        hook = study_hook(self, self.optuna_conn_id)
         fresh = bool((context.get("params") or {}).get("fresh_study", False))
-        summary = create_study(open_storage(url), spec, layout.ds, fresh=fresh)
-        self.log.info("study on %s storage: %s", kind, summary)
+        summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh)
+        self.log.info("study on %s storage: %s", hook.get_url()[1], summary)
         return list(range(spec.tuning.n_workers))
 
 
-class TuneOperator(SparkJobOperator, LinkedStudyOperator):
+class TuneOperator(SparkJobOperator):
     """One mapped tuning application: ``spark_tasks_per_worker`` Optuna workers on the study."""
 
     template_fields: Sequence[str] = (
@@ -83,38 +63,42 @@ class TuneOperator(SparkJobOperator, LinkedStudyOperator):
         "optuna_conn_id",
         "worker_index",
     )
+    operator_extra_links = (ReportLink(), DashboardLink())
 
-    def __init__(self, *, worker_index: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *, worker_index: int, optuna_conn_id: str = "optuna_default", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.worker_index = worker_index
+        self.optuna_conn_id = optuna_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         import optuna
 
-        from tasks.optuna_storage import STORAGE_ENV, open_storage
-        from tasks.spark_commands import tune_args, tune_conf
-        from tasks.study import study_name, study_summary
+        from tasks.spark import tune_args, tune_conf
+        from tasks.tuning import study_name, study_summary
+        from tasks.tuning.storage import STORAGE_ENV
 
-        spec = self.load_spec(context)
+        run = self.run_spec(context)
+        spec = run.spec
         layout = self.layout(context, spec)
-        url, _ = self.storage_url(str(layout.root))
-        storage = open_storage(url)
-        self.set_links(spec, layout, storage)
+        hook = study_hook(self, self.optuna_conn_id)
+        storage = hook.get_storage()
+        self.report_link, self.dashboard_link = study_links(hook, storage, spec, layout)
         spark_tasks = spec.tuning.spark_tasks_per_worker
         self.submit(
             "tune",
             tune_args(
-                self.spec_path,
+                str(run.path),
                 layout.ds,
                 str(layout.root),
                 int(self.worker_index),
                 spark_tasks,
                 int(context["ti"].try_number),
-                self.run_overrides(context),
             ),
             tune_conf(self.python, spec.tuning, spec.gpu),
             name=f"retune-tune-{spec.name}-{layout.ds}-{self.worker_index}",
-            env_vars={STORAGE_ENV: url},
+            env_vars={STORAGE_ENV: hook.get_url()[0]},
         )
         study = optuna.load_study(study_name=study_name(spec.name, layout.ds), storage=storage)
         return {"worker_index": int(self.worker_index), **study_summary(study)}
@@ -124,37 +108,42 @@ class NothingToExport(NoCompletedTrial, AirflowFailException):
     """No trustworthy best trial: the task fails at once, since a retry finds the same study."""
 
 
-class ExportOperator(SparkJobOperator, LinkedStudyOperator):
+class ExportOperator(SparkJobOperator):
     """Submit the export Spark job: retrain the best trial, evaluate, write model, card and
     report, promote the model if it beats the champion.
 
-    XCom: best value, promoted or not (and why), and the paths.
+    XCom: best value, promoted or not (and why), the paths and the spec's SHA-256.
     """
 
     template_fields: Sequence[str] = (*SparkJobOperator.template_fields, "optuna_conn_id")
+    operator_extra_links = (ReportLink(), DashboardLink())
+
+    def __init__(self, *, optuna_conn_id: str = "optuna_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.optuna_conn_id = optuna_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tasks.errors import RetuneError
-        from tasks.export import export_summary, load_best_trial
-        from tasks.mlflow_export import mlflow_environment
-        from tasks.optuna_storage import STORAGE_ENV, open_storage
-        from tasks.spark_commands import export_args, export_conf
+        from tasks.core import RetuneError
+        from tasks.export import export_summary, load_best_trial, mlflow_environment
+        from tasks.spark import export_args, export_conf
+        from tasks.tuning.storage import STORAGE_ENV
 
-        spec = self.load_spec(context)
+        run = self.run_spec(context)
+        spec = run.spec
         layout = self.layout(context, spec)
-        url, kind = self.storage_url(str(layout.root))
-        storage = open_storage(url)
-        self.set_links(spec, layout, storage)
+        hook = study_hook(self, self.optuna_conn_id)
+        storage = hook.get_storage()
+        self.report_link, self.dashboard_link = study_links(hook, storage, spec, layout)
         try:
             trial = load_best_trial(storage, spec.name, layout.ds)
         except (NoCompletedTrial, ExportRefused) as exc:
             raise NothingToExport(str(exc)) from None
         self.log.info("exporting trial %d (value %s)", trial.number, trial.value)
         run_id = context.get("run_id")
-        overrides = self.run_overrides(context)
+        url, kind = hook.get_url()
         self.submit(
             "export",
-            export_args(self.spec_path, layout.ds, str(layout.root), kind, run_id, overrides),
+            export_args(str(run.path), layout.ds, str(layout.root), kind, run_id),
             export_conf(self.python, spec.tuning, spec.gpu),
             name=f"retune-export-{spec.name}-{layout.ds}",
             env_vars={STORAGE_ENV: url, **mlflow_environment()},
@@ -164,5 +153,10 @@ class ExportOperator(SparkJobOperator, LinkedStudyOperator):
             raise RetuneError(
                 f"the export job ended but {summary['model_card']} is from run "
                 f"{summary['run_id']}, not {run_id}"
+            )
+        if summary.get("spec_sha256") != run.sha256:
+            raise RetuneError(
+                f"the export job ended but {summary['model_card']} has spec SHA-256 "
+                f"{summary.get('spec_sha256')}, not the run's {run.sha256} ({run.path})"
             )
         return summary

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from tasks.demo_data import make_frame, stage_frame
-from tasks.errors import ValidationFailed
-from tasks.layout import Layout
-from tasks.validation import DOCS_DIR, GATE_FILE, RESULT_FILE
+from tasks.core import DOCS_DIR, GATE_FILE, RESULT_FILE, Layout, ValidationFailed
+from tasks.data import make_frame
 from tests.conftest import DEMO_SPEC
+from tests.staging import stage_frame
 
 DS = "2026-11-21"
 
@@ -29,6 +28,7 @@ def context(tmp_path: Path, **extra: Any) -> dict[str, Any]:
         "ds": DS,
         "logical_date": datetime(2026, 11, 21, tzinfo=UTC),
         "params": {},
+        "run_id": "scheduled__2026-11-22T00:00:00+00:00",
         **extra,
     }
 

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from tasks.errors import NoCompletedTrial
+from tasks.core import NoCompletedTrial, journal_path, read_spec_file
 from tasks.export import export_best
-from tasks.layout import journal_path
-from tasks.optuna_storage import journal_url, open_storage
-from tasks.study import create_study
+from tasks.tuning import create_study
+from tasks.tuning.storage import journal_url, open_storage
 from tests.conftest import DEMO_SPEC
 from tests.export_support import DS, tuned
 from tests.snapshots import published
@@ -31,7 +30,7 @@ def operator(tmp_path: Path, spec_path: Path = DEMO_SPEC) -> Any:
 def test_no_completed_trial_fails_at_once_without_submitting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tasks.spec import parse_spec
+    from tasks.core import parse_spec
     from tests.conftest import demo_spec_data
 
     monkeypatch.delenv("AIRFLOW_CONN_OPTUNA_DEFAULT", raising=False)
@@ -52,12 +51,13 @@ def test_the_xcom_is_the_summary_of_what_the_job_wrote(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_OPTUNA_DEFAULT", raising=False)
-    spec, layout, storage = tuned(tmp_path)
+    _, layout, storage = tuned(tmp_path)
     export = operator(tmp_path)
 
     def job(job_name: str, args: list[str], *_: Any, **__: Any) -> None:
         assert job_name == "export" and args[args.index("--run-id") + 1] == "manual__2"
-        export_best(spec, layout, storage, "journal", run_id="manual__2")
+        run_spec = read_spec_file(args[args.index("--spec") + 1])  # as the job reads it
+        export_best(run_spec, layout, storage, "journal", run_id="manual__2")
 
     monkeypatch.setattr(export, "submit", job)
     summary = export.execute(context("manual__2"))

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from retune.links import dashboard_url, report_url
 from retune.report_server import app, served_file
 
-from tasks.layout import Layout
+from tasks.core import Layout
 
 
 @pytest.fixture

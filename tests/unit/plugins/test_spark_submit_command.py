@@ -7,19 +7,19 @@ import json
 import pytest
 from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
 
-from tasks.optuna_storage import STORAGE_ENV
-from tasks.spark_commands import (
+from tasks.core import TuningSpec
+from tasks.spark import (
     base_conf,
-    etl_args,
     export_args,
     export_conf,
     job_file,
     job_spec,
+    stage_args,
     stage_parser,
     tune_args,
     tune_conf,
 )
-from tasks.spec import TuningSpec
+from tasks.tuning.storage import STORAGE_ENV
 from tests.conftest import DEMO_SPEC
 
 PY = "/venv/bin/python"
@@ -36,7 +36,7 @@ def build(conf: dict[str, str], args: list[str], job: str, **kwargs: object) -> 
 
 
 def test_etl_command_defaults_to_local_master(no_spark_connection: None) -> None:
-    command = build(base_conf(PY), etl_args("/specs/d.yaml", "2026-11-21", "/st"), "etl")
+    command = build(base_conf(PY), stage_args("/specs/d.yaml", "2026-11-21", "/st"), "etl")
     assert command[1:] == [
         "--master",
         "local[*]",
@@ -132,10 +132,10 @@ def test_export_runs_one_task_with_the_trial_threads_and_a_gpu_only_when_on() ->
 
 def test_a_job_runs_with_the_run_parameters_the_operator_saw() -> None:
     overrides = {"gpu": "on", "n_trials": 7}
-    args = etl_args(str(DEMO_SPEC), "2026-11-21", "/st", overrides)
+    args = stage_args(str(DEMO_SPEC), "2026-11-21", "/st", overrides)
     spec = job_spec(stage_parser("t").parse_args(args))
     assert spec.gpu == "on" and spec.tuning.n_trials == 7
-    plain = job_spec(stage_parser("t").parse_args(etl_args(str(DEMO_SPEC), "2026-11-21", "/st")))
+    plain = job_spec(stage_parser("t").parse_args(stage_args(str(DEMO_SPEC), "2026-11-21", "/st")))
     assert plain.tuning.n_trials != 7
 
 

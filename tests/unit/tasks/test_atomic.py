@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.atomic import exchange, replace_dir
+from tasks.core import replace_dir
+from tasks.core.atomic import exchange
 
 
 def test_a_polling_reader_always_finds_a_complete_folder(tmp_path: Path) -> None:

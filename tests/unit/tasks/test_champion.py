@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from tasks import export
-from tasks.champion import read_champion
-from tasks.errors import ExportRefused
-from tasks.export import CARD_FILE, MODEL_FILE, export_best
-from tasks.training import load_snapshot
+from tasks.core import CARD_FILE, MODEL_FILE, ExportRefused
+from tasks.export import best_model as export
+from tasks.export import export_best, read_champion
+from tasks.model import load_snapshot
 from tests.export_support import DS, champion_model, tuned
 
 
@@ -27,7 +26,7 @@ def test_first_export_becomes_champion_with_the_standard_metrics(tmp_path: Path)
     snapshot = load_snapshot(layout.dataset_dir, spec)
     y = np.asarray(snapshot.y_valid, dtype=float)
     pred = booster.predict(xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features))
-    # Recomputed here by hand, not with tasks.metrics.
+    # Recomputed here by hand, not with tasks.model.metrics.
     assert card["metrics"]["rmse"] == pytest.approx(math.sqrt(np.mean((y - pred) ** 2)), rel=1e-5)
     assert card["metrics"]["mae"] == pytest.approx(np.mean(np.abs(y - pred)), rel=1e-5)
     r2 = 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
@@ -106,7 +105,7 @@ def external_resources(page: str) -> list[str]:
 
 
 def test_export_writes_a_self_contained_report_and_pngs(tmp_path: Path) -> None:
-    from tasks.report import PLOTS_DIR, REPORT_FILE
+    from tasks.core import PLOTS_DIR, REPORT_FILE
 
     spec, layout, storage = tuned(tmp_path)
     result = export_best(spec, layout, storage, "journal")
@@ -128,7 +127,7 @@ def test_an_export_waits_for_the_champion_lock(tmp_path: Path) -> None:
     import threading
     import time
 
-    from tasks.champion import champion_lock
+    from tasks.export import champion_lock
 
     spec, layout, storage = tuned(tmp_path)
     holding, released = threading.Event(), []

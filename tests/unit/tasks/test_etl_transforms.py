@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tasks.etl_transforms import (
+from tasks.core import parse_spec
+from tasks.data.transforms import (
     REASON,
     SPLIT_COLUMN,
     add_derived_features,
@@ -19,7 +20,6 @@ from tasks.etl_transforms import (
     time_cutoff,
     type_rows,
 )
-from tasks.spec import parse_spec
 
 
 def small_spec(**extra: Any) -> Any:

@@ -10,12 +10,17 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from tasks.errors import RetuneError
-from tasks.export import CARD_FILE, MLFLOW_FILE, MODEL_FILE, export_best
-from tasks.metrics import standard_scores
-from tasks.report import REPORT_FILE
-from tasks.timings import read_stages, record_stage
-from tasks.training import load_snapshot
+from tasks.core import (
+    CARD_FILE,
+    MLFLOW_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    RetuneError,
+    read_stages,
+    record_stage,
+)
+from tasks.export import export_best
+from tasks.model import load_snapshot, standard_scores
 from tests.export_support import tuned
 
 

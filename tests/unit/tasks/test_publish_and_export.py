@@ -10,18 +10,26 @@ import optuna
 import pytest
 import xgboost as xgb
 
-from tasks.content_hash import content_hash
-from tasks.errors import NoCompletedTrial, SnapshotCorrupt, SnapshotMissing, ValidationFailed
-from tasks.export import CARD_FILE, MODEL_FILE, export_best
-from tasks.layout import MANIFEST, SUCCESS_MARKER, journal_path
-from tasks.materialize import publish
-from tasks.metrics import rmse
-from tasks.optuna_storage import journal_url, open_storage
-from tasks.spec import parse_spec
-from tasks.study import create_study, study_name
-from tasks.training import load_snapshot
-from tasks.validation import GATE_FILE
-from tasks.worker import WorkerIdentity, run_worker
+from tasks.core import (
+    CARD_FILE,
+    GATE_FILE,
+    MANIFEST,
+    MODEL_FILE,
+    SUCCESS_MARKER,
+    NoCompletedTrial,
+    SnapshotCorrupt,
+    SnapshotMissing,
+    ValidationFailed,
+    content_hash,
+    journal_path,
+    parse_spec,
+)
+from tasks.data import run_materialize
+from tasks.export import export_best
+from tasks.model import load_snapshot
+from tasks.model.metrics import rmse
+from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
+from tasks.tuning.storage import journal_url, open_storage
 from tests.conftest import demo_spec_data
 from tests.snapshots import published, stage
 
@@ -42,7 +50,7 @@ def test_publish_writes_data_and_manifest(spec, tmp_path: Path) -> None:  # type
     assert not list(layout.dataset_dir.parent.glob(".*"))  # nothing left aside
 
     stage(layout, rows=500)  # a rerun of the same ds replaces the snapshot whole
-    publish(spec, layout)
+    run_materialize(spec, layout)
     again = json.loads((layout.dataset_dir / MANIFEST).read_text())
     assert again["rows"] == {"train": 400, "valid": 100}
     assert again["content_hash"] == content_hash(layout.dataset_dir) != manifest["content_hash"]
@@ -56,14 +64,14 @@ def test_publish_refuses_unvalidated_or_changed_data(spec, tmp_path: Path) -> No
     gate = json.loads(gate_path.read_text())
     gate_path.write_text(json.dumps({**gate, "success": False}))
     with pytest.raises(ValidationFailed, match="its validation did not succeed"):
-        publish(spec, layout)
+        run_materialize(spec, layout)
     gate_path.unlink()
     with pytest.raises(SnapshotMissing, match="validation gate file .* is missing"):
-        publish(spec, layout)
+        run_materialize(spec, layout)
     gate_path.write_text(json.dumps(gate))
     (layout.staging_dir / "valid" / "part-00000.parquet").write_bytes(b"not what was validated")
     with pytest.raises(SnapshotCorrupt, match="its data changed after validation"):
-        publish(spec, layout)
+        run_materialize(spec, layout)
     assert (layout.dataset_dir / MANIFEST).read_text() == before
     assert (layout.dataset_dir / SUCCESS_MARKER).is_file()
     assert not list(layout.dataset_dir.parent.glob(".*"))

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tasks.errors import RetuneError
-from tasks.rapids import DISCOVERY_SCRIPT, engine_of, rapids_conf
+from tasks.core import RetuneError
+from tasks.spark import engine_of, rapids_conf
+from tasks.spark.rapids import DISCOVERY_SCRIPT
 
 
 @pytest.fixture

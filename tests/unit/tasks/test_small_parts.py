@@ -3,14 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.devices import resolve_device
-from tasks.errors import RetuneError, StorageUnreachable
-from tasks.layout import Layout, check_ds
-from tasks.metrics import auc, mae, rmse
-from tasks.optuna_storage import mask_url, open_storage
-from tasks.seeds import worker_seed
-from tasks.spark_commands import job_file, tune_conf
-from tasks.spec import TuningSpec
+from tasks.core import Layout, RetuneError, StorageUnreachable, TuningSpec, check_ds, resolve_device
+from tasks.model.metrics import auc, mae, rmse
+from tasks.spark import job_file, tune_conf
+from tasks.tuning.seeds import worker_seed
+from tasks.tuning.storage import mask_url, open_storage
 
 
 def test_worker_seeds_differ_per_map_index_partition_and_attempt() -> None:

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import SpecError
-from tasks.spec import load_spec, parse_spec, with_overrides
+from tasks.core import SpecError, load_spec, parse_spec, with_overrides
 from tests.conftest import DEMO_SPEC, demo_spec_data
 
 

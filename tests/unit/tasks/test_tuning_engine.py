@@ -11,25 +11,22 @@ import pytest
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from tasks.errors import SnapshotCorrupt
-from tasks.layout import Layout, journal_path
-from tasks.optuna_storage import journal_url, open_storage
-from tasks.samplers import build_sampler
-from tasks.search_space import suggest
-from tasks.spec import PipelineSpec, parse_spec
-from tasks.study import (
-    BUDGET_ATTR,
-    PARENT_ATTR,
+from tasks.core import Layout, PipelineSpec, SnapshotCorrupt, journal_path, parse_spec
+from tasks.tuning import (
     budget_counts,
-    claim_trial,
+    build_sampler,
     counted_trials,
     create_study,
+    run_worker,
     study_name,
+    suggest,
+    worker_heartbeat,
+    worker_identity,
 )
-from tasks.trial_retry import STALE_REASON, enqueue_retry
-from tasks.tune import worker_heartbeat, worker_identity
-from tasks.worker import run_worker
-from tasks.worker_storage import WorkerRDBStorage
+from tasks.tuning.storage import journal_url, open_storage
+from tasks.tuning.storage.stale_retry import STALE_REASON, enqueue_retry
+from tasks.tuning.storage.worker_storage import WorkerRDBStorage
+from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR, claim_trial
 from tests.snapshots import published
 from tests.tuning_support import TRAINERS, complete_trials, tuning_spec_data
 

@@ -14,11 +14,18 @@ import pandas as pd
 import pytest
 import sqlalchemy.exc
 
-from tasks.errors import RetuneError, SpecError, StorageUnreachable
-from tasks.samplers import build_pruner, build_sampler, pruning_callback, startup_trials
-from tasks.spec import PrunerSpec, TuningSpec, parse_spec
-from tasks.storage_guard import StorageGuard
-from tasks.training import base_params, load_snapshot, training_device
+from tasks.core import (
+    PrunerSpec,
+    RetuneError,
+    SpecError,
+    StorageUnreachable,
+    TuningSpec,
+    parse_spec,
+)
+from tasks.model import base_params, load_snapshot, training_device
+from tasks.tuning import build_sampler
+from tasks.tuning.samplers import build_pruner, pruning_callback, startup_trials
+from tasks.tuning.storage import StorageGuard
 from tests.snapshots import published
 from tests.tuning_support import tuning_spec_data
 

@@ -1,0 +1,199 @@
+"""Where each stage reads and writes under the storage root: every file and folder name.
+
+No other module names a storage file; each asks :class:`Layout` for its path, so the
+whole tree of a run can be read here (see docs/ARCHITECTURE.md, "The data walk").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from tasks.core.errors import RetuneError
+
+# Pipeline names become folder names, study names and DAG ids.
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")  # fullmatch: "$" would let "\n" in
+SPLITS = ("train", "valid")
+
+# staging/<p>/ds=<ds>/: what ETL wrote and validation passed
+ETL_SUMMARY = "etl_summary.json"
+GATE_FILE = "validation_gate.json"
+# reports/<p>/ds=<ds>/: what a person reads about the data
+QUARANTINE_DIR = "quarantine"
+RESULT_FILE = "validation_result.json"
+DOCS_DIR = "data_docs"
+DOCS_INDEX = "index.html"
+TIMINGS_DIR = "timings"
+# datasets/<p>/ds=<ds>/: the published snapshot
+MANIFEST = "manifest.json"
+# Written last into a published snapshot: without it, the folder is not a snapshot.
+SUCCESS_MARKER = "_SUCCESS"
+# models/<p>/ds=<ds>/: the exported model
+MODEL_FILE = "model.ubj"
+CARD_FILE = "model_card.json"
+MLFLOW_FILE = "mlflow.json"
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+# models/<p>/: the champion pointer, the promoted models and the lock of both
+CHAMPION_FILE = "champion.json"
+CHAMPIONS_DIR = "champions"
+CHAMPION_LOCK = ".champion.lock"
+# runs/<p>/ds=<ds>/<run>/: the run's resolved spec
+RUN_SPEC_FILE = "spec.json"
+JOURNAL_FILE = Path("optuna") / "journal.log"
+
+RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def check_ds(ds: str) -> str:
+    """Return ``ds`` if it is an ISO date (YYYY-MM-DD); it names folders and studies."""
+    try:
+        parsed = date.fromisoformat(ds)
+    except (TypeError, ValueError):
+        raise RetuneError(f"ds {ds!r} is not a date of the form YYYY-MM-DD") from None
+    if parsed.isoformat() != ds:
+        raise RetuneError(f"ds {ds!r} is not a date of the form YYYY-MM-DD")
+    return ds
+
+
+def run_folder_name(run_id: str) -> str:
+    """A folder name for an Airflow run id (``manual__2026-11-21T10:00:00+00:00``).
+
+    Characters a path or a URL would trip on become ``_``; when any did, a short hash of
+    the id keeps two ids that differ only there apart.
+    """
+    if not run_id or run_id in (".", ".."):
+        raise RetuneError(f"run id {run_id!r} cannot name a folder")
+    safe = RUN_ID_UNSAFE.sub("_", run_id)
+    if safe == run_id:
+        return safe
+    return f"{safe[:150]}.{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one pipeline run (pipeline, ds) under ``root``."""
+
+    root: Path
+    pipeline: str
+    ds: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).resolve())
+        # Both name folders under the root: neither may hold a path of its own.
+        if not (isinstance(self.pipeline, str) and NAME_PATTERN.fullmatch(self.pipeline)):
+            raise RetuneError(
+                f"pipeline name {self.pipeline!r} is not lower-case letters, digits and '_'"
+            )
+        check_ds(self.ds)
+
+    def _day(self, area: str) -> Path:
+        return self.root / area / self.pipeline / f"ds={self.ds}"
+
+    # staging: ETL's output, checked by validation, copied by materialize
+    @property
+    def staging_dir(self) -> Path:
+        return self._day("staging")
+
+    @property
+    def etl_summary_file(self) -> Path:
+        return self.staging_dir / ETL_SUMMARY
+
+    @property
+    def gate_file(self) -> Path:
+        """What validation passed (its content hash); materialize publishes nothing else."""
+        return self.staging_dir / GATE_FILE
+
+    # reports: what a person reads about the run's data
+    @property
+    def reports_dir(self) -> Path:
+        """Validation results, Data Docs, quarantined rows and stage timings of the run."""
+        return self._day("reports")
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.reports_dir / QUARANTINE_DIR
+
+    @property
+    def validation_result_file(self) -> Path:
+        return self.reports_dir / RESULT_FILE
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.reports_dir / DOCS_DIR
+
+    @property
+    def data_docs_index(self) -> Path:
+        return self.data_docs_dir / DOCS_INDEX
+
+    @property
+    def timings_dir(self) -> Path:
+        return self.reports_dir / TIMINGS_DIR
+
+    # datasets: the published snapshot
+    @property
+    def dataset_dir(self) -> Path:
+        return self._day("datasets")
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.dataset_dir / MANIFEST
+
+    # models: the exported model of the day, and the pipeline's champion
+    @property
+    def model_dir(self) -> Path:
+        return self._day("models")
+
+    @property
+    def model_file(self) -> Path:
+        return self.model_dir / MODEL_FILE
+
+    @property
+    def card_file(self) -> Path:
+        return self.model_dir / CARD_FILE
+
+    @property
+    def mlflow_file(self) -> Path:
+        return self.model_dir / MLFLOW_FILE
+
+    @property
+    def report_file(self) -> Path:
+        return self.model_dir / REPORT_FILE
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.model_dir / PLOTS_DIR
+
+    @property
+    def pipeline_models_dir(self) -> Path:
+        return self.root / "models" / self.pipeline
+
+    @property
+    def champion_file(self) -> Path:
+        """The pipeline's champion pointer (one for all ds)."""
+        return self.pipeline_models_dir / CHAMPION_FILE
+
+    @property
+    def champion_lock_file(self) -> Path:
+        return self.pipeline_models_dir / CHAMPION_LOCK
+
+    @property
+    def champions_dir(self) -> Path:
+        """Promoted models, each in a folder of its own that the pointer names."""
+        return self.pipeline_models_dir / CHAMPIONS_DIR
+
+    # runs: what belongs to one Airflow run of the day
+    def run_dir(self, run_id: str) -> Path:
+        return self._day("runs") / run_folder_name(run_id)
+
+    def run_spec_file(self, run_id: str) -> Path:
+        """The run's resolved spec (the YAML with the run's Params), read by every stage."""
+        return self.run_dir(run_id) / RUN_SPEC_FILE
+
+
+def journal_path(root: str | Path) -> Path:
+    """The embedded Optuna journal (used when no MySQL is configured)."""
+    return Path(root).resolve() / JOURNAL_FILE

@@ -1,0 +1,546 @@
+"""Pipeline spec: the YAML file that says *what* a pipeline does, with typed validation."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tasks.core.errors import SpecError
+from tasks.core.layout import NAME_PATTERN
+
+TaskType = Literal["regression", "binary", "multiclass"]
+ColumnType = Literal["double", "float", "long", "int", "string", "boolean", "timestamp", "date"]
+GpuMode = Literal["auto", "on", "off"]
+
+# XGBoost eval_metric names per task type, with the direction that improves them.
+METRICS: dict[TaskType, dict[str, Literal["minimize", "maximize"]]] = {
+    "regression": {"rmse": "minimize", "mae": "minimize"},
+    "binary": {"auc": "maximize", "logloss": "minimize", "error": "minimize"},
+    "multiclass": {"mlogloss": "minimize", "merror": "minimize"},
+}
+
+COLUMN_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Raw data column names may hold spaces or dashes; Spark quotes them in backticks.
+RAW_COLUMN_PATTERN = re.compile(r"[^`\x00-\x1f\x7f]{1,256}")
+NUMERIC_TYPES = {"double", "float", "long", "int", "boolean"}
+TIME_TYPES = {"timestamp", "date"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SourceSpec(_Strict):
+    path: str = Field(
+        description="One ds partition: a folder, a file or a glob, local or any Hadoop URI "
+        "(s3a://, hdfs://); placeholders {storage_root} and {ds}."
+    )
+    format: Literal["csv", "parquet"] = "csv"
+    csv_delimiter: str = Field(",", min_length=1, max_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _needs_ds(cls, value: str) -> str:
+        if "{ds}" not in value:
+            raise ValueError("must contain the placeholder {ds}")
+        unknown = set(re.findall(r"{([^}]*)}", value)) - {"ds", "storage_root"}
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; use {{ds}}, {{storage_root}}"
+            )
+        return value
+
+
+class ColumnSpec(_Strict):
+    """One column: its type, and what validation expects of its values."""
+
+    type: ColumnType
+    nullable: bool = Field(True, description="False: a null quarantines the row.")
+    min: float | None = Field(None, description="Validation: no value below this.")
+    max: float | None = Field(None, description="Validation: no value above this.")
+    allowed: list[str | int | float | bool] | None = Field(
+        None, min_length=1, description="Validation: the only values allowed."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ColumnSpec:
+        if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
+            raise ValueError(f"min/max need a numeric type, not {self.type!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class SchemaSpec(_Strict):
+    key: str
+    target: str
+    timestamp: str | None = Field(
+        None, description="When given, the latest record per key wins the dedup."
+    )
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        """``name: double`` is short for ``name: {type: double}``."""
+        if isinstance(value, dict):
+            return {k: {"type": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _quotable_names(cls, columns: dict[str, ColumnSpec]) -> dict[str, ColumnSpec]:
+        bad = [name for name in columns if not RAW_COLUMN_PATTERN.fullmatch(name)]
+        if bad:
+            raise ValueError(
+                f"column name(s) {bad}: 1 to 256 characters, no backtick or control character"
+            )
+        return columns
+
+    @model_validator(mode="after")
+    def _roles_declared(self) -> SchemaSpec:
+        for role in ("key", "target", "timestamp"):
+            column = getattr(self, role)
+            if column is not None and column not in self.columns:
+                raise ValueError(f"{role} column {column!r} is not declared in schema.columns")
+        if self.columns[self.target].type not in NUMERIC_TYPES:
+            raise ValueError(f"target column {self.target!r} must be numeric")
+        if self.timestamp and self.columns[self.timestamp].type not in TIME_TYPES | {"long"}:
+            raise ValueError(
+                f"timestamp column {self.timestamp!r} must be a timestamp, date or long"
+            )
+        return self
+
+    @property
+    def types(self) -> dict[str, str]:
+        return {name: column.type for name, column in self.columns.items()}
+
+    @property
+    def features(self) -> list[str]:
+        """Numeric columns other than key, target and timestamp: what XGBoost trains on."""
+        roles = {self.key, self.target, self.timestamp}
+        return [
+            name
+            for name, column in self.columns.items()
+            if name not in roles and column.type in NUMERIC_TYPES
+        ]
+
+
+class SplitSpec(_Strict):
+    method: Literal["hash", "time"] = Field(
+        "hash", description="hash: by a hash of the key; time: the latest rows are valid."
+    )
+    valid_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    time_column: str | None = Field(None, description="time: the column that orders rows.")
+
+    @model_validator(mode="after")
+    def _time_needs_column(self) -> SplitSpec:
+        if self.method == "time" and not self.time_column:
+            raise ValueError("method 'time' needs time_column")
+        return self
+
+
+class CleaningSpec(_Strict):
+    """What the ETL job tolerates before it fails the run."""
+
+    max_quarantine_fraction: float = Field(
+        0.01, ge=0.0, le=1.0, description="Rows that fail typing or lack a target."
+    )
+    max_duplicate_fraction: float = Field(
+        0.01, ge=0.0, le=1.0, description="Rows dropped because their key repeats."
+    )
+    rows_per_file: int = Field(1_000_000, ge=1_000, description="Target rows per Parquet file.")
+
+
+class ExtraExpectation(_Strict):
+    """A Great Expectations expectation by snake_case name (expect_column_max_to_be_between)."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["error", "warn"] = Field(
+        "error", description="error: a failure stops the run; warn: it is reported only."
+    )
+
+
+class ValidationSpec(_Strict):
+    min_rows: int = Field(1000, ge=1)
+    split_tolerance: float = Field(
+        0.02, gt=0.0, lt=0.5, description="How far the valid share may stray from the spec's."
+    )
+    # Lists in YAML and JSON: not strict, which would take tuples only.
+    target_mean: tuple[float, float] | None = Field(
+        None, strict=False, description="[low, high] of the mean."
+    )
+    target_stdev: tuple[float, float] | None = Field(
+        None, strict=False, description="[low, high] of its stdev."
+    )
+    expectations: list[ExtraExpectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> ValidationSpec:
+        for name in ("target_mean", "target_stdev"):
+            bounds = getattr(self, name)
+            if bounds is not None and bounds[0] > bounds[1]:
+                raise ValueError(f"{name}: low ({bounds[0]}) is above high ({bounds[1]})")
+        return self
+
+
+def _check_range(low: float, high: float, log: bool) -> None:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"bounds must be finite numbers, not {low} and {high}")
+    if not low < high:
+        raise ValueError(f"low ({low}) must be below high ({high})")
+    if log and low <= 0:
+        raise ValueError("log scale needs low > 0")
+
+
+class FloatParam(_Strict):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FloatParam:
+        _check_range(self.low, self.high, self.log)
+        return self
+
+
+class IntParam(_Strict):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntParam:
+        _check_range(self.low, self.high, self.log)
+        return self
+
+
+class CategoricalParam(_Strict):
+    type: Literal["categorical"]
+    choices: list[str | int | float | bool] = Field(min_length=1, max_length=256)
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct(cls, choices: list[Any]) -> list[Any]:
+        seen: list[Any] = []
+        for choice in choices:
+            # By equality, as Optuna finds a choice: 1, 1.0 and True are one to it.
+            if choice in seen:
+                raise ValueError(f"choice {choice!r} is listed twice (1, 1.0 and true are equal)")
+            seen.append(choice)
+        return choices
+
+
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+
+
+# Optuna workers of one run (applications x Spark tasks) may not exceed this.
+MAX_PARALLELISM = 64
+
+
+class SamplerSpec(_Strict):
+    type: Literal["tpe", "random", "gp"] = "tpe"
+    n_startup_trials: int | None = Field(
+        None, ge=0, description="Random trials before the model; default: from budget and workers."
+    )
+    multivariate: bool = Field(True, description="TPE: model parameters jointly.")
+    constant_liar: bool = Field(True, description="TPE: count running trials as bad guesses.")
+
+
+class PrunerSpec(_Strict):
+    type: Literal["median", "successive_halving", "hyperband", "none"] = "median"
+    n_startup_trials: int = Field(5, ge=0, description="median: finished trials before pruning.")
+    n_warmup_steps: int | None = Field(
+        None,
+        ge=0,
+        description="median: boosting rounds before pruning; default: half of num_boost_round "
+        "(early rounds favour high learning rates, so earlier pruning drops the slow, good ones).",
+    )
+    min_resource: int = Field(10, ge=1, description="successive_halving/hyperband: rounds.")
+    reduction_factor: int = Field(3, ge=2)
+    report_every: int | None = Field(
+        None,
+        ge=1,
+        description="Report to the pruner every this many rounds; default: about 20 reports "
+        "per trial (each report is a few storage round trips).",
+    )
+
+    def report_interval(self, num_boost_round: int) -> int:
+        return self.report_every or max(1, num_boost_round // 20)
+
+
+class TuningSpec(_Strict):
+    n_trials: int = Field(20, ge=1, le=10_000)
+    n_workers: int = Field(2, ge=1, le=MAX_PARALLELISM, description="Spark applications.")
+    spark_tasks_per_worker: int = Field(1, ge=1, le=MAX_PARALLELISM)
+    num_boost_round: int = Field(200, ge=1, le=100_000)
+    early_stopping_rounds: int | None = Field(20, ge=1)
+    nthread: int = Field(1, ge=1, le=256, description="XGBoost threads per Optuna worker.")
+    seed: int = Field(0, ge=0)
+    sampler: SamplerSpec = SamplerSpec()
+    pruner: PrunerSpec = PrunerSpec()
+    timeout_minutes: float | None = Field(
+        None, gt=0, le=7 * 24 * 60, description="Study deadline: no new trial after it."
+    )
+    deadline_grace_minutes: float = Field(
+        5.0, ge=0, le=24 * 60, description="Running trials are stopped this long after it."
+    )
+    warm_start: bool = Field(True, description="Enqueue the previous ds's best parameters first.")
+    warm_start_top_k: int = Field(5, ge=0, le=100)
+    max_trial_retries: int = Field(3, ge=0, le=3, description="Retries of a failed trial.")
+    heartbeat_seconds: int = Field(
+        10, ge=1, le=600, description="A trial is stale after 3 missed heartbeats."
+    )
+    storage_outage_seconds: float = Field(
+        120.0, ge=1, le=3600, description="How long a storage outage is retried before failing."
+    )
+
+    @property
+    def parallelism(self) -> int:
+        return self.n_workers * self.spark_tasks_per_worker
+
+    @property
+    def stale_after_seconds(self) -> int:
+        return 3 * self.heartbeat_seconds
+
+    @model_validator(mode="after")
+    def _parallelism_fits(self) -> TuningSpec:
+        if self.parallelism > MAX_PARALLELISM:
+            raise ValueError(
+                f"n_workers x spark_tasks_per_worker = {self.parallelism} exceeds the cap of "
+                f"{MAX_PARALLELISM} parallel Optuna workers"
+            )
+        if self.parallelism > self.n_trials:
+            raise ValueError(
+                f"n_workers x spark_tasks_per_worker = {self.parallelism} exceeds n_trials = "
+                f"{self.n_trials}: some workers would get no trial (keep parallelism well below "
+                "the budget)"
+            )
+        return self
+
+
+class MlflowSpec(_Strict):
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI). Credentials go in "
+        "MLflow's environment variables, never here.",
+    )
+    experiment: str = Field(
+        "retune", min_length=1, description="Experiment of the runs (one per export)."
+    )
+    artifact_location: str | None = Field(
+        None,
+        description="Artifact location of the experiment when Retune creates it (default: "
+        "the tracking server's; a local store would use ./mlruns).",
+    )
+    registered_model: str | None = Field(
+        None,
+        min_length=1,
+        description="Register each exported model as a version of this model; the "
+        "champion's version gets the alias 'champion'.",
+    )
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def no_credentials(cls, uri: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if uri is not None and urlsplit(uri).password is not None:
+            raise ValueError(
+                "the tracking URI holds a password; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment instead"
+            )
+        return uri
+
+
+class ExportSpec(_Strict):
+    min_improvement: float = Field(
+        0.0,
+        ge=0.0,
+        description="Promote a new model only if it beats the champion, by at least this "
+        "much (in the metric's units, both scored on the new valid split).",
+    )
+    retrain_on: Literal["train", "train_valid"] = Field(
+        "train",
+        description="train_valid: ship a model refit on train + valid with the best "
+        "trial's rounds; its metrics and the champion comparison come from the fit on "
+        "train alone, since the valid split is in the shipped model's training data.",
+    )
+    mlflow: MlflowSpec | None = Field(
+        None, description="Log each export to MLflow (skipped when absent)."
+    )
+
+
+class PipelineSpec(_Strict):
+    name: str
+    description: str = ""
+    schedule: str | None = "@daily"
+    start_date: date = Field(strict=False)  # a YAML date, or its ISO string in JSON
+    source: SourceSpec
+    data_schema: SchemaSpec = Field(alias="schema")
+    task: TaskType
+    metric: str
+    direction: Literal["minimize", "maximize"] | None = None
+    derived_features: dict[str, str] = Field(
+        default_factory=dict,
+        description="name: a per-row Spark SQL expression over schema columns (a number).",
+    )
+    split: SplitSpec = SplitSpec()
+    cleaning: CleaningSpec = CleaningSpec()
+    validation: ValidationSpec = ValidationSpec()
+    search_space: dict[str, Param] = Field(min_length=1)
+    tuning: TuningSpec = TuningSpec()
+    export: ExportSpec = ExportSpec()
+    gpu: GpuMode = "auto"
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                "must be lower-case letters, digits and '_', starting with a letter "
+                "(it names DAGs, studies and storage folders)"
+            )
+        return value
+
+    @field_validator("search_space")
+    @classmethod
+    def _tunable_names(cls, space: dict[str, Any]) -> dict[str, Any]:
+        from tasks.core.xgb_params import unknown_reason
+
+        problems = [reason for name in space if (reason := unknown_reason(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return space
+
+    @model_validator(mode="after")
+    def _derived_features_parse(self) -> PipelineSpec:
+        from tasks.core.expressions import expression_problem
+
+        columns = self.data_schema.columns
+        problems = []
+        for name, expression in self.derived_features.items():
+            if not COLUMN_PATTERN.fullmatch(name):
+                problems.append(f"{name!r}: a name of letters, digits and '_'")
+            elif name in columns:
+                problems.append(f"{name!r}: already a column of schema.columns")
+            elif (problem := expression_problem(expression, columns)) is not None:
+                problems.append(f"{name!r}: {expression!r} {problem}")
+        if problems:
+            raise ValueError("derived_features: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _split_column_declared(self) -> PipelineSpec:
+        column = self.split.time_column
+        if column is None:
+            return self
+        declared = self.data_schema.columns.get(column)
+        if declared is None:
+            raise ValueError(f"split.time_column {column!r} is not declared in schema.columns")
+        if declared.type not in TIME_TYPES | NUMERIC_TYPES - {"boolean"}:
+            raise ValueError(f"split.time_column {column!r} must be a time or a number")
+        return self
+
+    @property
+    def model_features(self) -> list[str]:
+        """What XGBoost trains on: the schema's numeric features, then the derived ones."""
+        return [*self.data_schema.features, *self.derived_features]
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> PipelineSpec:
+        allowed = METRICS[self.task]
+        if self.metric not in allowed:
+            raise ValueError(
+                f"metric {self.metric!r} does not fit task {self.task!r}; choose one of "
+                f"{sorted(allowed)}"
+            )
+        if self.direction is not None and self.direction != allowed[self.metric]:
+            raise ValueError(
+                f"direction {self.direction!r} contradicts metric {self.metric!r}, "
+                f"which is to be {allowed[self.metric]}d"
+            )
+        return self
+
+    @property
+    def study_direction(self) -> Literal["minimize", "maximize"]:
+        return self.direction or METRICS[self.task][self.metric]
+
+    def source_path(self, storage_root: str, ds: str) -> str:
+        return self.source.path.format(storage_root=storage_root, ds=ds)
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("float", "int", "categorical") and parts:
+            continue  # the discriminated union's tag adds nothing for the reader
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "<root>"
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> PipelineSpec:
+    """Validate already-loaded spec data; errors name ``source`` and every bad field."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a spec must be a mapping, got {type(data).__name__}")
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_field_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SpecError(f"{source}: invalid spec\n  " + "\n  ".join(problems)) from None
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+    return parse_spec(data, source=str(path))
+
+
+# Run parameters (Airflow Params) that may override the spec for one run: name -> spec path.
+RUN_PARAMS: dict[str, tuple[str, ...]] = {
+    "n_trials": ("tuning", "n_trials"),
+    "n_workers": ("tuning", "n_workers"),
+    "spark_tasks_per_worker": ("tuning", "spark_tasks_per_worker"),
+    "timeout_minutes": ("tuning", "timeout_minutes"),
+    "warm_start": ("tuning", "warm_start"),
+    "gpu": ("gpu",),
+}
+
+
+def with_overrides(spec: PipelineSpec, overrides: dict[str, Any]) -> PipelineSpec:
+    """The spec with run parameters applied (``None`` means: keep the spec's value)."""
+    unknown = sorted(set(overrides) - set(RUN_PARAMS))
+    if unknown:
+        raise SpecError(f"unknown run parameter(s) {unknown}; known: {sorted(RUN_PARAMS)}")
+    data = spec.model_dump(by_alias=True, mode="json")
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        *parents, leaf = RUN_PARAMS[name]
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return parse_spec(data, source=f"{spec.name} with run parameters {overrides}")

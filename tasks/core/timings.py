@@ -1,0 +1,54 @@
+"""Stage timings of a run: each task writes its own entry; the export report reads them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tasks.core.layout import Layout
+
+
+def timings_dir(layout: Layout) -> Path:
+    return layout.timings_dir
+
+
+def record_stage(
+    layout: Layout,
+    task_id: str,
+    map_index: int,
+    try_number: int,
+    started: datetime,
+    finished: datetime,
+) -> Path:
+    """Write (or replace, on a later try) the entry of one task instance."""
+    folder = timings_dir(layout)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = task_id if map_index < 0 else f"{task_id}.{map_index}"
+    entry = {
+        "task": task_id,
+        "map_index": map_index,
+        "try_number": try_number,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "seconds": round((finished - started).total_seconds(), 1),
+    }
+    path = folder / f"{name}.json"
+    staged = folder / f".{name}.{uuid.uuid4().hex}"
+    staged.write_text(json.dumps(entry))
+    os.replace(staged, path)
+    return path
+
+
+def read_stages(layout: Layout) -> list[dict[str, Any]]:
+    """Every recorded entry of the run, in the order the tasks started."""
+    folder = timings_dir(layout)
+    if not folder.is_dir():
+        return []
+    entries = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+    return sorted(entries, key=lambda e: (e["started"], e["task"], e["map_index"]))

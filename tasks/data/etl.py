@@ -1,0 +1,326 @@
+"""ETL Spark job: raw ds partition -> typed, clean, deduplicated, split staging Parquet.
+
+Extract / transform / load with a thin :func:`main`; the transforms are in
+:mod:`tasks.data.transforms`. Rows that cannot be used go to a quarantine Parquet under
+the run's reports folder, with a reason; the staging folder is replaced whole, and only
+when the data is within the spec's tolerances.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from tasks.core import (
+    ETL_SUMMARY,
+    SPLITS,
+    DataQualityError,
+    DataSchemaError,
+    Layout,
+    PipelineSpec,
+    RawPartitionMissing,
+    replace_dir,
+)
+from tasks.data.transforms import (
+    REASON,
+    SPLIT_COLUMN,
+    add_derived_features,
+    assign_split,
+    dedup,
+    dedup_keys,
+    duplicated_keys,
+    time_cutoff,
+    type_rows,
+)
+from tasks.spark import engine_of, job_spec, spark_error_text, stage_parser, stage_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+# Source files listed in the summary; the count is always exact.
+LISTED_FILES = 1000
+# Up to this many repeated keys, only their rows are deduplicated (the keys are broadcast).
+BROADCAST_KEYS = 1_000_000
+
+
+def local_path(uri: str) -> Path | None:
+    """The local filesystem path of ``uri``, or None for a remote one (s3a://, hdfs://)."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path if parsed.scheme else uri)
+    return None
+
+
+def _data_files(path: Path) -> list[Path]:
+    if glob.has_magic(str(path)):
+        matches = [Path(p) for p in sorted(glob.glob(str(path)))]
+        return [f for m in matches for f in ([m] if m.is_file() else _data_files(m))]
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+
+
+def check_partition(uri: str) -> None:
+    """Fail early, naming the path, when a local raw partition is missing, empty or unreadable."""
+    path = local_path(uri)
+    if path is None:
+        return
+    if not glob.has_magic(str(path)) and not path.exists():
+        raise RawPartitionMissing(f"raw partition not found: {path}")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise RawPartitionMissing(f"raw partition {path} is not readable (permissions)")
+    files = _data_files(path)
+    if not files:
+        raise RawPartitionMissing(f"raw partition has no data files: {path}")
+    empty = [str(f) for f in files if f.stat().st_size == 0]
+    if empty:
+        raise RawPartitionMissing(f"raw partition {path} has empty data file(s): {empty[:10]}")
+
+
+def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
+    """The partition as Spark reads it; CSV columns are strings, every file's header checked."""
+    try:
+        if spec.source.format == "parquet":
+            return spark.read.parquet(uri)
+        reader = spark.read.option("header", True).option("sep", spec.source.csv_delimiter)
+        header = reader.csv(uri).schema
+        # enforceSchema=false makes Spark check every file's header against the first one.
+        return reader.schema(header).option("enforceSchema", False).csv(uri)
+    except Exception as exc:
+        if isinstance(exc, DataSchemaError):
+            raise
+        raise RawPartitionMissing(
+            f"cannot read raw partition {uri}: {spark_error_text(exc)}"
+        ) from None
+
+
+def extract(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
+    check_partition(uri)
+    frame = read_source(spark, spec, uri)
+    missing = [c for c in spec.data_schema.columns if c not in frame.columns]
+    if missing:
+        raise DataSchemaError(
+            f"{uri}: columns {missing} of the spec are missing from the data "
+            f"(found {frame.columns[:50]})"
+        )
+    return frame
+
+
+def check_derived_features(spark: SparkSession, spec: PipelineSpec) -> None:
+    """Let Spark analyse each derived feature on an empty frame of the spec's types."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, NumericType
+
+    columns = ", ".join(f"`{name}` {kind}" for name, kind in spec.data_schema.types.items())
+    empty = spark.createDataFrame([], columns)
+    for name, expression in spec.derived_features.items():
+        try:
+            field = empty.select(F.expr(expression).alias(name)).schema[name]
+        except Exception as exc:
+            raise DataSchemaError(
+                f"derived feature {name!r} = {expression!r}: {spark_error_text(exc)}"
+            ) from None
+        if not isinstance(field.dataType, NumericType | BooleanType):
+            raise DataSchemaError(
+                f"derived feature {name!r} = {expression!r} is a {field.dataType.simpleString()}, "
+                "not a number"
+            )
+
+
+def quarantine_report(typed: DataFrame) -> tuple[int, int, dict[str, int]]:
+    """Rows read, rows quarantined, and how many rows each problem (column) affected."""
+    from pyspark.sql import functions as F
+
+    totals = typed.agg(F.count(F.lit(1)), F.count(F.col(REASON))).first()
+    assert totals is not None
+    read, quarantined = int(totals[0]), int(totals[1])
+    reasons: dict[str, int] = {}
+    if quarantined:
+        problems = typed.where(F.col(REASON).isNotNull()).select(
+            F.explode(F.split(F.col(REASON), "; ")).alias("problem")
+        )
+        for row in problems.groupBy("problem").count().orderBy(F.desc("count")).collect():
+            reasons[row["problem"]] = int(row["count"])
+    return read, quarantined, reasons
+
+
+def check_quarantine(
+    spec: PipelineSpec, read: int, quarantined: int, reasons: dict[str, int], where: Path
+) -> None:
+    limit = spec.cleaning.max_quarantine_fraction
+    if read and quarantined / read > limit:
+        worst = ", ".join(
+            f"{problem} ({count} rows)" for problem, count in list(reasons.items())[:10]
+        )
+        raise DataQualityError(
+            f"{spec.name}: {quarantined} of {read} rows ({quarantined / read:.2%}) cannot be "
+            f"used, above cleaning.max_quarantine_fraction = {limit:.2%}; by column: {worst}. "
+            f"The rows and their reasons: {where}"
+        )
+
+
+def check_duplicates(spec: PipelineSpec, clean: int, duplicates: int) -> None:
+    limit = spec.cleaning.max_duplicate_fraction
+    if clean and duplicates / clean > limit:
+        raise DataQualityError(
+            f"{spec.name}: {duplicates} of {clean} rows ({duplicates / clean:.2%}) repeat a "
+            f"key of column {spec.data_schema.key!r}, above cleaning.max_duplicate_fraction = "
+            f"{limit:.2%}"
+        )
+
+
+@dataclass(frozen=True)
+class Deduplicated:
+    frame: DataFrame
+    removed: int
+
+
+def deduplicate(clean: DataFrame, spec: PipelineSpec, rows: int) -> Deduplicated:
+    """One row per key; fails first when more rows repeat a key than the spec tolerates."""
+    from pyspark.sql import functions as F
+
+    key, timestamp = spec.data_schema.key, spec.data_schema.timestamp
+    duplicated = duplicated_keys(clean, key).persist()
+    try:
+        totals = duplicated.agg(F.count(F.lit(1)), F.sum("__extra")).first()
+        assert totals is not None
+        keys, removed = int(totals[0]), int(totals[1] or 0)
+        check_duplicates(spec, rows, removed)
+        if removed == 0:
+            return Deduplicated(clean, 0)
+        if keys > BROADCAST_KEYS:
+            return Deduplicated(dedup(clean, key, timestamp), removed)
+        # The broadcast side must outlive ``duplicated``'s cache: take it to the driver now.
+        small = clean.sparkSession.createDataFrame(duplicated.collect(), duplicated.schema)
+        return Deduplicated(dedup_keys(clean, key, timestamp, small), removed)
+    finally:
+        duplicated.unpersist()
+
+
+def file_count(rows: int, rows_per_file: int) -> int:
+    return max(1, math.ceil(rows / rows_per_file))
+
+
+def parquet_rows(folder: Path) -> tuple[int, int]:
+    """Rows and data files of a Parquet folder, from the files' footers."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(folder.glob("*.parquet"))
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts), len(parts)
+
+
+SPARK_PART_NAME = re.compile(r"^(part-\d+)-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(\..+)$")
+
+
+def stable_file_names(folder: Path) -> None:
+    """Drop the write's UUID from Spark's part-file names, so the same rows written again
+    give the same files, and the snapshot the same content hash (a rerun is idempotent)."""
+    for path in folder.iterdir():
+        hidden = path.name.startswith(".")  # Hadoop's .<part>.crc checksum beside each file
+        match = SPARK_PART_NAME.match(path.name.lstrip("."))
+        if match:
+            path.rename(path.with_name("." * hidden + match.group(1) + match.group(2)))
+
+
+def write_splits(
+    staged: DataFrame, expected_rows: int, train_share: float, target: Path, rows_per_file: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Both splits in one pass, as ``target/train`` and ``target/valid``; (rows, files) per split.
+
+    Each of the N write tasks writes one file per split, N chosen so train files hold
+    about ``rows_per_file`` rows (never more); partitions are merged without a shuffle.
+    """
+    wanted = file_count(round(expected_rows * train_share), rows_per_file)
+    by_split = target / "_by_split"
+    staged.coalesce(wanted).write.partitionBy(SPLIT_COLUMN).option(
+        "maxRecordsPerFile", rows_per_file
+    ).parquet(str(by_split))
+    rows, files = {}, {}
+    for split in SPLITS:
+        written = by_split / f"{SPLIT_COLUMN}={split}"
+        if not written.is_dir():
+            raise DataQualityError(
+                f"no row fell into the {split} split ({expected_rows} rows): check split settings"
+            )
+        written.rename(target / split)
+        stable_file_names(target / split)
+        rows[split], files[split] = parquet_rows(target / split)
+    shutil.rmtree(by_split)
+    return rows, files
+
+
+def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> dict[str, Any]:
+    """Read the raw partition of ``ds``, type, quarantine, dedup, derive, split and stage it."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    layout = Layout(Path(storage_root), spec.name, ds)
+    source = spec.source_path(str(layout.root), ds)
+    # A failed run must not leave an earlier run's staging behind for validate to pass.
+    shutil.rmtree(layout.staging_dir, ignore_errors=True)
+    check_derived_features(spark, spec)
+    raw = extract(spark, spec, source)
+    typed = type_rows(raw, spec).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        try:
+            read, quarantined, reasons = quarantine_report(typed)
+        except Exception as exc:
+            raise DataSchemaError(
+                f"cannot read raw partition {source}: {spark_error_text(exc)}"
+            ) from None
+        if read == 0:
+            raise RawPartitionMissing(f"raw partition {source} has no rows")
+        quarantine_dir = layout.quarantine_dir
+        with replace_dir(quarantine_dir) as tmp:
+            typed.where(F.col(REASON).isNotNull()).coalesce(1).write.parquet(str(tmp / "rows"))
+        check_quarantine(spec, read, quarantined, reasons, quarantine_dir)
+
+        clean = typed.where(F.col(REASON).isNull()).drop(REASON)
+        duplicates = deduplicate(clean, spec, read - quarantined)
+        features = add_derived_features(duplicates.frame, spec.derived_features)
+        cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
+        staged = assign_split(features, spec, cutoff)
+        kept = read - quarantined - duplicates.removed
+        with replace_dir(layout.staging_dir) as tmp:
+            rows, files = write_splits(
+                staged, kept, 1 - spec.split.valid_fraction, tmp, spec.cleaning.rows_per_file
+            )
+            if sum(rows.values()) != kept:
+                raise RuntimeError(f"ETL wrote {rows} rows, expected {kept} in all")
+            source_files = raw.inputFiles()
+            summary = {
+                "pipeline": spec.name,
+                "ds": ds,
+                "source": source,
+                "source_file_count": len(source_files),
+                "source_files": sorted(source_files)[:LISTED_FILES],
+                "rows_read": read,
+                "quarantined": quarantined,
+                "quarantine_reasons": reasons,
+                "quarantine_path": str(quarantine_dir),
+                "duplicates_removed": duplicates.removed,
+                "rows": rows,
+                "files": files,
+                "split": {"method": spec.split.method, "time_cutoff": cutoff},
+                "derived_features": list(spec.derived_features),
+                "engine": engine_of(spark),
+            }
+            (tmp / ETL_SUMMARY).write_text(json.dumps(summary, indent=2))
+        return summary
+    finally:
+        typed.unpersist()
+
+
+def main(argv: list[str]) -> None:
+    args = stage_parser("retune-etl").parse_args(argv)
+    spec = job_spec(args)
+    with stage_session("etl", spec, args.ds) as spark:
+        print(json.dumps(run_etl(spark, spec, args.ds, args.storage_root)))

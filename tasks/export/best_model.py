@@ -1,0 +1,200 @@
+"""Best-model export: retrain with the best trial's parameters, evaluate, write model + card."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import (
+    CARD_FILE,
+    MLFLOW_FILE,
+    MODEL_FILE,
+    ExportRefused,
+    Layout,
+    NoCompletedTrial,
+    read_stages,
+    replace_dir,
+    resolve_device,
+    spec_sha256,
+)
+from tasks.export.champion import champion_lock, decide, promote, read_champion
+from tasks.export.mlflow_log import check_mlflow, log_export
+from tasks.export.report import write_report
+from tasks.model import (
+    Snapshot,
+    base_params,
+    build_matrices,
+    fit,
+    load_snapshot,
+    predict_valid,
+    standard_scores,
+    to_numpy,
+    training_device,
+    with_valid_in_train,
+)
+from tasks.tuning import study_name, trial_record
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+
+    from tasks.core import PipelineSpec
+
+LIBRARIES = (
+    "xgboost",
+    "optuna",
+    "pyspark",
+    "great-expectations",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise NoCompletedTrial(f"study {study.study_name} has no completed trial to export")
+    best = study.best_trial
+    if best.value is None or not math.isfinite(best.value):
+        raise ExportRefused(
+            f"study {study.study_name}: the best trial {best.number} has value {best.value}; "
+            "nothing exported, the champion is unchanged"
+        )
+    return best
+
+
+def load_best_trial(storage: BaseStorage, pipeline: str, ds: str) -> optuna.trial.FrozenTrial:
+    """The run's best trial, or the error that says why there is nothing to export."""
+    import optuna
+
+    return best_trial(optuna.load_study(study_name=study_name(pipeline, ds), storage=storage))
+
+
+def export_device(spec: PipelineSpec, record: dict[str, Any]) -> str:
+    """Where to retrain: on a GPU when the best trial ran on one (``auto`` falls back)."""
+    if record.get("device", "cuda") == "cpu":
+        return "cpu"
+    return training_device(spec.gpu, resolve_device(spec.gpu))
+
+
+def data_docs(manifest: dict[str, Any]) -> Path | None:
+    docs = (manifest.get("validation") or {}).get("data_docs")
+    return Path(docs) if docs else None
+
+
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in LIBRARIES}
+
+
+def export_best(
+    spec: PipelineSpec,
+    layout: Layout,
+    storage: BaseStorage,
+    storage_kind: str,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Retrain the study's best trial, score it, write model + card, promote it if it wins.
+
+    The model folder is complete before the champion pointer moves; any error before
+    that (MLflow logging included) leaves the champion as it was.
+    """
+    import optuna
+
+    check_mlflow(spec.export.mlflow)
+    name = study_name(spec.name, layout.ds)
+    study = optuna.load_study(study_name=name, storage=storage)
+    trial = best_trial(study)
+    record = trial_record(trial)
+    device = export_device(spec, record)
+    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device)
+    rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
+    seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
+    params = {**base_params(spec, device, seed, snapshot), **trial.params}
+    booster, _ = fit(params, build_matrices(snapshot), rounds, early_stopping_rounds=None)
+    pred = predict_valid(booster, snapshot, rounds)
+    metrics = standard_scores(spec.task, spec.metric, to_numpy(snapshot.y_valid), pred)
+    metric_value = metrics[spec.metric]
+    if not math.isfinite(metric_value):
+        raise ExportRefused(
+            f"{spec.name} ds={layout.ds}: the retrained model's {spec.metric} on the valid "
+            f"split is {metric_value}; nothing exported, the champion is unchanged"
+        )
+    trained_on = "train"
+    if spec.export.retrain_on == "train_valid":
+        trained_on = "train+valid"
+        combined = with_valid_in_train(snapshot)
+        booster, _ = fit(params, build_matrices(combined), rounds, early_stopping_rounds=None)
+
+    target = layout.model_dir
+    with champion_lock(layout):  # from reading the champion to replacing it
+        decision = decide(spec, metric_value, read_champion(layout), snapshot)
+        with replace_dir(target) as tmp:
+            booster.save_model(str(tmp / MODEL_FILE))
+            card = {
+                "pipeline": spec.name,
+                "ds": layout.ds,
+                "task": spec.task,
+                "run_id": run_id,
+                "spec_sha256": spec_sha256(spec),
+                "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
+                "tuned_value": trial.value,
+                "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
+                "metrics": metrics,
+                "trained_on": trained_on,
+                "metrics_from": "the same parameters and rounds fit on train alone"
+                if trained_on != "train"
+                else "this model",
+                "champion": decision.as_dict(),
+                "params": trial.params,
+                "xgboost_params": params,
+                "num_boost_round": rounds,
+                "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
+                "device": device,
+                "features": snapshot.features,
+                "data": {
+                    "content_hash": snapshot.manifest["content_hash"],
+                    "rows": snapshot.manifest["rows"],
+                    "validation": snapshot.manifest.get("validation"),
+                },
+                "libraries": library_versions(),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+            write_report(tmp, study, card, data_docs(snapshot.manifest), read_stages(layout))
+            if spec.export.mlflow is not None:
+                logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
+                (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
+        if decision.promoted:
+            promote(
+                layout,
+                [layout.model_file, layout.card_file],
+                {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
+            )
+    return export_summary(layout)
+
+
+def export_summary(layout: Layout) -> dict[str, Any]:
+    """The export's XCom, from what it wrote: best value, promoted or not, paths."""
+    card = json.loads(layout.card_file.read_text())
+    summary = {
+        "model_path": str(layout.model_file),
+        "model_card": str(layout.card_file),
+        "report": str(layout.report_file),
+        "run_id": card["run_id"],
+        "spec_sha256": card.get("spec_sha256"),
+        "metric": card["metric"]["name"],
+        "value": card["metric"]["value"],
+        "trial_number": card["study"]["trial_number"],
+        "promoted": card["champion"]["promoted"],
+        "reason": card["champion"]["reason"],
+        "champion": str(layout.champion_file),
+    }
+    if layout.mlflow_file.is_file():
+        summary["mlflow"] = json.loads(layout.mlflow_file.read_text())
+    return summary

@@ -1,0 +1,132 @@
+"""Champion/challenger: the pipeline's deployed model, replaced only by a better one.
+
+``models/<pipeline>/champion.json`` points at a copy of the champion's files under
+``models/<pipeline>/champions/`` (so a rerun of the champion's ds cannot change it);
+the pointer is replaced atomically, after the copy is complete.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import replace_dir
+
+if TYPE_CHECKING:
+    from tasks.core import Layout, PipelineSpec
+    from tasks.model import Snapshot
+
+
+@dataclass(frozen=True)
+class Decision:
+    promoted: bool
+    reason: str
+    challenger_value: float
+    champion_value: float | None
+    champion_ds: str | None
+    min_improvement: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def champion_lock(layout: Layout) -> Iterator[None]:
+    """One export of a pipeline at a time between reading the champion and replacing it.
+
+    Backfills run exports side by side; without it two challengers could each beat the
+    same old champion and the slower one would win, whatever its score.
+    """
+    lock = layout.champion_lock_file
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_champion(layout: Layout) -> dict[str, Any] | None:
+    path = layout.champion_file
+    if not path.is_file():
+        return None
+    return dict(json.loads(path.read_text()))
+
+
+def score_champion(
+    champion: dict[str, Any], spec: PipelineSpec, snapshot: Snapshot
+) -> tuple[float | None, str]:
+    """The champion's metric on the new valid split, or None and why it cannot be scored."""
+    import xgboost as xgb
+
+    from tasks.model import predict_valid, score, to_numpy
+
+    model = Path(champion["model"])
+    if not model.is_file():
+        return None, f"the champion's model {model} is missing"
+    booster = xgb.Booster(model_file=str(model))
+    if list(booster.feature_names or []) != list(snapshot.features):
+        return None, "the champion was trained on other features"
+    pred = predict_valid(booster, snapshot, int(champion["num_boost_round"]))
+    value = score(spec.metric, to_numpy(snapshot.y_valid), pred)
+    if math.isnan(value):
+        return None, f"the champion's {spec.metric} on the new data is NaN"
+    return value, ""
+
+
+def decide(
+    spec: PipelineSpec, challenger: float, champion: dict[str, Any] | None, snapshot: Snapshot
+) -> Decision:
+    minimum = spec.export.min_improvement
+
+    def decision(promoted: bool, reason: str, value: float | None = None) -> Decision:
+        ds = champion.get("ds") if champion else None
+        return Decision(promoted, reason, challenger, value, ds, minimum)
+
+    if champion is None:
+        return decision(True, "no champion yet")
+    value, why_not = score_champion(champion, spec, snapshot)
+    if value is None:
+        return decision(True, f"{why_not}: the new model replaces it")
+    gain = value - challenger if spec.study_direction == "minimize" else challenger - value
+    name = spec.metric
+    if gain > 0 and gain >= minimum:
+        return decision(True, f"{name} {challenger:.6g} beats the champion's {value:.6g}", value)
+    if gain <= 0:
+        reason = f"{name} {challenger:.6g} does not beat the champion's {value:.6g}"
+    else:
+        reason = (
+            f"{name} {challenger:.6g} beats the champion's {value:.6g} by {gain:.6g}, "
+            f"less than export.min_improvement = {minimum:g}"
+        )
+    return decision(False, reason, value)
+
+
+def promote(layout: Layout, files: list[Path], entry: dict[str, Any]) -> dict[str, Any]:
+    """Copy ``files`` beside the pointer, then switch ``champion.json`` to them at once."""
+    home = layout.champions_dir / f"ds={layout.ds}.{uuid.uuid4().hex[:8]}"
+    with replace_dir(home) as tmp:
+        for path in files:
+            shutil.copy2(path, tmp / path.name)
+    pointer = {
+        **entry,
+        "ds": layout.ds,
+        "model": str(home / files[0].name),
+        "files": [str(home / p.name) for p in files],
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    staged = layout.champion_file.with_name(f".{layout.champion_file.name}.{uuid.uuid4().hex}")
+    staged.write_text(json.dumps(pointer, indent=2))
+    os.replace(staged, layout.champion_file)
+    return pointer

@@ -1,0 +1,172 @@
+"""The run's report: one self-contained HTML page (opens offline) and PNGs of the key plots.
+
+Plots come from Optuna's visualization module (plotly for the page, matplotlib for the
+PNGs); the per-worker timeline is drawn from the trials' Retune records.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import PLOTS_DIR, REPORT_FILE
+from tasks.tuning import budget_counts, trial_record
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def optuna_figures(study: optuna.Study) -> dict[str, Any]:
+    """Optuna's plotly figures that the study has enough trials for."""
+    from optuna import visualization as vis
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    figures: dict[str, Any] = {"Optimization history": vis.plot_optimization_history(study)}
+    if len(complete) >= 2 and len(study.best_trial.params) >= 2:
+        figures["Parameter importances"] = vis.plot_param_importances(study)
+    figures["Parallel coordinates"] = vis.plot_parallel_coordinate(study)
+    figures["Slices"] = vis.plot_slice(study)
+    return figures
+
+
+def worker_timeline(study: optuna.Study) -> Any:
+    """Each worker's trials as bars over time: gaps show idle workers at a glance."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        record = trial_record(trial)
+        if "fit_started" not in record:
+            continue
+        rows.append(
+            (record.get("worker", "?"), record["fit_started"], record["fit_seconds"], trial)
+        )
+    start = min((r[1] for r in rows), default=0.0)
+    for state in sorted({r[3].state.name for r in rows}):
+        chosen = [r for r in rows if r[3].state.name == state]
+        figure.add_bar(
+            name=state.lower(),
+            orientation="h",
+            y=[r[0] for r in chosen],
+            base=[r[1] - start for r in chosen],
+            x=[r[2] for r in chosen],
+            text=[f"trial {r[3].number}" for r in chosen],
+        )
+    figure.update_layout(
+        title="Trials per worker over time",
+        barmode="overlay",
+        xaxis_title="seconds since the first trial started",
+        yaxis_title="worker",
+    )
+    return figure
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    counts = budget_counts(study.get_trials(deepcopy=False))
+    names = {"complete": "complete", "pruned": "pruned", "fail": "failed", "retried": "retried"}
+    return {label: counts.get(key, 0) for key, label in names.items()}
+
+
+def _table(rows: dict[str, Any]) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f"<table>{cells}</table>"
+
+
+def write_pngs(study: optuna.Study, folder: Path) -> list[Path]:
+    """The key plots as PNG files, for places that do not render HTML."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.visualization import matplotlib as vis
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        for name, plot in (
+            ("optimization_history", vis.plot_optimization_history),
+            ("parallel_coordinates", vis.plot_parallel_coordinate),
+        ):
+            plot(study)
+            figure = plt.gcf()
+            path = folder / f"{name}.png"
+            figure.savefig(path, dpi=100, bbox_inches="tight")
+            plt.close(figure)
+            written.append(path)
+    return written
+
+
+def stage_table(stages: list[dict[str, Any]]) -> str:
+    """One row per task instance that finished before export (tune has one per worker)."""
+    if not stages:
+        return "<p>No stage timings recorded (the run did not go through Airflow).</p>"
+    head = "<tr><th>task</th><th>try</th><th>started (UTC)</th><th>seconds</th></tr>"
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            html.escape(s["task"] if s["map_index"] < 0 else f"{s['task']}[{s['map_index']}]"),
+            s["try_number"],
+            html.escape(s["started"]),
+            s["seconds"],
+        )
+        for s in stages
+    )
+    return f"<table>{head}{rows}</table>"
+
+
+def write_report(
+    folder: Path,
+    study: optuna.Study,
+    card: dict[str, Any],
+    data_docs: Path | None,
+    stages: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write ``report.html`` and ``plots/*.png`` into ``folder``; return the page's path."""
+    figures = {**optuna_figures(study), "Trials per worker": worker_timeline(study)}
+    parts = []
+    for index, (title, figure) in enumerate(figures.items()):
+        # plotly.js is embedded once, with the first figure, so the page works offline.
+        body = figure.to_html(full_html=False, include_plotlyjs=index == 0)
+        parts.append(f"<section><h2>{html.escape(title)}</h2>{body}</section>")
+    champion = card.get("champion") or {}
+    validation = (card.get("data") or {}).get("validation") or {}
+    docs_link = ""
+    if data_docs is not None:
+        relative = os.path.relpath(data_docs, folder)
+        docs_link = f'<p><a href="{html.escape(relative)}">Great Expectations Data Docs</a></p>'
+    summary = {
+        "pipeline": card["pipeline"],
+        "ds": card["ds"],
+        "study": card["study"]["name"],
+        "best trial": card["study"]["trial_number"],
+        **{name: f"{value:.6g}" for name, value in card["metrics"].items()},
+        "device": card["device"],
+        "trained on": card.get("trained_on", "train"),
+    }
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Retune report: {html.escape(card["pipeline"])} ds={html.escape(card["ds"])}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
+<h1>Retune: {html.escape(card["pipeline"])}, ds={html.escape(card["ds"])}</h1>
+<section><h2>Model</h2>{_table(summary)}</section>
+<section><h2>Champion</h2>{_table(champion)}</section>
+<section><h2>Trials</h2>{_table(state_counts(study))}</section>
+<section><h2>Validation</h2>{_table(validation)}{docs_link}</section>
+<section><h2>Stage timings</h2>{stage_table(stages or [])}</section>
+{"".join(parts)}
+</body></html>
+"""
+    path = folder / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    write_pngs(study, folder / PLOTS_DIR)
+    return path

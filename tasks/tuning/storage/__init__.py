@@ -1,0 +1,25 @@
+"""The Optuna storage a run shares: opening it (MySQL or a journal file), the workers'
+storages (heartbeats, a lean cache), retries through outages, stale-trial retries, and
+the one wall behind which Retune uses Optuna's private names."""
+
+from tasks.tuning.storage.backends import Heartbeat, open_storage
+from tasks.tuning.storage.guard import StorageGuard
+from tasks.tuning.storage.heartbeat import beat, heartbeat
+from tasks.tuning.storage.optuna_private import trial_id_of
+from tasks.tuning.storage.stale_retry import ensure_retry, fail_stale_trials, retried_numbers
+from tasks.tuning.storage.urls import STORAGE_ENV, journal_url, mask_url
+
+__all__ = [
+    "STORAGE_ENV",
+    "Heartbeat",
+    "StorageGuard",
+    "beat",
+    "ensure_retry",
+    "fail_stale_trials",
+    "heartbeat",
+    "journal_url",
+    "mask_url",
+    "open_storage",
+    "retried_numbers",
+    "trial_id_of",
+]

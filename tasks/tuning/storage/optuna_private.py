@@ -1,0 +1,63 @@
+"""Every private Optuna name Retune uses, behind one wall, each with why.
+
+Optuna (pinned in pyproject.toml) has no public API for these. An upgrade that
+renames or changes one fails ``tests/unit/tasks/test_optuna_private.py`` loudly,
+naming the name, instead of failing a worker at run time. No module outside
+``tasks.tuning.storage`` uses a private Optuna name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+# Optuna's heartbeat interface: the base class its RDBStorage implements. Retune gives
+# JournalStorage heartbeats by implementing it too (HeartbeatJournalStorage), and asks
+# whether a storage beats before recording or reading beats.
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+__all__ = [
+    "BaseHeartbeat",
+    "is_heartbeat_enabled",
+    "stale_trial_ids",
+    "study_id_of",
+    "trial_id_of",
+]
+
+# What the wall relies on, checked by the test: a class or module, the private name.
+PRIVATE_NAMES = (
+    ("optuna.storages._heartbeat", "BaseHeartbeat"),
+    ("optuna.storages._heartbeat", "is_heartbeat_enabled"),
+    ("optuna.storages._heartbeat.BaseHeartbeat", "_get_stale_trial_ids"),
+    ("optuna.storages.RDBStorage", "_get_trials"),
+    ("optuna.trial.FrozenTrial", "_trial_id"),
+    ("optuna.Study", "_study_id"),
+)
+
+
+def trial_id_of(trial: FrozenTrial) -> int:
+    """The storage's id of a trial: every storage call takes it, and a FrozenTrial has
+    no public accessor (``number`` is per study, not the storage key)."""
+    return int(trial._trial_id)
+
+
+def study_id_of(study: optuna.Study) -> int:
+    """The storage's id of a study, without the round trip of
+    ``get_study_id_from_name``."""
+    return int(study._study_id)
+
+
+def stale_trial_ids(storage: BaseHeartbeat, study_id: int) -> list[int]:
+    """The RUNNING trials whose heartbeat is older than the grace period: the query
+    Optuna's own ``fail_stale_trials`` makes, which Retune runs itself so that a lost
+    answer to a write never loses a retry (see ``stale_retry.fail_stale_trials``)."""
+    return list(storage._get_stale_trial_ids(study_id))
+
+
+def storage_beats(storage: BaseStorage) -> bool:
+    """Whether ``storage`` records heartbeats (a heartbeat storage with an interval set)."""
+    return isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)

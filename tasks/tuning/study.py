@@ -1,0 +1,210 @@
+"""One Optuna study per (pipeline, ds), with a global trial budget held in the storage.
+
+The budget is enqueued up front as WAITING trials. Workers claim one at a time with
+the storage's atomic WAITING -> RUNNING transition (a row lock in MySQL, the journal's
+file lock otherwise), so any number of workers finish exactly the budget, never more.
+A failed trial that is retried is replaced by its retry (see
+``tasks.tuning.storage.stale_retry``), so complete + pruned + failed-for-good always adds
+up to the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tasks.tuning.deadline import Deadline, iso
+from tasks.tuning.storage import beat, retried_numbers, trial_id_of
+from tasks.tuning.warm_start import warm_start_trials
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+    from tasks.core import PipelineSpec
+
+log = logging.getLogger(__name__)
+
+BUDGET_ATTR = "retune_budget"
+# One user attr per trial holds what Retune records about it (worker, seed, device,
+# attempt, host, fit_seconds, best_rounds, fail_reason): one write, not one per field.
+RECORD_ATTR = "retune"
+PARENT_ATTR = "retune_parent_study"
+
+
+def study_name(pipeline: str, ds: str) -> str:
+    return f"retune.{pipeline}.{ds}"
+
+
+def trial_record(trial: FrozenTrial) -> dict[str, Any]:
+    """What Retune recorded on ``trial`` (empty for a trial no worker has run)."""
+    return dict(trial.user_attrs.get(RECORD_ATTR, {}))
+
+
+def counted_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials that count against the budget: every trial except retried failures."""
+    from optuna.trial import TrialState
+
+    retried = retried_numbers(trials)
+    return [t for t in trials if not (t.state == TrialState.FAIL and t.number in retried)]
+
+
+def archive_study(storage: BaseStorage, name: str) -> str | None:
+    """Copy study ``name`` aside (nothing is lost) and delete it; its archive name or None."""
+    import optuna
+
+    try:
+        storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    archive = f"{name}.archived-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    optuna.copy_study(
+        from_study_name=name, from_storage=storage, to_storage=storage, to_study_name=archive
+    )
+    optuna.delete_study(study_name=name, storage=storage)
+    return archive
+
+
+def create_study(
+    storage: BaseStorage,
+    spec: PipelineSpec,
+    ds: str,
+    fresh: bool = False,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Create the study for (``spec.name``, ``ds``) or resume it, and top up its budget.
+
+    Idempotent: a rerun with the same budget adds no trial; a larger budget adds the
+    difference; a smaller one never removes trials. ``fresh`` archives an existing study
+    and starts a new one. A new study is warm-started from the previous ds when the spec
+    allows it. The deadline (if any) starts now, so a rerun gets its full time again.
+    """
+    import optuna
+
+    name = study_name(spec.name, ds)
+    tuning = spec.tuning
+    archived = archive_study(storage, name) if fresh else None
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=spec.study_direction, load_if_exists=True
+    )
+    if study.direction.name.lower() != spec.study_direction:
+        raise ValueError(
+            f"study {name} exists with direction {study.direction.name.lower()}, "
+            f"the spec asks for {spec.study_direction}"
+        )
+    counted = len(counted_trials(study.get_trials(deepcopy=False)))
+    warm: list[dict[str, Any]] = []
+    parent = None
+    if counted == 0 and tuning.warm_start and tuning.warm_start_top_k > 0:
+        parent, warm = warm_start_trials(
+            storage, spec, ds, min(tuning.warm_start_top_k, tuning.n_trials)
+        )
+    for item in warm:
+        study.enqueue_trial(item["params"], user_attrs={"warm_start_from": item["source"]})
+    missing = max(0, tuning.n_trials - counted - len(warm))
+    for _ in range(missing):
+        study.enqueue_trial({}, skip_if_exists=False)
+
+    budget = max(tuning.n_trials, counted)
+    deadline = Deadline.starting_now(tuning.timeout_minutes, tuning.deadline_grace_minutes, now)
+    attrs: dict[str, Any] = {BUDGET_ATTR: budget, **deadline.as_attrs()}
+    if parent is not None:
+        attrs[PARENT_ATTR] = parent
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    if tuning.parallelism * 4 > budget:
+        log.warning(
+            "%d parallel workers for a budget of %d trials: the sampler learns little between "
+            "rounds; keep parallelism at most a quarter of the budget",
+            tuning.parallelism,
+            budget,
+        )
+    return {
+        "study_name": name,
+        "budget": budget,
+        "enqueued": len(warm) + missing,
+        "warm_started": len(warm),
+        "parent_study": parent if parent is not None else study.user_attrs.get(PARENT_ATTR),
+        "archived_as": archived,
+        "deadline": iso(deadline.soft),
+    }
+
+
+class Claimer:
+    """Claims WAITING trials one at a time, atomically (WAITING -> RUNNING in the storage).
+
+    The list of waiting trials is read only when the candidates from the last read are
+    used up, so a claim usually costs one write, not a read of every waiting trial.
+    The heartbeat is recorded before the claim, so a claimed trial is never RUNNING
+    without one (a worker killed right after claiming leaves a stale trial, not an
+    eternal one). A claim whose write fails is tried again on the same trial; if the
+    write had in fact landed, that trial is RUNNING for nobody and turns stale.
+    """
+
+    def __init__(self, storage: BaseStorage, study_id: int) -> None:
+        self.storage = storage
+        self.study_id = study_id
+        self.candidates: list[int] = []
+
+    def claim(self) -> int | None:
+        """The id of the trial now RUNNING for this worker; ``None`` when none is waiting."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        while True:
+            if not self.candidates:
+                waiting = self.storage.get_all_trials(
+                    self.study_id, deepcopy=False, states=(TrialState.WAITING,)
+                )
+                self.candidates = [trial_id_of(t) for t in waiting]
+                if not self.candidates:
+                    return None
+            trial_id = self.candidates[0]
+            beat(self.storage, trial_id, quiet=True)
+            try:
+                claimed = self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)
+            except UpdateFinishedTrialError:
+                claimed = False
+            # Only now: after a storage error the same trial is tried again, so no trial
+            # is left waiting behind a later one (the worker's cache relies on that).
+            self.candidates.pop(0)
+            if claimed:
+                return trial_id
+
+
+def claim_trial(storage: BaseStorage, study_id: int) -> int | None:
+    """Claim one WAITING trial (see :class:`Claimer`); ``None`` when none is waiting."""
+    return Claimer(storage, study_id).claim()
+
+
+def has_running(storage: BaseStorage, study_id: int) -> bool:
+    from optuna.trial import TrialState
+
+    return bool(storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def budget_counts(trials: list[FrozenTrial]) -> dict[str, int]:
+    """Counted trials by state, plus ``retried``: failures replaced by a retry."""
+    counts: dict[str, int] = {}
+    for trial in counted_trials(trials):
+        key = trial.state.name.lower()
+        counts[key] = counts.get(key, 0) + 1
+    counts["retried"] = len(retried_numbers(trials))
+    return counts
+
+
+def study_summary(study: optuna.Study) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    counts = budget_counts(trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    return {
+        "study_name": study.study_name,
+        "budget": study.user_attrs.get(BUDGET_ATTR),
+        "trials": counts,
+        "finished": sum(counts.get(s, 0) for s in ("complete", "pruned", "fail")),
+        "best_value": study.best_value if complete else None,
+    }

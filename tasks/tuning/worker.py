@@ -1,0 +1,244 @@
+"""An Optuna worker: load the snapshot once, then claim and run trials until none is left.
+
+The loop, per round: fail stale trials (at most once per heartbeat interval; their
+retries are enqueued), stop claiming once the deadline has passed, claim one WAITING
+trial, run it under a heartbeat. With nothing to claim, the worker waits while other
+workers still run trials, because one of those may turn stale and come back as a
+retry; it leaves when no trial is waiting or running.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tasks.model import Matrices, base_params, best_rounds, build_matrices, fit, load_snapshot
+from tasks.tuning.deadline import Deadline, DeadlineReached
+from tasks.tuning.samplers import build_pruner, build_sampler, pruning_callback
+from tasks.tuning.search_space import suggest
+from tasks.tuning.storage import StorageGuard, ensure_retry, fail_stale_trials, heartbeat
+from tasks.tuning.study import RECORD_ATTR, Claimer, has_running
+
+if TYPE_CHECKING:
+    import optuna
+    import xgboost as xgb
+    from optuna.storages import BaseStorage
+
+    from tasks.core import PipelineSpec
+
+log = logging.getLogger(__name__)
+
+# How often an idle worker looks again for waiting or stale trials (one light query).
+IDLE_POLL_SECONDS = 0.25
+
+# fit(params, matrices, num_boost_round, early_stopping_rounds, callbacks) -> (booster, value)
+TrainFn = Callable[
+    [dict[str, Any], Matrices, int, "int | None", Sequence[Any]], "tuple[xgb.Booster, float]"
+]
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    map_index: int
+    partition: int
+    attempt: int
+    seed: int
+    device: str
+
+    @property
+    def label(self) -> str:
+        return f"w{self.map_index}.p{self.partition}.a{self.attempt}"
+
+    def trial_attrs(self) -> dict[str, Any]:
+        return {
+            "worker": self.label,
+            "seed": self.seed,
+            "device": self.device,
+            "attempt": self.attempt,
+            "host": f"{socket.gethostname()}:{os.getpid()}",
+        }
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a worker sets up once and every trial reuses."""
+
+    storage: BaseStorage
+    study: optuna.Study
+    spec: PipelineSpec
+    identity_record: dict[str, Any]
+    fixed_params: dict[str, Any]
+    matrices: Matrices
+    stop_at_deadline: Any  # an XGBoost callback
+    guard: StorageGuard
+    train: TrainFn
+
+
+@dataclass
+class TrialOutcome:
+    state: str  # complete | pruned | fail | lost
+    reason: str | None = None
+
+
+def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
+    """Run one claimed trial to a final state; failures are retried with the same params."""
+    import optuna
+    from optuna.trial import TrialState
+
+    spec, study, guard = worker.spec, worker.study, worker.guard
+    tuning = spec.tuning
+    # Let the study's storage cache learn the claimed trial (it skips waiting trials, see
+    # tasks.tuning.storage.worker_storage) before anything is written to it.
+    guard.call(
+        "read running trials", study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)
+    )
+    trial = guard.call("open the trial", optuna.Trial, study, trial_id)
+    record = dict(worker.identity_record)
+    guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
+    params = guard.call("suggest parameters", suggest, trial, spec.search_space)
+    callbacks: list[Any] = [worker.stop_at_deadline]
+    if tuning.pruner.type != "none":
+        callbacks.append(
+            pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
+        )
+
+    state, value, reason, rounds = TrialState.FAIL, None, None, None
+    record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
+    started = time.perf_counter()
+    with heartbeat(worker.storage, trial_id, tuning.heartbeat_seconds):
+        try:
+            booster, value = worker.train(
+                {**worker.fixed_params, **params},
+                worker.matrices,
+                tuning.num_boost_round,
+                tuning.early_stopping_rounds,
+                callbacks,
+            )
+            rounds = best_rounds(booster, tuning.num_boost_round)
+            state = TrialState.COMPLETE
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except DeadlineReached as exc:
+            reason = str(exc)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+    if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
+        state, reason = TrialState.FAIL, f"objective returned {value}"
+
+    record["fit_seconds"] = round(time.perf_counter() - started, 4)
+    if rounds is not None:
+        record["best_rounds"] = rounds
+    if reason is not None:
+        record["fail_reason"] = reason
+    try:
+        guard.call("record the outcome", trial.set_user_attr, RECORD_ATTR, record)
+        told = guard.call(
+            "finish the trial",
+            study.tell,
+            trial,
+            value if state == TrialState.COMPLETE else None,
+            state=state,
+            skip_if_finished=True,
+        )
+    except optuna.exceptions.UpdateFinishedTrialError:
+        told = None
+    if told is None or told.state != state:
+        # Another worker found this trial stale (this one lost its heartbeat) and failed it;
+        # its retry carries the parameters on.
+        log.warning("trial %d was taken over as stale; its outcome is dropped", trial.number)
+        return TrialOutcome("lost", reason)
+    if state == TrialState.FAIL:
+        log.warning("trial %d failed: %s", trial.number, reason)
+        retried = guard.call(
+            "enqueue a retry",
+            ensure_retry,
+            worker.storage,
+            study,
+            told,
+            reason or "failed",
+            tuning.max_trial_retries,
+        )
+        if not retried:
+            log.warning("trial %d failed for good after its retries", trial.number)
+    return TrialOutcome(state.name.lower(), reason)
+
+
+def run_worker(
+    storage: BaseStorage,
+    name: str,
+    spec: PipelineSpec,
+    dataset_dir: str,
+    identity: WorkerIdentity,
+    train: TrainFn = fit,
+) -> dict[str, Any]:
+    """Run trials of study ``name`` until none is waiting or running; a small summary."""
+    import warnings
+
+    import optuna
+
+    # Heartbeats, stale-trial retries and TPE's group option are marked experimental;
+    # Retune pins Optuna and tests them, so the per-call warnings are noise.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    tuning = spec.tuning
+    guard = StorageGuard(tuning.storage_outage_seconds)
+    snapshot = load_snapshot(dataset_dir, spec, identity.device)
+    matrices = build_matrices(snapshot)
+    fixed = base_params(spec, identity.device, identity.seed, snapshot)
+    study = guard.call(
+        "load the study",
+        optuna.load_study,
+        study_name=name,
+        storage=storage,
+        sampler=build_sampler(tuning, identity.seed),
+        pruner=build_pruner(tuning.pruner, tuning.num_boost_round),
+    )
+    study_id = guard.call("find the study", storage.get_study_id_from_name, name)
+    deadline = Deadline.of(study)
+    worker = WorkerContext(
+        storage=storage,
+        study=study,
+        spec=spec,
+        identity_record=identity.trial_attrs(),
+        fixed_params=fixed,
+        matrices=matrices,
+        stop_at_deadline=deadline.callback(),
+        guard=guard,
+        train=train,
+    )
+    claimer = Claimer(storage, study_id)
+    done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
+    waited, next_stale_check = 0.0, 0.0
+    while True:
+        if time.monotonic() >= next_stale_check:
+            fail_stale_trials(storage, study, guard, tuning.max_trial_retries)
+            next_stale_check = time.monotonic() + tuning.heartbeat_seconds
+        trial_id = None
+        if not deadline.no_new_trials():
+            trial_id = guard.call("claim a trial", claimer.claim)
+        if trial_id is None:
+            if not guard.call("look for running trials", has_running, storage, study_id):
+                break
+            if deadline.hard_passed(time.time() - tuning.stale_after_seconds):
+                log.warning("hard deadline passed; leaving trials of other workers running")
+                break
+            pause = min(IDLE_POLL_SECONDS, tuning.heartbeat_seconds)
+            time.sleep(pause)
+            waited += pause
+            continue
+        outcome = run_trial(worker, trial_id)
+        done[outcome.state] += 1
+    return {
+        "worker": identity.label,
+        "seed": identity.seed,
+        "device": identity.device,
+        "engine": snapshot.engine,
+        "waited_seconds": waited,
+        "storage_retries": guard.retries,
+        **done,
+    }

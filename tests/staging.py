@@ -1,0 +1,40 @@
+"""Staging data written as ETL and validation would leave it, without Spark or GX.
+
+Test and benchmark support only: the gate it writes says "success" without any
+validation, so the engine (installed on every worker) keeps no such helper.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.core import Layout, content_hash
+
+
+def stage_frame(layout: Layout, frame: Any, valid_fraction: float = 0.2) -> None:
+    """Write ``frame`` as the ETL job's staging output for ``layout``, marked as validated
+    (without validating it: only tests and benchmarks that start at materialize do this)."""
+    cut = int(len(frame) * (1 - valid_fraction))
+    for split, part in (("train", frame.iloc[:cut]), ("valid", frame.iloc[cut:])):
+        (layout.staging_dir / split).mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.Table.from_pandas(part, preserve_index=False),
+            layout.staging_dir / split / "part-00000.parquet",
+        )
+    summary = {
+        "source": "synthetic",
+        "source_file_count": 0,
+        "source_files": [],
+        "rows_read": len(frame),
+        "quarantined": 0,
+        "duplicates_removed": 0,
+        "rows": {"train": cut, "valid": len(frame) - cut},
+        "engine": "pandas",
+    }
+    layout.etl_summary_file.write_text(json.dumps(summary))
+    gate = {"success": True, "evaluated": 0, "content_hash": content_hash(layout.staging_dir)}
+    layout.gate_file.write_text(json.dumps(gate))

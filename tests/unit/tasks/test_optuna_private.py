@@ -1,0 +1,86 @@
+"""The private Optuna names behind ``tasks.tuning.storage.optuna_private`` still exist and
+still mean what Retune relies on. An Optuna upgrade that changes one fails here, by name."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import time
+
+import optuna
+import pytest
+
+from tasks.tuning.storage.optuna_private import (
+    PRIVATE_NAMES,
+    BaseHeartbeat,
+    stale_trial_ids,
+    storage_beats,
+    study_id_of,
+    trial_id_of,
+)
+from tasks.tuning.storage.worker_storage import HeartbeatJournalStorage, WorkerRDBStorage
+
+
+def resolve(dotted: str) -> object:
+    module, _, rest = dotted.partition(".")
+    target: object = importlib.import_module(module)
+    for part in rest.split("."):
+        target = getattr(target, part, None) or importlib.import_module(f"{module}.{part}")
+        module = f"{module}.{part}"
+    return target
+
+
+@pytest.mark.parametrize(("owner", "name"), PRIVATE_NAMES)
+def test_each_private_name_still_exists(owner: str, name: str) -> None:
+    holder = resolve(owner)
+    if name in ("_trial_id", "_study_id"):  # instance attributes: checked on instances below
+        assert name in inspect.getsource(holder), (
+            f"{owner}.{name} is gone (Optuna {optuna.__version__})"
+        )
+        return
+    assert hasattr(holder, name), f"{owner}.{name} is gone (Optuna {optuna.__version__})"
+
+
+def test_the_heartbeat_interface_is_the_one_our_journal_storage_implements() -> None:
+    assert BaseHeartbeat.__abstractmethods__ == {
+        "record_heartbeat",
+        "_get_stale_trial_ids",
+        "get_heartbeat_interval",
+        "get_heartbeat_stale_trial_callback",
+    }
+    assert not inspect.isabstract(HeartbeatJournalStorage)
+
+
+def test_the_overridden_trial_read_keeps_its_signature() -> None:
+    ours = inspect.signature(WorkerRDBStorage._get_trials)
+    theirs = inspect.signature(optuna.storages.RDBStorage._get_trials)
+    assert (
+        list(ours.parameters)
+        == list(theirs.parameters)
+        == [
+            "self",
+            "study_id",
+            "states",
+            "included_trial_ids",
+            "trial_id_greater_than",
+        ]
+    )
+
+
+def test_ids_and_stale_trials_through_the_wall(tmp_path: object) -> None:
+    from optuna.storages.journal import JournalFileBackend
+
+    backend = JournalFileBackend(f"{tmp_path}/journal.log")
+    storage = HeartbeatJournalStorage(
+        backend, heartbeat_interval=1, grace_period=1, stale_trial_callback=None
+    )
+    study = optuna.create_study(study_name="wall", storage=storage)
+    assert study_id_of(study) == storage.get_study_id_from_name("wall")
+    trial = study.ask()
+    frozen = storage.get_all_trials(study_id_of(study))[0]
+    assert trial_id_of(frozen) == trial._trial_id
+    assert storage_beats(storage) and not storage_beats(optuna.storages.InMemoryStorage())
+    storage.record_heartbeat(trial_id_of(frozen))
+    assert stale_trial_ids(storage, study_id_of(study)) == []
+    time.sleep(1.2)
+    assert stale_trial_ids(storage, study_id_of(study)) == [trial_id_of(frozen)]
