@@ -3,7 +3,7 @@
 Both run in one invocation, on the same generated snapshot, the same search space,
 the same MySQL and the same local Spark (W Spark tasks, one XGBoost thread each):
 
-- ``retune``: the tune stage (``tasks.tuning.app.run``): a global budget claimed trial by
+- ``retune``: the tune stage (``tasks.tuning.run_tune``): a global budget claimed trial by
   trial, a seed per worker, TPE with constant liar, median pruning.
 - ``seed-approach``: a faithful re-expression of the NVIDIA example: every Spark task
   loads the data once, builds its DMatrix once, then runs ``study.optimize`` on its

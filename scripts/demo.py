@@ -47,15 +47,17 @@ def main() -> None:
         ],
         check=True,
     )
-    model_dir = storage / "models" / PIPELINE / f"ds={ds}"
-    card = json.loads((model_dir / "model_card.json").read_text())
-    manifest = storage / "datasets" / PIPELINE / f"ds={ds}" / "manifest.json"
+    from tasks.core import Layout
+
+    layout = Layout(storage, PIPELINE, ds)
+    card = json.loads(layout.card_file.read_text())
     print()
-    print(f"model:      {model_dir / 'model.ubj'}")
-    print(f"model card: {model_dir / 'model_card.json'}")
-    print(f"report:     {model_dir / 'report.html'}")
-    print(f"manifest:   {manifest}")
-    print(f"data docs:  {storage / 'reports' / PIPELINE / f'ds={ds}' / 'data_docs' / 'index.html'}")
+    print(f"model:      {layout.model_file}")
+    print(f"model card: {layout.card_file}")
+    print(f"report:     {layout.report_file}")
+    print(f"manifest:   {layout.manifest_file}")
+    print(f"data docs:  {layout.data_docs_index}")
+    print(f"run spec:   {layout.run_spec_file(card['run_id'])} (SHA-256 {card['spec_sha256']})")
     print(
         f"best {card['metric']['name']} on the valid split: {card['metric']['value']:.4f} "
         f"(study {card['study']['name']}, trial {card['study']['trial_number']})"

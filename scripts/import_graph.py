@@ -1,7 +1,10 @@
 """The engine's import graph, read from the source (nothing is imported).
 
 Counts every ``import`` of a ``tasks`` module, at the top of a module or inside a
-function, so a cycle hidden in a lazy import counts too.
+function, so a cycle hidden in a lazy import counts too. Two graphs: the *load* graph,
+where importing a package's face (``from tasks.tuning import study_name``) imports the
+face and so every module it lists, and the *dependency* graph, where that import counts
+as an import of the module that defines the name (``tasks.tuning.study``).
 
     python scripts/import_graph.py [--root .]   # prints one JSON object of figures
 """
@@ -52,13 +55,38 @@ def imported_names(tree: ast.AST, current: str, is_package: bool) -> set[str]:
     return names
 
 
-def import_graph(root: Path) -> dict[str, set[str]]:
-    """module -> the engine modules it imports (a module's package face counts as a module)."""
+def face_exports(root: Path) -> dict[str, dict[str, str]]:
+    """face -> {name it lists: the module that defines it}, from each ``__init__.py``."""
+    faces: dict[str, dict[str, str]] = {}
+    for name, path in engine_modules(root).items():
+        if path.name != "__init__.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        faces[name] = {
+            alias.asname or alias.name: node.module
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.module
+            for alias in node.names
+        }
+    return faces
+
+
+def import_graph(root: Path, resolve_faces: bool = False) -> dict[str, set[str]]:
+    """module -> the engine modules it imports: the load graph, or with ``resolve_faces``
+    the dependency graph (a name taken from a face counts as its defining module)."""
     modules = engine_modules(root)
+    faces = face_exports(root) if resolve_faces else {}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         targets = imported_names(tree, name, path.name == "__init__.py")
+        if name not in faces:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module in faces:
+                    listed = faces[node.module]
+                    if all(alias.name in listed for alias in node.names):
+                        targets.discard(node.module)
+                        targets.update(listed[alias.name] for alias in node.names)
         graph[name] = {t for t in targets if t in modules and t != name}
     return graph
 
@@ -125,18 +153,22 @@ def longest_chain(graph: dict[str, set[str]]) -> list[str]:
 def figures(root: Path) -> dict[str, object]:
     modules = engine_modules(root)
     graph = import_graph(root)
+    dependencies = import_graph(root, resolve_faces=True)
     per_folder = Counter(
         str(path.parent.relative_to(root))
         for path in modules.values()
         if path.name != "__init__.py"
     )
-    chain = longest_chain(graph)
+    chain = longest_chain(dependencies)
+    load_chain = longest_chain(graph)
     return {
         "modules": sum(per_folder.values()),
         "modules_per_folder": dict(sorted(per_folder.items())),
-        "import_cycles": cycles(graph),
-        "longest_chain_length": len(chain),
-        "longest_chain": chain,
+        "import_cycles": cycles(graph) + cycles(dependencies),
+        "longest_dependency_chain_length": len(chain),
+        "longest_dependency_chain": chain,
+        "longest_load_chain_length": len(load_chain),
+        "longest_load_chain": load_chain,
     }
 
 

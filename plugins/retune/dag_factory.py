@@ -21,7 +21,7 @@ from retune.operators import (
     TuneOperator,
     ValidateOperator,
 )
-from tasks.core import PipelineSpec, TuningSpec, load_spec
+from tasks.core import DATASETS, PipelineSpec, TuningSpec, load_spec, pipeline_dir
 
 SPEC_DIR_ENV = "RETUNE_SPEC_DIR"
 DEFAULT_ARGS: dict[str, Any] = {
@@ -99,7 +99,7 @@ def timetable(schedule: str | None) -> CronDataIntervalTimetable | None:
 
 def snapshot_asset(pipeline: str) -> Asset:
     """What materialize updates: the pipeline's published snapshots, one event per ds."""
-    uri = (Path(resolve_storage_root()) / "datasets" / pipeline).as_uri()
+    uri = pipeline_dir(resolve_storage_root(), DATASETS, pipeline).resolve().as_uri()
     return Asset(name=f"retune_{pipeline}_snapshot", uri=uri, group="retune")
 
 

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse
 
 from retune.hooks import resolve_storage_root
-from tasks.core import DOCS_DIR
+from tasks.core import DOCS_DIR, MODELS, REPORTS
 
 SANDBOX = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox"
 
@@ -27,7 +27,7 @@ app = FastAPI(title="Retune reports", docs_url=None, redoc_url=None, openapi_url
 def served_file(root: Path, kind: str, pipeline: str, path: str) -> Path:
     """The file to serve, or 404 for anything outside what this route may show."""
     parts = PurePosixPath(path).parts
-    allowed = kind == "models" or (len(parts) > 1 and kind == "reports" and parts[1] == DOCS_DIR)
+    allowed = kind == MODELS or (len(parts) > 1 and kind == REPORTS and parts[1] == DOCS_DIR)
     if not allowed or ".." in parts or pipeline in ("", ".", ".."):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a Retune report file")
     home = (root / kind / pipeline).resolve()

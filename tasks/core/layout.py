@@ -18,6 +18,13 @@ from tasks.core.errors import RetuneError
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")  # fullmatch: "$" would let "\n" in
 SPLITS = ("train", "valid")
 
+# The areas under the root, each with one folder per pipeline, then one per ds.
+STAGING = "staging"
+REPORTS = "reports"
+DATASETS = "datasets"
+MODELS = "models"
+RUNS = "runs"
+
 # staging/<p>/ds=<ds>/: what ETL wrote and validation passed
 ETL_SUMMARY = "etl_summary.json"
 GATE_FILE = "validation_gate.json"
@@ -73,6 +80,11 @@ def run_folder_name(run_id: str) -> str:
     return f"{safe[:150]}.{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
 
 
+def pipeline_dir(root: str | Path, area: str, pipeline: str) -> Path:
+    """``<root>/<area>/<pipeline>``: all days of one pipeline in one area."""
+    return Path(root) / area / pipeline
+
+
 @dataclass(frozen=True)
 class Layout:
     """Paths of one pipeline run (pipeline, ds) under ``root``."""
@@ -91,12 +103,12 @@ class Layout:
         check_ds(self.ds)
 
     def _day(self, area: str) -> Path:
-        return self.root / area / self.pipeline / f"ds={self.ds}"
+        return pipeline_dir(self.root, area, self.pipeline) / f"ds={self.ds}"
 
     # staging: ETL's output, checked by validation, copied by materialize
     @property
     def staging_dir(self) -> Path:
-        return self._day("staging")
+        return self._day(STAGING)
 
     @property
     def etl_summary_file(self) -> Path:
@@ -111,7 +123,7 @@ class Layout:
     @property
     def reports_dir(self) -> Path:
         """Validation results, Data Docs, quarantined rows and stage timings of the run."""
-        return self._day("reports")
+        return self._day(REPORTS)
 
     @property
     def quarantine_dir(self) -> Path:
@@ -136,7 +148,7 @@ class Layout:
     # datasets: the published snapshot
     @property
     def dataset_dir(self) -> Path:
-        return self._day("datasets")
+        return self._day(DATASETS)
 
     @property
     def manifest_file(self) -> Path:
@@ -145,7 +157,7 @@ class Layout:
     # models: the exported model of the day, and the pipeline's champion
     @property
     def model_dir(self) -> Path:
-        return self._day("models")
+        return self._day(MODELS)
 
     @property
     def model_file(self) -> Path:
@@ -169,7 +181,7 @@ class Layout:
 
     @property
     def pipeline_models_dir(self) -> Path:
-        return self.root / "models" / self.pipeline
+        return pipeline_dir(self.root, MODELS, self.pipeline)
 
     @property
     def champion_file(self) -> Path:
@@ -187,7 +199,7 @@ class Layout:
 
     # runs: what belongs to one Airflow run of the day
     def run_dir(self, run_id: str) -> Path:
-        return self._day("runs") / run_folder_name(run_id)
+        return self._day(RUNS) / run_folder_name(run_id)
 
     def run_spec_file(self, run_id: str) -> Path:
         """The run's resolved spec (the YAML with the run's Params), read by every stage."""
