@@ -12,7 +12,7 @@ import pytest
 import xgboost as xgb
 from sqlalchemy.engine import make_url
 
-from tasks.core import CARD_FILE, MANIFEST, MODEL_FILE
+from tasks.core import CARD_FILE, MANIFEST, MODEL_FILE, read_run_spec
 from tasks.model import load_snapshot
 from tasks.model.metrics import rmse
 from tasks.tuning import study_name
@@ -103,6 +103,19 @@ def test_export_ran_as_a_spark_job_and_returned_its_summary(run: dict[str, Any])
     assert card["run_id"] == summary["run_id"] and card["run_id"]
     export_logs = [p for p in run["logs"].rglob("*.log") if "task_id=export" in str(p)]
     assert any("export_job.py" in p.read_text(errors="replace") for p in export_logs)
+
+
+def test_every_task_of_the_run_used_the_one_resolved_spec(run: dict[str, Any]) -> None:
+    layout = run["layout"]
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    run_spec = read_run_spec(layout.run_spec_file(card["run_id"]))
+    assert run_spec.spec.tuning.n_trials == N_TRIALS
+    assert card["spec_sha256"] == run_spec.sha256
+    tasks = {"etl": [-1], "validate": [-1], "materialize": [-1], "create_study": [-1]}
+    for task_id, indexes in {**tasks, "tune": [0, 1], "export": [-1]}.items():
+        values = run["stack"].xcoms(task_id, run["ds"])
+        for index in indexes:
+            assert values[(index, "spec_sha256")] == run_spec.sha256, (task_id, index)
 
 
 def test_tune_and_export_link_to_the_report_and_the_dashboard(
