@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.core import (
+    ETL_SUMMARY,
     DataQualityError,
     DataSchemaError,
     Layout,
@@ -82,7 +83,7 @@ def test_etl_writes_every_row_once_with_a_stable_split(
     assert 0.15 < len(valid) / 5000 < 0.25
     assert str(train["id"].dtype) == "int64" and str(train["f00"].dtype) == "float64"
     assert list(train.columns) == list(spec.data_schema.columns)
-    assert json.loads((layout.staging_dir / etl.SUMMARY).read_text())["engine"] == "spark-cpu"
+    assert json.loads((layout.staging_dir / ETL_SUMMARY).read_text())["engine"] == "spark-cpu"
 
     first_valid, first_hash = set(valid["id"]), content_hash(layout.staging_dir)
     assert all(
