@@ -34,20 +34,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tasks import tuning as engine
 from tasks.core import Layout, PipelineSpec, parse_spec
 from tasks.data import make_frame, run_materialize
-from tasks.tuning import (
-    build_sampler,
-    counted_trials,
-    create_study,
-    run_worker,
-    study_name,
-    suggest,
-    trial_record,
-    worker_heartbeat,
-    worker_identity,
-)
-from tasks.tuning import run_tune as run_tune_stage
 from tasks.tuning.storage import mask_url, open_storage
 from tests.staging import stage_frame
 
@@ -159,7 +148,7 @@ def seed_approach_task(
                 "nthread": 1,
                 "seed": spec.tuning.seed,
                 "verbosity": 0,
-                **suggest(trial, spec.search_space),
+                **engine.suggest(trial, spec.search_space),
             }
             history: dict[str, Any] = {}
             booster = xgb.train(
@@ -194,7 +183,7 @@ def trial_figures(
     workers: int,
 ) -> dict[str, Any]:
     """Figures of one run; ``fits`` are (start, end, value or None) of every objective call."""
-    finished = [t for t in counted_trials(trials) if t.state.is_finished()]
+    finished = [t for t in engine.counted_trials(trials) if t.state.is_finished()]
     fit = sum(end - start for start, end, _ in fits)
     complete = [t for t in finished if t.state.name == "COMPLETE"]
     return {
@@ -227,13 +216,15 @@ def run_retune(
     import optuna
 
     started, clock = time.time(), time.perf_counter()
-    create_study(open_storage(url), spec, ds)
-    run_tune_stage(spark, spec, ds, str(root), url, 0, spec.tuning.spark_tasks_per_worker, 1)
+    engine.create_study(open_storage(url), spec, ds)
+    engine.run_tune(spark, spec, ds, str(root), url, 0, spec.tuning.spark_tasks_per_worker, 1)
     wall = time.perf_counter() - clock
-    trials = optuna.load_study(study_name=study_name(spec.name, ds), storage=url).get_trials()
+    trials = optuna.load_study(
+        study_name=engine.study_name(spec.name, ds), storage=url
+    ).get_trials()
     fits = []
     for trial in trials:
-        record = trial_record(trial)
+        record = engine.trial_record(trial)
         if "fit_started" in record:
             start = record["fit_started"]
             value = trial.value if trial.state.name == "COMPLETE" else None
@@ -304,23 +295,23 @@ def bookkeeping(url: str, layout: Layout, spec: PipelineSpec, trials: int) -> li
         }
     )
     # Storages and studies are created before the clocks start: only trials are timed.
-    sampler = build_sampler(one.tuning, one.tuning.seed)
+    sampler = engine.build_sampler(one.tuning, one.tuning.seed)
     bare = optuna.create_study(
         study_name=f"bare.{one.name}", storage=url, sampler=sampler, direction="minimize"
     )
-    storage = open_storage(url, worker_heartbeat(one))
-    create_study(storage, one, layout.ds)
-    identity = worker_identity(one, 0, 0, 1)
+    storage = open_storage(url, engine.worker_heartbeat(one))
+    engine.create_study(storage, one, layout.ds)
+    identity = engine.worker_identity(one, 0, 0, 1)
 
     def run_bare() -> float:
         OBJECTIVE_CALLS.clear()
-        bare.optimize(lambda t: instant(suggest(t, one.search_space))[1], n_trials=trials)
+        bare.optimize(lambda t: instant(engine.suggest(t, one.search_space))[1], n_trials=trials)
         return cycle_seconds(OBJECTIVE_CALLS)
 
     def run_ours() -> float:
         OBJECTIVE_CALLS.clear()
-        name = study_name(one.name, layout.ds)
-        run_worker(storage, name, one, str(layout.dataset_dir), identity, train=instant)
+        name = engine.study_name(one.name, layout.ds)
+        engine.run_worker(storage, name, one, str(layout.dataset_dir), identity, train=instant)
         return cycle_seconds(OBJECTIVE_CALLS)
 
     # The seed decides which goes first, so neither always runs on a warmer machine.

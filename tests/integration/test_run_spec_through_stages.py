@@ -56,14 +56,7 @@ def write_spec(path: Path, n_trials: int, seed: int) -> None:
 def test_a_yaml_edited_mid_run_changes_none_of_the_runs_stages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from retune.operators import (
-        CreateStudyOperator,
-        EtlOperator,
-        ExportOperator,
-        MaterializeOperator,
-        TuneOperator,
-        ValidateOperator,
-    )
+    from retune import operators as op
 
     for name in ("AIRFLOW_CONN_SPARK_DEFAULT", "AIRFLOW_CONN_OPTUNA_DEFAULT"):
         monkeypatch.delenv(name, raising=False)
@@ -74,7 +67,7 @@ def test_a_yaml_edited_mid_run_changes_none_of_the_runs_stages(
     common = {"spec_path": str(spec_file), "pipeline": "demo_regression", "storage_root": str(root)}
     layout = Layout(root, "demo_regression", DS)
 
-    _, etl_ti = run_task(EtlOperator(task_id="etl", **common))
+    _, etl_ti = run_task(op.EtlOperator(task_id="etl", **common))
     run_spec_file = layout.run_spec_file(RUN)
     written = read_run_spec(run_spec_file)
     first_bytes = run_spec_file.read_bytes()
@@ -82,14 +75,14 @@ def test_a_yaml_edited_mid_run_changes_none_of_the_runs_stages(
 
     write_spec(spec_file, n_trials=7, seed=99)  # the YAML changes while the run goes on
 
-    tis = [run_task(ValidateOperator(task_id="validate", **common))[1]]
-    tis.append(run_task(MaterializeOperator(task_id="materialize", **common))[1])
-    workers, ti = run_task(CreateStudyOperator(task_id="create_study", **common))
+    tis = [run_task(op.ValidateOperator(task_id="validate", **common))[1]]
+    tis.append(run_task(op.MaterializeOperator(task_id="materialize", **common))[1])
+    workers, ti = run_task(op.CreateStudyOperator(task_id="create_study", **common))
     tis.append(ti)
     assert workers == [0]
-    tune_result, ti = run_task(TuneOperator(task_id="tune", worker_index=0, **common))
+    tune_result, ti = run_task(op.TuneOperator(task_id="tune", worker_index=0, **common))
     tis.append(ti)
-    export_result, ti = run_task(ExportOperator(task_id="export", **common))
+    export_result, ti = run_task(op.ExportOperator(task_id="export", **common))
     tis.append(ti)
 
     assert run_spec_file.read_bytes() == first_bytes
@@ -104,5 +97,5 @@ def test_a_yaml_edited_mid_run_changes_none_of_the_runs_stages(
     assert card["seeds"]["base"] == 11 and card["run_id"] == RUN
 
     later = "manual__2026-11-23T08:00:00+00:00"
-    run_task(CreateStudyOperator(task_id="create_study", **common), run_id=later)
+    run_task(op.CreateStudyOperator(task_id="create_study", **common), run_id=later)
     assert read_run_spec(layout.run_spec_file(later)).spec.tuning.n_trials == 7

@@ -7,18 +7,8 @@ import json
 import pytest
 from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
 
+from tasks import spark as jobs
 from tasks.core import TuningSpec
-from tasks.spark import (
-    base_conf,
-    export_args,
-    export_conf,
-    job_file,
-    job_spec,
-    stage_args,
-    stage_parser,
-    tune_args,
-    tune_conf,
-)
 from tasks.tuning.storage import STORAGE_ENV
 from tests.conftest import DEMO_SPEC
 
@@ -32,11 +22,13 @@ def no_spark_connection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def build(conf: dict[str, str], args: list[str], job: str, **kwargs: object) -> list[str]:
     hook = RetuneSparkSubmitHook(conf=conf, application_args=args, name="n", **kwargs)  # type: ignore[arg-type]
-    return hook._build_spark_submit_command(job_file(job))
+    return hook._build_spark_submit_command(jobs.job_file(job))
 
 
 def test_etl_command_defaults_to_local_master(no_spark_connection: None) -> None:
-    command = build(base_conf(PY), stage_args("/specs/d.yaml", "2026-11-21", "/st"), "etl")
+    command = build(
+        jobs.base_conf(PY), jobs.stage_args("/specs/d.yaml", "2026-11-21", "/st"), "etl"
+    )
     assert command[1:] == [
         "--master",
         "local[*]",
@@ -48,7 +40,7 @@ def test_etl_command_defaults_to_local_master(no_spark_connection: None) -> None
         "spark.ui.showConsoleProgress=false",
         "--name",
         "n",
-        job_file("etl"),
+        jobs.job_file("etl"),
         "--spec",
         "/specs/d.yaml",
         "--ds",
@@ -68,8 +60,8 @@ def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it
     )
     secret_url = "mysql+pymysql://u:topsecret@db/optuna"
     command = build(
-        tune_conf(PY, TuningSpec(n_trials=8, spark_tasks_per_worker=2, nthread=2), "auto"),
-        tune_args("/specs/d.yaml", "2026-11-21", "/st", 1, 2, 1),
+        jobs.tune_conf(PY, TuningSpec(n_trials=8, spark_tasks_per_worker=2, nthread=2), "auto"),
+        jobs.tune_args("/specs/d.yaml", "2026-11-21", "/st", 1, 2, 1),
         "tune",
         env_vars={STORAGE_ENV: secret_url},
     )
@@ -92,7 +84,7 @@ def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it
         "spark.cores.max=4",
         "--name",
         "n",
-        job_file("tune"),
+        jobs.job_file("tune"),
         "--spec",
         "/specs/d.yaml",
         "--ds",
@@ -112,30 +104,32 @@ def test_tune_command_uses_the_spark_connection_and_keeps_the_storage_url_off_it
 def test_tune_conf_asks_for_one_gpu_per_worker_only_when_gpu_is_on() -> None:
     tuning = TuningSpec(n_trials=8, spark_tasks_per_worker=3)
     gpu_keys = {"spark.executor.resource.gpu.amount", "spark.task.resource.gpu.amount"}
-    on = tune_conf(PY, tuning, "on")
+    on = jobs.tune_conf(PY, tuning, "on")
     assert {k: on[k] for k in gpu_keys} == dict.fromkeys(gpu_keys, "1")
     assert on["spark.cores.max"] == "3"
     for mode in ("auto", "off"):
-        assert gpu_keys.isdisjoint(tune_conf(PY, tuning, mode))
+        assert gpu_keys.isdisjoint(jobs.tune_conf(PY, tuning, mode))
 
 
 def test_export_runs_one_task_with_the_trial_threads_and_a_gpu_only_when_on() -> None:
     tuning = TuningSpec(n_trials=8, nthread=2)
-    conf = export_conf(PY, tuning, "on")
+    conf = jobs.export_conf(PY, tuning, "on")
     assert conf["spark.task.cpus"] == "2" and conf["spark.cores.max"] == "2"
     assert conf["spark.task.resource.gpu.amount"] == "1"
-    assert "spark.task.resource.gpu.amount" not in export_conf(PY, tuning, "auto")
-    args = export_args("/s.yaml", "2026-11-21", "/st", "mysql", "manual__1", {"gpu": "off"})
+    assert "spark.task.resource.gpu.amount" not in jobs.export_conf(PY, tuning, "auto")
+    args = jobs.export_args("/s.yaml", "2026-11-21", "/st", "mysql", "manual__1", {"gpu": "off"})
     assert args[-4:] == ["--storage-kind", "mysql", "--run-id", "manual__1"]
-    assert "--run-id" not in export_args("/s.yaml", "2026-11-21", "/st", "journal", None)
+    assert "--run-id" not in jobs.export_args("/s.yaml", "2026-11-21", "/st", "journal", None)
 
 
 def test_a_job_runs_with_the_run_parameters_the_operator_saw() -> None:
     overrides = {"gpu": "on", "n_trials": 7}
-    args = stage_args(str(DEMO_SPEC), "2026-11-21", "/st", overrides)
-    spec = job_spec(stage_parser("t").parse_args(args))
+    args = jobs.stage_args(str(DEMO_SPEC), "2026-11-21", "/st", overrides)
+    spec = jobs.job_spec(jobs.stage_parser("t").parse_args(args))
     assert spec.gpu == "on" and spec.tuning.n_trials == 7
-    plain = job_spec(stage_parser("t").parse_args(stage_args(str(DEMO_SPEC), "2026-11-21", "/st")))
+    plain = jobs.job_spec(
+        jobs.stage_parser("t").parse_args(jobs.stage_args(str(DEMO_SPEC), "2026-11-21", "/st"))
+    )
     assert plain.tuning.n_trials != 7
 
 
