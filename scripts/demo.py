@@ -6,8 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from tasks.core import Layout
+from tasks.data import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "demo_regression"
@@ -18,21 +21,9 @@ def main() -> None:
     storage = Path(os.environ.setdefault("RETUNE_STORAGE_ROOT", str(ROOT / "var" / "storage")))
     # The daily run at midnight retunes on the day just ended: the latest ds is yesterday.
     ds = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    for day in generate(storage / "raw" / PIPELINE, date.fromisoformat(ds), days=3, rows=100_000):
+        print(day)
     python = sys.executable
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "tasks.data.demo_data",
-            "--root",
-            str(storage / "raw" / PIPELINE),
-            "--end",
-            ds,
-            "--days",
-            "3",
-        ],
-        check=True,
-    )
     runner = os.environ.get("RETUNE_DEMO_RUNNER", "standalone")
     subprocess.run(
         [
@@ -47,8 +38,6 @@ def main() -> None:
         ],
         check=True,
     )
-    from tasks.core import Layout
-
     layout = Layout(storage, PIPELINE, ds)
     card = json.loads(layout.card_file.read_text())
     print()

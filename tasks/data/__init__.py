@@ -1,7 +1,7 @@
 """The data stages: ETL (Spark), validation (Great Expectations on Spark) and
 materialize (the atomic publish of the snapshot); and the demo's synthetic source data."""
 
-from tasks.data.demo_data import make_frame, write_day
+from tasks.data.demo_data import generate, make_frame, write_day
 from tasks.data.etl import check_partition, run_etl
 from tasks.data.materialize import run_materialize
 from tasks.data.validation import failure, run_validate
@@ -9,6 +9,7 @@ from tasks.data.validation import failure, run_validate
 __all__ = [
     "check_partition",
     "failure",
+    "generate",
     "make_frame",
     "run_etl",
     "run_materialize",

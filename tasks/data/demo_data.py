@@ -1,11 +1,8 @@
-"""Synthetic regression data for the demo: one CSV partition ``ds=YYYY-MM-DD`` a day.
-
-python -m tasks.data.demo_data --root var/storage/raw/demo_regression --end 2026-11-21
-"""
+"""Synthetic regression data for the demo: one CSV partition ``ds=YYYY-MM-DD`` a day
+(``make demo`` writes three days with :func:`generate`)."""
 
 from __future__ import annotations
 
-import argparse
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,19 +48,3 @@ def generate(root: Path, end: date, days: int, rows: int, seed: int = 7) -> list
         write_day(root, end - timedelta(days=offset), rows, seed)
         for offset in reversed(range(days))
     ]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="retune-demo-data", description=__doc__)
-    parser.add_argument("--root", required=True, type=Path, help="folder of ds= partitions")
-    parser.add_argument("--end", required=True, type=date.fromisoformat, help="latest ds")
-    parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    for path in generate(args.root, args.end, args.days, args.rows, args.seed):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()
