@@ -8,6 +8,7 @@ the same file; a new run writes its own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tasks.core.errors import SpecError
+from tasks.core.errors import SpecError, StorageNotWritable
 from tasks.core.spec import PipelineSpec, load_spec, parse_spec, with_overrides
 
 FORMAT = "retune-run-spec/1"
@@ -83,15 +84,24 @@ def write_run_spec(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "spec": json.loads(canonical_json(spec)),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         aside.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
         os.link(aside, path)
     except FileExistsError:
-        return read_run_spec(path)
+        if path.is_file():
+            return read_run_spec(path)
+        raise StorageNotWritable(
+            f"cannot write the run's spec {path}: a part of the path is a file"
+        ) from None
+    except OSError as exc:
+        raise StorageNotWritable(
+            f"cannot write the run's spec {path}: {exc.strerror or exc}"
+        ) from None
     finally:
-        aside.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # nothing was written aside when a folder failed
+            aside.unlink(missing_ok=True)
     return RunSpec(spec, path, digest)
 
 

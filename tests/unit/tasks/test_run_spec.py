@@ -11,6 +11,7 @@ import yaml
 from tasks.core import (
     Layout,
     SpecError,
+    StorageNotWritable,
     read_run_spec,
     read_spec_file,
     resolve_run_spec,
@@ -98,3 +99,12 @@ def test_run_ids_become_safe_distinct_folder_names() -> None:
     for bad in ("", ".", ".."):
         with pytest.raises(Exception, match="cannot name a folder"):
             run_folder_name(bad)
+
+
+def test_a_run_spec_that_cannot_be_written_names_its_path(tmp_path: Path) -> None:
+    (tmp_path / "runs").write_text("a file where a folder should be")
+    path = tmp_path / "runs" / "r" / "spec.json"
+    with pytest.raises(
+        StorageNotWritable, match=r"cannot write the run's spec .*runs/r/spec\.json"
+    ):
+        resolve_run_spec(path, yaml_spec(tmp_path, 12), RUN, {})
