@@ -14,10 +14,6 @@ if TYPE_CHECKING:
     from tasks.core.layout import Layout
 
 
-def timings_dir(layout: Layout) -> Path:
-    return layout.timings_dir
-
-
 def record_stage(
     layout: Layout,
     task_id: str,
@@ -27,7 +23,7 @@ def record_stage(
     finished: datetime,
 ) -> Path:
     """Write (or replace, on a later try) the entry of one task instance."""
-    folder = timings_dir(layout)
+    folder = layout.timings_dir
     folder.mkdir(parents=True, exist_ok=True)
     name = task_id if map_index < 0 else f"{task_id}.{map_index}"
     entry = {
@@ -47,7 +43,7 @@ def record_stage(
 
 def read_stages(layout: Layout) -> list[dict[str, Any]]:
     """Every recorded entry of the run, in the order the tasks started."""
-    folder = timings_dir(layout)
+    folder = layout.timings_dir
     if not folder.is_dir():
         return []
     entries = [json.loads(path.read_text()) for path in folder.glob("*.json")]

@@ -1,6 +1,6 @@
 """Data validation gate: the spec's Great Expectations suite, run with Spark on staged data.
 
-Spark job ``python -m tasks.data.validation`` (submitted by the validate task). It writes, under
+Spark job ``tasks/jobs/validate_job.py`` (submitted by the validate task). It writes, under
 ``<storage>/reports/<pipeline>/ds=<ds>/``, the full validation result and GX Data Docs;
 into the staging folder, the gate file materialize requires (with the staged data's
 content hash, so exactly the data that passed gets published). A failed error-severity

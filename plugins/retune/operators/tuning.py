@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from optuna.storages import BaseStorage
 
-    from tasks.core import Layout, PipelineSpec
+    from tasks.core import Layout, PipelineSpec, RunSpec
 
 
 def study_hook(operator: RetuneOperator, optuna_conn_id: str) -> OptunaStudyHook:
@@ -55,22 +55,35 @@ class CreateStudyOperator(RetuneOperator):
         return list(range(spec.tuning.n_workers))
 
 
-class TuneOperator(SparkJobOperator):
-    """One mapped tuning application: ``spark_tasks_per_worker`` Optuna workers on the study."""
+class StudyJobOperator(SparkJobOperator):
+    """A Spark stage on the run's study (tune, export), with links to the run's report and
+    to the study in optuna-dashboard. It holds an :class:`OptunaStudyHook`."""
 
-    template_fields: Sequence[str] = (
-        *SparkJobOperator.template_fields,
-        "optuna_conn_id",
-        "worker_index",
-    )
+    template_fields: Sequence[str] = (*SparkJobOperator.template_fields, "optuna_conn_id")
     operator_extra_links = (ReportLink(), DashboardLink())
 
-    def __init__(
-        self, *, worker_index: int, optuna_conn_id: str = "optuna_default", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, optuna_conn_id: str = "optuna_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.optuna_conn_id = optuna_conn_id
+
+    def open_study(self, context: Context) -> tuple[RunSpec, Layout, OptunaStudyHook, BaseStorage]:
+        """The run's spec, layout, storage hook and storage; sets the task's links."""
+        run = self.run_spec(context)
+        layout = self.layout(context, run.spec)
+        hook = study_hook(self, self.optuna_conn_id)
+        storage = hook.get_storage()
+        self.report_link, self.dashboard_link = study_links(hook, storage, run.spec, layout)
+        return run, layout, hook, storage
+
+
+class TuneOperator(StudyJobOperator):
+    """One mapped tuning application: ``spark_tasks_per_worker`` Optuna workers on the study."""
+
+    template_fields: Sequence[str] = (*StudyJobOperator.template_fields, "worker_index")
+
+    def __init__(self, *, worker_index: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.worker_index = worker_index
-        self.optuna_conn_id = optuna_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         import optuna
@@ -79,12 +92,8 @@ class TuneOperator(SparkJobOperator):
         from tasks.tuning import study_name, study_summary
         from tasks.tuning.storage import STORAGE_ENV
 
-        run = self.run_spec(context)
+        run, layout, hook, storage = self.open_study(context)
         spec = run.spec
-        layout = self.layout(context, spec)
-        hook = study_hook(self, self.optuna_conn_id)
-        storage = hook.get_storage()
-        self.report_link, self.dashboard_link = study_links(hook, storage, spec, layout)
         spark_tasks = spec.tuning.spark_tasks_per_worker
         self.submit(
             "tune",
@@ -108,19 +117,12 @@ class NothingToExport(NoCompletedTrial, AirflowFailException):
     """No trustworthy best trial: the task fails at once, since a retry finds the same study."""
 
 
-class ExportOperator(SparkJobOperator):
+class ExportOperator(StudyJobOperator):
     """Submit the export Spark job: retrain the best trial, evaluate, write model, card and
     report, promote the model if it beats the champion.
 
     XCom: best value, promoted or not (and why), the paths and the spec's SHA-256.
     """
-
-    template_fields: Sequence[str] = (*SparkJobOperator.template_fields, "optuna_conn_id")
-    operator_extra_links = (ReportLink(), DashboardLink())
-
-    def __init__(self, *, optuna_conn_id: str = "optuna_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.optuna_conn_id = optuna_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tasks.core import RetuneError
@@ -128,12 +130,8 @@ class ExportOperator(SparkJobOperator):
         from tasks.spark import export_args, export_conf
         from tasks.tuning.storage import STORAGE_ENV
 
-        run = self.run_spec(context)
+        run, layout, hook, storage = self.open_study(context)
         spec = run.spec
-        layout = self.layout(context, spec)
-        hook = study_hook(self, self.optuna_conn_id)
-        storage = hook.get_storage()
-        self.report_link, self.dashboard_link = study_links(hook, storage, spec, layout)
         try:
             trial = load_best_trial(storage, spec.name, layout.ds)
         except (NoCompletedTrial, ExportRefused) as exc:
