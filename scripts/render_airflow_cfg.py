@@ -33,7 +33,9 @@ def defaults(env: dict[str, str]) -> dict[str, str]:
         "AIRFLOW_API_HOST": "127.0.0.1",
         "AIRFLOW_EXECUTION_API_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW_ADMIN_USER": "admin",
-        "AIRFLOW_DB_URL": f"sqlite:///{home}/airflow.db",
+        # SQLite's 5 s default lock wait is too short when the scheduler, the DAG processor,
+        # the API server and a CLI command such as `airflow backfill create` write at once.
+        "AIRFLOW_DB_URL": f"sqlite:///{home}/airflow.db?timeout=60",
         "RETUNE_REPORT_BASE_URL": "",
         "RETUNE_OPTUNA_DASHBOARD_URL": "",
     }
