@@ -41,6 +41,8 @@ SUCCESS_MARKER = "_SUCCESS"
 # models/<p>/ds=<ds>/: the exported model
 MODEL_FILE = "model.ubj"
 CARD_FILE = "model_card.json"
+# The feature preparation the model was trained with (vocabularies; see tasks.model.features)
+FEATURES_FILE = "features.json"
 MLFLOW_FILE = "mlflow.json"
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
@@ -166,6 +168,10 @@ class Layout:
     @property
     def card_file(self) -> Path:
         return self.model_dir / CARD_FILE
+
+    @property
+    def features_file(self) -> Path:
+        return self.model_dir / FEATURES_FILE
 
     @property
     def mlflow_file(self) -> Path:

@@ -30,6 +30,7 @@ COLUMN_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 RAW_COLUMN_PATTERN = re.compile(r"[^`\x00-\x1f\x7f]{1,256}")
 NUMERIC_TYPES = {"double", "float", "long", "int", "boolean"}
 TIME_TYPES = {"timestamp", "date"}
+CATEGORICAL_TYPES = {"string", "int", "long"}
 
 
 class _Strict(BaseModel):
@@ -43,6 +44,11 @@ class SourceSpec(_Strict):
     )
     format: Literal["csv", "parquet"] = "csv"
     csv_delimiter: str = Field(",", min_length=1, max_length=1)
+    csv_multiline: bool = Field(
+        True,
+        description="Quoted CSV fields may hold line breaks (RFC 4180). False lets Spark split "
+        "one large file across tasks, but a row with a quoted line break is then broken.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -67,6 +73,31 @@ class ColumnSpec(_Strict):
     allowed: list[str | int | float | bool] | None = Field(
         None, min_length=1, description="Validation: the only values allowed."
     )
+    categorical: bool | None = Field(
+        None,
+        description="A categorical feature (XGBoost's native support): always for a string "
+        "column; true makes an int or long column one (codes, ids).",
+    )
+    feature: bool = Field(
+        True, description="False: read and validated, but not trained on (free text, ids)."
+    )
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.type == "string" or bool(self.categorical)
+
+    @model_validator(mode="after")
+    def _categorical_fits(self) -> ColumnSpec:
+        if self.categorical is False and self.type == "string":
+            raise ValueError(
+                "a string column is always categorical; set feature: false to leave it out of "
+                "the model"
+            )
+        if self.categorical and self.type not in CATEGORICAL_TYPES:
+            raise ValueError(
+                f"categorical: true needs a string, int or long column, not {self.type!r}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _bounds(self) -> ColumnSpec:
@@ -109,8 +140,9 @@ class SchemaSpec(_Strict):
             column = getattr(self, role)
             if column is not None and column not in self.columns:
                 raise ValueError(f"{role} column {column!r} is not declared in schema.columns")
-        if self.columns[self.target].type not in NUMERIC_TYPES:
-            raise ValueError(f"target column {self.target!r} must be numeric")
+        target = self.columns[self.target]
+        if target.type not in NUMERIC_TYPES or target.categorical:
+            raise ValueError(f"target column {self.target!r} must be numeric, not categorical")
         if self.timestamp and self.columns[self.timestamp].type not in TIME_TYPES | {"long"}:
             raise ValueError(
                 f"timestamp column {self.timestamp!r} must be a timestamp, date or long"
@@ -123,13 +155,23 @@ class SchemaSpec(_Strict):
 
     @property
     def features(self) -> list[str]:
-        """Numeric columns other than key, target and timestamp: what XGBoost trains on."""
+        """Numeric and categorical columns other than key, target and timestamp, in order.
+
+        Date and timestamp columns are not features; ``derived_features`` turn them into
+        numbers (day of week, hour).
+        """
         roles = {self.key, self.target, self.timestamp}
         return [
             name
             for name, column in self.columns.items()
-            if name not in roles and column.type in NUMERIC_TYPES
+            if name not in roles
+            and column.feature
+            and (column.type in NUMERIC_TYPES or column.is_categorical)
         ]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [name for name in self.features if self.columns[name].is_categorical]
 
 
 class SplitSpec(_Strict):
@@ -150,7 +192,25 @@ class CleaningSpec(_Strict):
     """What the ETL job tolerates before it fails the run."""
 
     max_quarantine_fraction: float = Field(
-        0.01, ge=0.0, le=1.0, description="Rows that fail typing or lack a target."
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="Wrong rows: a value of the wrong type, a null where the spec forbids "
+        "one, a NaN or infinite target.",
+    )
+    max_unlabeled_fraction: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Rows with a null target (unlabelled, such as cancelled flights): left "
+        "out of the snapshot and counted apart from wrong rows.",
+    )
+    max_categories: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Categories kept per categorical column, the most frequent in the train "
+        "split; rarer values, like values never seen in training, are missing.",
     )
     max_duplicate_fraction: float = Field(
         0.01, ge=0.0, le=1.0, description="Rows dropped because their key repeats."
@@ -169,7 +229,7 @@ class ExtraExpectation(_Strict):
 
 
 class ValidationSpec(_Strict):
-    min_rows: int = Field(1000, ge=1)
+    min_rows: int = Field(100, ge=1, description="Fewer staged rows (train + valid) fail the run.")
     split_tolerance: float = Field(
         0.02, gt=0.0, lt=0.5, description="How far the valid share may stray from the spec's."
     )
@@ -404,6 +464,37 @@ class PipelineSpec(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``off``/``on`` (and ``no``/``yes``) as a boolean."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
+    @model_validator(mode="after")
+    def _classes_declared(self) -> PipelineSpec:
+        if self.task != "multiclass":
+            return self
+        target = self.data_schema.target
+        allowed = self.data_schema.columns[target].allowed
+        labels = allowed if allowed is not None else []
+        if not labels or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 and v == int(v)
+            for v in labels
+        ):
+            raise ValueError(
+                f"multiclass needs the classes: schema.columns.{target}.allowed listing the "
+                "labels, integers from 0 (every day's model then has the same classes)"
+            )
+        return self
+
+    @property
+    def num_class(self) -> int:
+        """Multiclass: the number of classes, from the target's allowed labels."""
+        allowed = self.data_schema.columns[self.data_schema.target].allowed or []
+        return int(max(float(v) for v in allowed)) + 1
+
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
@@ -455,7 +546,7 @@ class PipelineSpec(_Strict):
 
     @property
     def model_features(self) -> list[str]:
-        """What XGBoost trains on: the schema's numeric features, then the derived ones."""
+        """What XGBoost trains on: the schema's features, then the derived ones."""
         return [*self.data_schema.features, *self.derived_features]
 
     @model_validator(mode="after")

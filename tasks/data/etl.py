@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,10 @@ from tasks.core import (
 from tasks.data.transforms import (
     REASON,
     SPLIT_COLUMN,
+    UNLABELED,
     add_derived_features,
     assign_split,
+    category_counts,
     dedup,
     dedup_keys,
     duplicated_keys,
@@ -68,8 +71,9 @@ def _data_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
 
 
-def check_partition(uri: str) -> None:
-    """Fail early, naming the path, when a local raw partition is missing, empty or unreadable."""
+def check_partition(uri: str, source_format: str = "csv") -> None:
+    """Fail early, naming the path, when a local raw partition is missing, empty, unreadable,
+    or holds files of another format than the spec says (a gzip file named ``.csv``)."""
     path = local_path(uri)
     if path is None:
         return
@@ -83,6 +87,44 @@ def check_partition(uri: str) -> None:
     empty = [str(f) for f in files if f.stat().st_size == 0]
     if empty:
         raise RawPartitionMissing(f"raw partition {path} has empty data file(s): {empty[:10]}")
+    for file in files[:LISTED_FILES]:
+        problem = content_problem(file, source_format)
+        if problem:
+            raise DataSchemaError(f"{file}: {problem}")
+
+
+# First bytes of the formats a raw file may turn out to be, and the file name endings that
+# Spark reads each by (Hadoop picks the codec by the extension, never by the content).
+MAGIC = {
+    b"\x1f\x8b": ("gzip-compressed", (".gz",)),
+    b"BZh": ("bzip2-compressed", (".bz2",)),
+    b"\x28\xb5\x2f\xfd": ("zstd-compressed", (".zst",)),
+    b"PK\x03\x04": ("a zip archive (or an Excel workbook)", ()),
+    b"PAR1": ("a Parquet file", ()),
+    b"\xd0\xcf\x11\xe0": ("an old Excel or Office file", ()),
+}
+
+
+def content_problem(file: Path, source_format: str) -> str | None:
+    """What is wrong with reading ``file`` as ``source_format``, from its first bytes."""
+    with file.open("rb") as handle:
+        head = handle.read(8)
+    for magic, (looks, endings) in MAGIC.items():
+        if not head.startswith(magic):
+            continue
+        if looks == "a Parquet file" and source_format == "parquet":
+            return None
+        if endings and file.name.endswith(endings) and source_format == "csv":
+            return None
+        if endings:
+            return (
+                f"the file is {looks} but its name does not end in {endings[0]}, so it would be "
+                f"read as plain text; rename it to end in {endings[0]}"
+            )
+        return f"the file is {looks}, not {source_format.upper()}; export it as {source_format}"
+    if source_format == "parquet" and file.suffix != ".parquet":
+        return "the file is not Parquet (no PAR1 magic bytes); check source.format"
+    return None
 
 
 def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
@@ -90,10 +132,20 @@ def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
     try:
         if spec.source.format == "parquet":
             return spark.read.parquet(uri)
-        reader = spark.read.option("header", True).option("sep", spec.source.csv_delimiter)
+        # RFC 4180: quotes are escaped by doubling them; quoted fields may span lines.
+        reader = (
+            spark.read.option("header", True)
+            .option("sep", spec.source.csv_delimiter)
+            .option("quote", '"')
+            .option("escape", '"')
+            .option("multiLine", spec.source.csv_multiline)
+            .option("encoding", "UTF-8")
+        )
         header = reader.csv(uri).schema
         # enforceSchema=false makes Spark check every file's header against the first one.
-        return reader.schema(header).option("enforceSchema", False).csv(uri)
+        frame = reader.schema(header).option("enforceSchema", False).csv(uri)
+        # A UTF-8 byte order mark stays on the first column's name.
+        return frame.toDF(*[name.removeprefix("\ufeff").strip("\r") for name in frame.columns])
     except Exception as exc:
         if isinstance(exc, DataSchemaError):
             raise
@@ -103,15 +155,44 @@ def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
 
 
 def extract(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
-    check_partition(uri)
+    """The raw partition's columns the spec declares (matched by name, in any order)."""
+    check_partition(uri, spec.source.format)
     frame = read_source(spark, spec, uri)
     missing = [c for c in spec.data_schema.columns if c not in frame.columns]
     if missing:
+        culprit = ""
+        if spec.source.format == "csv":
+            culprit = next(
+                (
+                    f"; file {file} has the header {header[:50]}"
+                    for file, header in csv_headers(uri, spec.source.csv_delimiter)
+                    if not set(missing) <= set(header)
+                ),
+                "",
+            )
         raise DataSchemaError(
             f"{uri}: columns {missing} of the spec are missing from the data "
-            f"(found {frame.columns[:50]})"
+            f"(found {frame.columns[:50]}){culprit}"
         )
     return frame
+
+
+def csv_headers(uri: str, delimiter: str) -> Iterator[tuple[Path, list[str]]]:
+    """Each local CSV file of the partition with its header (to name a file that differs)."""
+    import bz2
+    import csv
+    import gzip
+
+    path = local_path(uri)
+    for file in _data_files(path) if path is not None else []:
+        opener = {".gz": gzip.open, ".bz2": bz2.open}.get(file.suffix, open)
+        with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
+            yield file, next(csv.reader(handle, delimiter=delimiter), [])
+
+
+def extra_columns(spec: PipelineSpec, raw: DataFrame) -> list[str]:
+    """Columns of the data that the spec does not declare: ignored, and reported."""
+    return [c for c in raw.columns if c not in spec.data_schema.columns]
 
 
 def check_derived_features(spark: SparkSession, spec: PipelineSpec) -> None:
@@ -135,13 +216,17 @@ def check_derived_features(spark: SparkSession, spec: PipelineSpec) -> None:
             )
 
 
-def quarantine_report(typed: DataFrame) -> tuple[int, int, dict[str, int]]:
-    """Rows read, rows quarantined, and how many rows each problem (column) affected."""
+def quarantine_report(typed: DataFrame) -> tuple[int, int, int, dict[str, int]]:
+    """Rows read, quarantined, unlabelled (and not wrong), and how many rows each problem
+    (column) affected."""
     from pyspark.sql import functions as F
 
-    totals = typed.agg(F.count(F.lit(1)), F.count(F.col(REASON))).first()
+    unlabeled_only = F.col(UNLABELED) & F.col(REASON).isNull()
+    totals = typed.agg(
+        F.count(F.lit(1)), F.count(F.col(REASON)), F.count(F.when(unlabeled_only, 1))
+    ).first()
     assert totals is not None
-    read, quarantined = int(totals[0]), int(totals[1])
+    read, quarantined, unlabeled = int(totals[0]), int(totals[1]), int(totals[2])
     reasons: dict[str, int] = {}
     if quarantined:
         problems = typed.where(F.col(REASON).isNotNull()).select(
@@ -149,7 +234,7 @@ def quarantine_report(typed: DataFrame) -> tuple[int, int, dict[str, int]]:
         )
         for row in problems.groupBy("problem").count().orderBy(F.desc("count")).collect():
             reasons[row["problem"]] = int(row["count"])
-    return read, quarantined, reasons
+    return read, quarantined, unlabeled, reasons
 
 
 def check_quarantine(
@@ -165,6 +250,43 @@ def check_quarantine(
             f"used, above cleaning.max_quarantine_fraction = {limit:.2%}; by column: {worst}. "
             f"The rows and their reasons: {where}"
         )
+
+
+def check_unlabeled(spec: PipelineSpec, read: int, unlabeled: int) -> None:
+    limit = spec.cleaning.max_unlabeled_fraction
+    if read and unlabeled / read > limit:
+        raise DataQualityError(
+            f"{spec.name}: {unlabeled} of {read} rows ({unlabeled / read:.2%}) have no "
+            f"{spec.data_schema.target!r} (unlabelled), above "
+            f"cleaning.max_unlabeled_fraction = {limit:.2%}"
+        )
+
+
+def vocabularies(spark: SparkSession, spec: PipelineSpec, train_dir: Path) -> dict[str, Any]:
+    """Each categorical column's categories in the train split, most frequent first (ties by
+    value), at most ``cleaning.max_categories``; rarer values will be missing."""
+    from pyspark.sql import functions as F
+
+    columns = spec.data_schema.categorical_features
+    if not columns:
+        return {}
+    train = spark.read.parquet(str(train_dir)).select(*columns)
+    limit = spec.cleaning.max_categories
+    found = {}
+    for column in columns:
+        counts = category_counts(train, column).persist()
+        try:
+            distinct = counts.count()
+            top = counts.orderBy(F.desc("count"), F.asc("value")).limit(limit).collect()
+        finally:
+            counts.unpersist()
+        kept_rows = sum(int(row["count"]) for row in top)
+        found[column] = {
+            "values": [row["value"] for row in top],
+            "distinct_in_train": distinct,
+            "rows_in_kept_categories": kept_rows,
+        }
+    return found
 
 
 def check_duplicates(spec: PipelineSpec, clean: int, duplicates: int) -> None:
@@ -271,7 +393,7 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
     typed = type_rows(raw, spec).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         try:
-            read, quarantined, reasons = quarantine_report(typed)
+            read, quarantined, unlabeled, reasons = quarantine_report(typed)
         except Exception as exc:
             raise DataSchemaError(
                 f"cannot read raw partition {source}: {spark_error_text(exc)}"
@@ -282,19 +404,22 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
         with replace_dir(quarantine_dir) as tmp:
             typed.where(F.col(REASON).isNotNull()).coalesce(1).write.parquet(str(tmp / "rows"))
         check_quarantine(spec, read, quarantined, reasons, quarantine_dir)
+        check_unlabeled(spec, read, unlabeled)
 
-        clean = typed.where(F.col(REASON).isNull()).drop(REASON)
-        duplicates = deduplicate(clean, spec, read - quarantined)
+        clean = typed.where(F.col(REASON).isNull() & ~F.col(UNLABELED)).drop(REASON, UNLABELED)
+        duplicates = deduplicate(clean, spec, read - quarantined - unlabeled)
         features = add_derived_features(duplicates.frame, spec.derived_features)
         cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
         staged = assign_split(features, spec, cutoff)
-        kept = read - quarantined - duplicates.removed
+        kept = read - quarantined - unlabeled - duplicates.removed
         with replace_dir(layout.staging_dir) as tmp:
             rows, files = write_splits(
                 staged, kept, 1 - spec.split.valid_fraction, tmp, spec.cleaning.rows_per_file
             )
             if sum(rows.values()) != kept:
                 raise RuntimeError(f"ETL wrote {rows} rows, expected {kept} in all")
+            categories = vocabularies(spark, spec, tmp / "train")
+            ignored = extra_columns(spec, raw)
             source_files = raw.inputFiles()
             summary = {
                 "pipeline": spec.name,
@@ -306,11 +431,20 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
                 "quarantined": quarantined,
                 "quarantine_reasons": reasons,
                 "quarantine_path": str(quarantine_dir),
+                "unlabeled": unlabeled,
                 "duplicates_removed": duplicates.removed,
                 "rows": rows,
                 "files": files,
                 "split": {"method": spec.split.method, "time_cutoff": cutoff},
                 "derived_features": list(spec.derived_features),
+                "categories": categories,
+                "ignored_columns": ignored,
+                "warnings": [
+                    f"{len(ignored)} column(s) of the data are not in the spec and were "
+                    f"ignored: {ignored[:20]}"
+                ]
+                if ignored
+                else [],
                 "engine": engine_of(spark),
             }
             (tmp / ETL_SUMMARY).write_text(json.dumps(summary, indent=2))

@@ -1,11 +1,14 @@
 """The Great Expectations suite a spec implies, plus the extra expectations it lists.
 
-Every expectation carries ``meta.severity``: ``error`` stops the run, ``warn`` is only
-reported. The suite runs on the staged data as Spark reads it (see tasks.data.validation).
+Every expectation carries ``meta.severity`` (``error`` stops the run, ``warn`` is only
+reported) and ``meta.spec_field``: the spec setting that makes the check, named on failure.
+The suite runs on the staged data as Spark reads it (see tasks.data.validation).
 """
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import SpecError
@@ -30,44 +33,102 @@ SPARK_TYPES = {
 IS_VALID = "__is_valid"
 
 
-def _with(expectation: Any, severity: str = "error") -> Any:
-    expectation.meta = {**(expectation.meta or {}), "severity": severity}
+def _with(expectation: Any, severity: str = "error", spec_field: str = "") -> Any:
+    """``expectation`` with its severity and the spec setting it checks (named on failure)."""
+    expectation.meta = {**(expectation.meta or {}), "severity": severity, "spec_field": spec_field}
     return expectation
 
 
-def spec_expectations(spec: PipelineSpec) -> list[Any]:
-    """What the spec says of the data, each as a GX expectation (severity error)."""
+def split_tolerance(spec: PipelineSpec, rows: int | None) -> float:
+    """How far the valid share may stray: ``validation.split_tolerance``, widened to four
+    binomial standard errors of ``rows`` so that a correct hash split on a small table
+    never fails by chance (about 1 in 16,000)."""
+    fraction, tolerance = spec.split.valid_fraction, spec.validation.split_tolerance
+    if not rows:
+        return tolerance
+    return max(tolerance, 4 * math.sqrt(fraction * (1 - fraction) / rows))
+
+
+def spec_expectations(spec: PipelineSpec, rows: int | None = None) -> list[Any]:
+    """What the spec says of the data, each as a GX expectation (severity error).
+
+    ``rows``: how many rows the staged data has, to size the split check's tolerance.
+    """
     import great_expectations.expectations as gxe
 
     schema = spec.data_schema
     found: list[Any] = []
     for name, column in schema.columns.items():
-        found.append(gxe.ExpectColumnToExist(column=name))
-        found.append(gxe.ExpectColumnValuesToBeOfType(column=name, type_=SPARK_TYPES[column.type]))
-        if not column.nullable or name in (schema.key, schema.target):
-            found.append(gxe.ExpectColumnValuesToNotBeNull(column=name))
+        field = f"schema.columns.{name}"
+        found.append(_with(gxe.ExpectColumnToExist(column=name), spec_field=field))
+        found.append(
+            _with(
+                gxe.ExpectColumnValuesToBeOfType(column=name, type_=SPARK_TYPES[column.type]),
+                spec_field=f"{field}.type = {column.type}",
+            )
+        )
+        if name in (schema.key, schema.target):
+            role = "key" if name == schema.key else "target"
+            found.append(
+                _with(
+                    gxe.ExpectColumnValuesToNotBeNull(column=name),
+                    spec_field=f"schema.{role} = {name} (never null)",
+                )
+            )
+        elif not column.nullable:
+            found.append(
+                _with(
+                    gxe.ExpectColumnValuesToNotBeNull(column=name),
+                    spec_field=f"{field}.nullable = false",
+                )
+            )
         if column.min is not None or column.max is not None:
             found.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=name, min_value=column.min, max_value=column.max
+                _with(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=name, min_value=column.min, max_value=column.max
+                    ),
+                    spec_field=f"{field}.min = {column.min}, {field}.max = {column.max}",
                 )
             )
         if column.allowed is not None:
-            found.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=column.allowed))
+            found.append(
+                _with(
+                    gxe.ExpectColumnValuesToBeInSet(column=name, value_set=column.allowed),
+                    spec_field=f"{field}.allowed = {column.allowed}",
+                )
+            )
     for name in spec.derived_features:
-        found.append(gxe.ExpectColumnToExist(column=name))
-    found.append(gxe.ExpectColumnValuesToBeUnique(column=schema.key))
-    found.append(gxe.ExpectTableRowCountToBeBetween(min_value=spec.validation.min_rows))
-    found.extend(target_expectations(spec))
-    fraction, tolerance = spec.split.valid_fraction, spec.validation.split_tolerance
+        found.append(
+            _with(gxe.ExpectColumnToExist(column=name), spec_field=f"derived_features.{name}")
+        )
     found.append(
-        gxe.ExpectColumnMeanToBeBetween(
-            column=IS_VALID,
-            min_value=max(0.0, fraction - tolerance),
-            max_value=min(1.0, fraction + tolerance),
+        _with(
+            gxe.ExpectColumnValuesToBeUnique(column=schema.key),
+            spec_field=f"schema.key = {schema.key}",
         )
     )
-    return [_with(e) for e in found]
+    found.append(
+        _with(
+            gxe.ExpectTableRowCountToBeBetween(min_value=spec.validation.min_rows),
+            spec_field=f"validation.min_rows = {spec.validation.min_rows}",
+        )
+    )
+    found.extend(target_expectations(spec))
+    fraction = spec.split.valid_fraction
+    tolerance = split_tolerance(spec, rows)
+    found.append(
+        _with(
+            gxe.ExpectColumnMeanToBeBetween(
+                column=IS_VALID,
+                min_value=max(0.0, round(fraction - tolerance, 6)),
+                max_value=min(1.0, round(fraction + tolerance, 6)),
+            ),
+            spec_field=f"split.valid_fraction = {fraction:g} within validation.split_tolerance "
+            f"= {spec.validation.split_tolerance:g} (widened to {tolerance:.4g} for {rows} rows)",
+        )
+    )
+    return found
 
 
 def target_expectations(spec: PipelineSpec) -> list[Any]:
@@ -75,18 +136,51 @@ def target_expectations(spec: PipelineSpec) -> list[Any]:
     import great_expectations.expectations as gxe
 
     target, checks = spec.data_schema.target, spec.validation
-    # One value only leaves nothing to learn, whatever the task.
-    found: list[Any] = [gxe.ExpectColumnUniqueValueCountToBeBetween(column=target, min_value=2)]
+    field = f"schema.target = {target}"
+    # Nothing non-finite is ever published: in Spark's order NaN is above every number.
+    found: list[Any] = [
+        _with(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=target, min_value=-sys.float_info.max, max_value=sys.float_info.max
+            ),
+            spec_field=f"{field} (finite: no NaN or infinity)",
+        ),
+        # One value only leaves nothing to learn, whatever the task.
+        _with(
+            gxe.ExpectColumnUniqueValueCountToBeBetween(column=target, min_value=2),
+            spec_field=f"{field} (at least two distinct values)",
+        ),
+    ]
     if spec.task == "binary":
-        found.append(gxe.ExpectColumnValuesToBeInSet(column=target, value_set=[0, 1]))
+        found.append(
+            _with(
+                gxe.ExpectColumnValuesToBeInSet(column=target, value_set=[0, 1]),
+                spec_field="task = binary (labels 0 and 1)",
+            )
+        )
     elif spec.task == "multiclass":
-        found.append(gxe.ExpectColumnMinToBeBetween(column=target, min_value=0))
+        found.append(
+            _with(
+                gxe.ExpectColumnMinToBeBetween(column=target, min_value=0),
+                spec_field="task = multiclass (labels from 0)",
+            )
+        )
     if checks.target_mean is not None:
         low, high = checks.target_mean
-        found.append(gxe.ExpectColumnMeanToBeBetween(column=target, min_value=low, max_value=high))
+        found.append(
+            _with(
+                gxe.ExpectColumnMeanToBeBetween(column=target, min_value=low, max_value=high),
+                spec_field=f"validation.target_mean = [{low:g}, {high:g}]",
+            )
+        )
     if checks.target_stdev is not None:
         low, high = checks.target_stdev
-        found.append(gxe.ExpectColumnStdevToBeBetween(column=target, min_value=low, max_value=high))
+        found.append(
+            _with(
+                gxe.ExpectColumnStdevToBeBetween(column=target, min_value=low, max_value=high),
+                spec_field=f"validation.target_stdev = [{low:g}, {high:g}]",
+            )
+        )
     return found
 
 
@@ -106,14 +200,14 @@ def extra_expectations(spec: PipelineSpec) -> list[Any]:
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SpecError(f"{spec.name}: {where} is not a valid expectation: {detail}") from None
-        found.append(_with(expectation, extra.severity))
+        found.append(_with(expectation, extra.severity, f"validation.expectations[{index}]"))
     return found
 
 
-def build_suite(spec: PipelineSpec) -> gx.ExpectationSuite:
+def build_suite(spec: PipelineSpec, rows: int | None = None) -> gx.ExpectationSuite:
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=f"retune.{spec.name}")
-    for expectation in [*spec_expectations(spec), *extra_expectations(spec)]:
+    for expectation in [*spec_expectations(spec, rows), *extra_expectations(spec)]:
         suite.add_expectation(expectation)
     return suite

@@ -73,6 +73,10 @@ def build_manifest(
         "rows": rows,
         "schema": schema,
         "features": spec.model_features,
+        # Each categorical feature's vocabulary: a value's code is its index.
+        "categories": etl_summary.get("categories") or {},
+        "unlabeled": etl_summary.get("unlabeled"),
+        "ignored_columns": etl_summary.get("ignored_columns") or [],
         "content_hash": digest,
         "source": etl_summary.get("source"),
         "source_file_count": etl_summary.get("source_file_count"),

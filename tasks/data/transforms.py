@@ -15,25 +15,46 @@ if TYPE_CHECKING:
     from tasks.core import PipelineSpec, SchemaSpec
 
 REASON = "__reason"
+UNLABELED = "__unlabeled"
+FLOAT_TYPES = {"double", "float"}
 SPLIT_COLUMN = "__split"
 SPLIT_BUCKETS = 10_000
 
 
 def required_columns(spec: PipelineSpec) -> set[str]:
-    """Columns a usable row must have: key, target, the split's time column, non-nullable ones."""
+    """Columns a usable row must have: key, the split's time column, non-nullable ones.
+
+    The target is not among them: a row without one is unlabelled (see :func:`type_rows`).
+    """
     schema = spec.data_schema
-    required = {schema.key, schema.target}
+    required = {schema.key}
     required |= {name for name, column in schema.columns.items() if not column.nullable}
+    required.discard(schema.target)
     if spec.split.method == "time" and spec.split.time_column:
         required.add(spec.split.time_column)
     return required
 
 
+def typed_value(name: str, kind: str, target: bool) -> Column:
+    """The column cast to ``kind``; in a float feature, NaN and infinity become null (missing).
+
+    ``try_cast`` turns an unparsable value into null instead of failing the job (Spark 4
+    casts in ANSI mode).
+    """
+    from pyspark.sql import functions as F
+
+    typed = F.col(name).try_cast(kind)
+    if kind in FLOAT_TYPES and not target:
+        finite = ~F.isnan(typed) & (F.abs(typed) != F.lit(float("inf")))
+        return F.when(finite, typed)
+    return typed
+
+
 def row_problems(schema: SchemaSpec, required: Iterable[str]) -> Column:
     """An array of ``"<column>: <problem>"`` per row, empty when the row is usable.
 
-    ``try_cast`` turns an unparsable value into null instead of failing the job (Spark
-    4 casts in ANSI mode); a null that was not null before is a value of the wrong type.
+    A null that was not null before the cast is a value of the wrong type; a NaN or
+    infinite target cannot be learnt from.
     """
     from pyspark.sql import functions as F
 
@@ -46,19 +67,35 @@ def row_problems(schema: SchemaSpec, required: Iterable[str]) -> Column:
         )
         if name in required:
             problems.append(F.when(raw.isNull(), F.lit(f"{name}: null")))
+        if name == schema.target and column.type in FLOAT_TYPES:
+            infinite = F.isnan(typed) | (F.abs(typed) == F.lit(float("inf")))
+            problems.append(F.when(infinite, F.lit(f"{name}: not finite (NaN or infinity)")))
     return F.filter(F.array(*problems), lambda problem: problem.isNotNull())
 
 
 def type_rows(frame: DataFrame, spec: PipelineSpec) -> DataFrame:
-    """Every spec column cast to its type, plus ``__reason``: why the row is unusable, or null."""
+    """Every spec column cast to its type, plus ``__reason`` (why the row is wrong, or null)
+    and ``__unlabeled`` (the target is null: kept out of the snapshot, but not wrong)."""
     from pyspark.sql import functions as F
 
     schema = spec.data_schema
     problems = row_problems(schema, required_columns(spec))
     return frame.select(
-        *[F.col(name).try_cast(column.type).alias(name) for name, column in schema.columns.items()],
+        *[
+            typed_value(name, column.type, name == schema.target).alias(name)
+            for name, column in schema.columns.items()
+        ],
         F.when(F.size(problems) > 0, F.array_join(problems, "; ")).alias(REASON),
+        F.col(schema.target).isNull().alias(UNLABELED),
     )
+
+
+def category_counts(frame: DataFrame, column: str) -> DataFrame:
+    """Each non-null value of ``column`` as Spark's text of it, with its row count."""
+    from pyspark.sql import functions as F
+
+    value = F.col(column).cast("string")
+    return frame.where(value.isNotNull()).groupBy(value.alias("value")).count()
 
 
 def dedup(frame: DataFrame, key: str, timestamp: str | None) -> DataFrame:

@@ -113,6 +113,7 @@ def describe(result: dict[str, Any]) -> dict[str, Any]:
         "expectation": config["type"],
         "column": kwargs.get("column"),
         "severity": (config.get("meta") or {}).get("severity", "error"),
+        "spec_field": (config.get("meta") or {}).get("spec_field") or "",
         "observed": observed,
         "expected": {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")},
     }
@@ -125,6 +126,17 @@ def outcomes(result_json: dict[str, Any]) -> tuple[list[dict[str, Any]], list[di
     return errors, [f for f in failed if f["severity"] != "error"]
 
 
+def rounded(value: Any) -> Any:
+    """``value`` with float noise dropped (0.30000000000000004 -> 0.3), in lists and dicts."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return value
+
+
 def failure(layout: Layout) -> ValidationFailed | None:
     """The error a run's written result amounts to, or None when it passed or is absent."""
     path = layout.validation_result_file
@@ -135,8 +147,8 @@ def failure(layout: Layout) -> ValidationFailed | None:
     if not errors:
         return None
     lines = "\n  ".join(
-        f"{f['expectation']}({f['column'] or ''}): observed {f['observed']!r}, "
-        f"expected {f['expected']}"
+        f"{f['spec_field'] or 'the spec'}: observed {rounded(f['observed'])!r}, expected "
+        f"{rounded(f['expected'])} [Great Expectations: {f['expectation']}({f['column'] or ''})]"
         for f in errors
     )
     evaluated = result_json["statistics"]["evaluated_expectations"]
@@ -145,6 +157,10 @@ def failure(layout: Layout) -> ValidationFailed | None:
         f"{evaluated} expectations\n  {lines}\nfull result: {path}\n"
         f"Data Docs: {layout.data_docs_index}"
     )
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def run_validate(
@@ -158,7 +174,8 @@ def run_validate(
     if not all((staging / split).is_dir() for split in SPLITS):
         raise SnapshotMissing(f"no staged data to validate in {staging}: run etl for this ds")
     context = new_context()
-    suite = build_suite(spec)
+    staged_rows = (read_json(layout.etl_summary_file).get("rows") or {}).values()
+    suite = build_suite(spec, sum(staged_rows) or None)
     for stale in (layout.gate_file, layout.validation_result_file):
         stale.unlink(missing_ok=True)
     staged_hash = content_hash(staging)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.core import (
     CARD_FILE,
+    FEATURES_FILE,
     MLFLOW_FILE,
     MODEL_FILE,
     ExportRefused,
@@ -136,6 +137,7 @@ def export_best(
         decision = decide(spec, metric_value, read_champion(layout), snapshot)
         with replace_dir(target) as tmp:
             booster.save_model(str(tmp / MODEL_FILE))
+            snapshot.plan.write(tmp / FEATURES_FILE)
             card = {
                 "pipeline": spec.name,
                 "ds": layout.ds,
@@ -156,7 +158,7 @@ def export_best(
                 "num_boost_round": rounds,
                 "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
                 "device": device,
-                "features": snapshot.features,
+                "features": snapshot.plan.summary(),
                 "data": {
                     "content_hash": snapshot.manifest["content_hash"],
                     "rows": snapshot.manifest["rows"],
@@ -173,7 +175,7 @@ def export_best(
         if decision.promoted:
             promote(
                 layout,
-                [layout.model_file, layout.card_file],
+                [layout.model_file, layout.card_file, layout.features_file],
                 {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
             )
     return export_summary(layout)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import replace_dir
+from tasks.core import FEATURES_FILE, replace_dir
 
 if TYPE_CHECKING:
     from tasks.core import Layout, PipelineSpec
@@ -70,15 +70,25 @@ def score_champion(
     """The champion's metric on the new valid split, or None and why it cannot be scored."""
     import xgboost as xgb
 
-    from tasks.model import predict_valid, score, to_numpy
+    from tasks.model import FeaturePlan, predict_valid, score, to_numpy
 
     model = Path(champion["model"])
     if not model.is_file():
         return None, f"the champion's model {model} is missing"
     booster = xgb.Booster(model_file=str(model))
-    if list(booster.feature_names or []) != list(snapshot.features):
+    plan_file = model.with_name(FEATURES_FILE)
+    # A champion from before feature plans was trained on numbers only.
+    plan = (
+        FeaturePlan.read(plan_file)
+        if plan_file.is_file()
+        else FeaturePlan(tuple(booster.feature_names or ()))
+    )
+    if list(booster.feature_names or []) != list(plan.features) or not set(plan.features) <= set(
+        snapshot.features
+    ):
         return None, "the champion was trained on other features"
-    pred = predict_valid(booster, snapshot, int(champion["num_boost_round"]))
+    # Its own vocabularies: a category keeps the code the champion learned it by.
+    pred = predict_valid(booster, snapshot, int(champion["num_boost_round"]), plan)
     value = score(spec.metric, to_numpy(snapshot.y_valid), pred)
     if math.isnan(value):
         return None, f"the champion's {spec.metric} on the new data is NaN"

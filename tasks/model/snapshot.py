@@ -15,6 +15,7 @@ from tasks.core import (
     SnapshotMissing,
     content_hash,
 )
+from tasks.model.features import FeaturePlan
 
 if TYPE_CHECKING:
     from tasks.core import PipelineSpec
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 class Snapshot:
     """One published dataset, loaded into memory once per worker.
 
-    Arrays are numpy on the CPU, or cudf/cupy on the GPU (``engine`` says which).
+    Features are encoded by ``plan`` (categorical codes, see :mod:`tasks.model.features`).
+    Arrays are pandas on the CPU, or cudf on the GPU (``engine`` says which).
     """
 
     manifest: dict[str, Any]
@@ -32,8 +34,21 @@ class Snapshot:
     y_train: Any
     x_valid: Any
     y_valid: Any
-    features: list[str]
+    plan: FeaturePlan
+    dataset_dir: Path
     engine: str = "pandas"
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.plan.features)
+
+    def valid_encoded_by(self, plan: FeaturePlan) -> Any:
+        """The valid split's features as another model's ``plan`` encodes them (a champion's
+        vocabulary may differ from this snapshot's)."""
+        if plan == self.plan:
+            return self.x_valid
+        read = _read_split_cudf if self.engine == "cudf" else _read_split_pandas
+        return plan.encode(read(self.dataset_dir / "valid", list(plan.features)))
 
 
 def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
@@ -81,16 +96,16 @@ def load_snapshot(
     """
     dataset_dir = Path(dataset_dir)
     manifest = verify_snapshot(dataset_dir) if verify else read_manifest(dataset_dir)
-    features = spec.model_features
+    plan = FeaturePlan.from_manifest(manifest, spec)
     target = spec.data_schema.target
     engine, read = (
         ("cudf", _read_split_cudf) if device == "cuda" else ("pandas", _read_split_pandas)
     )
     arrays = {}
     for split in SPLITS:
-        frame = read(dataset_dir / split, [*features, target])
-        arrays[split] = (frame[features].astype("float32"), frame[target].astype("float32"))
-    return Snapshot(manifest, *arrays["train"], *arrays["valid"], features, engine)
+        frame = read(dataset_dir / split, [*plan.features, target])
+        arrays[split] = (plan.encode(frame), frame[target].astype("float32"))
+    return Snapshot(manifest, *arrays["train"], *arrays["valid"], plan, dataset_dir, engine)
 
 
 def with_valid_in_train(snapshot: Snapshot) -> Snapshot:

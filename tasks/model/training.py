@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import RetuneError
+from tasks.model.features import FeaturePlan
 from tasks.model.snapshot import Snapshot, gpu_loader_available
 
 if TYPE_CHECKING:
@@ -43,11 +44,20 @@ def training_device(gpu_mode: str, device: str) -> str:
 def build_matrices(snapshot: Snapshot) -> Matrices:
     import xgboost as xgb
 
-    train = xgb.QuantileDMatrix(snapshot.x_train, snapshot.y_train, feature_names=snapshot.features)
+    train = xgb.QuantileDMatrix(snapshot.x_train, snapshot.y_train, **matrix_args(snapshot.plan))
     valid = xgb.QuantileDMatrix(
-        snapshot.x_valid, snapshot.y_valid, ref=train, feature_names=snapshot.features
+        snapshot.x_valid, snapshot.y_valid, ref=train, **matrix_args(snapshot.plan)
     )
     return Matrices(train, valid)
+
+
+def matrix_args(plan: FeaturePlan) -> dict[str, Any]:
+    """Names and types of the encoded features: categorical codes are ``c``."""
+    return {
+        "feature_names": list(plan.features),
+        "feature_types": plan.feature_types,
+        "enable_categorical": bool(plan.categories),
+    }
 
 
 def base_params(spec: PipelineSpec, device: str, seed: int, snapshot: Snapshot) -> dict[str, Any]:
@@ -61,9 +71,7 @@ def base_params(spec: PipelineSpec, device: str, seed: int, snapshot: Snapshot) 
         "verbosity": 0,
     }
     if spec.task == "multiclass":
-        params["num_class"] = (
-            int(max(float(snapshot.y_train.max()), float(snapshot.y_valid.max()))) + 1
-        )
+        params["num_class"] = spec.num_class
     return params
 
 
@@ -98,11 +106,20 @@ def best_rounds(booster: xgb.Booster, num_boost_round: int) -> int:
     return int(best) + 1 if best is not None else num_boost_round
 
 
-def predict_valid(booster: xgb.Booster, snapshot: Snapshot, rounds: int) -> Any:
+def predict_valid(
+    booster: xgb.Booster, snapshot: Snapshot, rounds: int, plan: FeaturePlan | None = None
+) -> Any:
+    """Predictions on the valid split, its features encoded by ``plan`` (default: the
+    snapshot's own)."""
+    plan = plan or snapshot.plan
+    return predict_encoded(booster, snapshot.valid_encoded_by(plan), plan, rounds)
+
+
+def predict_encoded(booster: xgb.Booster, encoded: Any, plan: FeaturePlan, rounds: int) -> Any:
     import xgboost as xgb
 
-    dvalid = xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features)
-    return booster.predict(dvalid, iteration_range=(0, rounds))
+    matrix = xgb.DMatrix(encoded, **matrix_args(plan))
+    return booster.predict(matrix, iteration_range=(0, rounds))
 
 
 def to_numpy(values: Any) -> np.ndarray:

@@ -57,7 +57,7 @@ def test_validate_raises_the_failed_expectations_when_the_job_exits(
                 "expectation_config": {
                     "type": "expect_column_values_to_be_between",
                     "kwargs": {"column": "f00", "min_value": 0},
-                    "meta": {"severity": "error"},
+                    "meta": {"severity": "error", "spec_field": "schema.columns.f00.min = 0"},
                 },
                 "result": {"unexpected_count": 150, "unexpected_percent": 50.0},
             }
@@ -78,7 +78,8 @@ def test_validate_raises_the_failed_expectations_when_the_job_exits(
     assert isinstance(caught.value, AirflowFailException)  # no retry of the same data
     text = str(caught.value)
     assert "1 of 9 expectations" in text
-    assert "expect_column_values_to_be_between(f00): observed '150 unexpected (50.00%)'" in text
+    assert "schema.columns.f00.min = 0: observed '150 unexpected (50.00%)'" in text
+    assert "[Great Expectations: expect_column_values_to_be_between(f00)]" in text
     assert str(layout.reports_dir / DOCS_DIR / "index.html") in text
 
     # A crash that wrote no result stays the crash.

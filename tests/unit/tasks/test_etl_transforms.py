@@ -11,6 +11,7 @@ from tasks.core import parse_spec
 from tasks.data.transforms import (
     REASON,
     SPLIT_COLUMN,
+    UNLABELED,
     add_derived_features,
     assign_split,
     dedup,
@@ -59,15 +60,27 @@ def test_type_rows_casts_and_names_every_problem(spark: Any) -> None:
         ("3", "0.1", None, None, None),
         (None, "0.2", "x", "2026-11-20 10:00:00", "1.0"),
         ("5", None, "4", None, "0.0"),
+        ("6", "1", "4", None, "NaN"),
+        ("7", "1", "4", None, "inf"),
+        ("8", "-Infinity", "4", None, "-Infinity"),
+        ("9", "Infinity", "4", None, "2.5"),
+        ("10", "NaN", "4", None, None),
     ]
     typed = {r["id"]: r.asDict() for r in type_rows(raw_frame(spark, rows), small_spec()).collect()}
     assert typed[1]["x"] == 0.5 and typed[1]["n"] == 3 and typed[1][REASON] is None
     assert typed[1]["seen"] == datetime(2026, 11, 20, 10, 0)
     assert typed[2]["x"] is None and typed[2][REASON] == "x: not a double"
-    assert typed[3][REASON] == "n: null; y: null"
+    # A null target is unlabelled, not wrong; the row may be wrong for another reason.
+    assert typed[3][REASON] == "n: null" and typed[3][UNLABELED] is True
     assert typed[None][REASON] == "id: null; n: not a int"
     # A null in a nullable column is fine: XGBoost treats it as missing.
-    assert typed[5]["x"] is None and typed[5][REASON] is None
+    assert typed[5]["x"] is None and typed[5][REASON] is None and typed[5][UNLABELED] is False
+    # A NaN or infinite target is wrong; an infinite or NaN feature is missing.
+    for key in (6, 7):
+        assert typed[key][REASON] == "y: not finite (NaN or infinity)"
+    assert typed[8][REASON] == "y: not finite (NaN or infinity)" and typed[8]["x"] is None
+    assert typed[9]["x"] is None and typed[9][REASON] is None and typed[9]["y"] == 2.5
+    assert typed[10]["x"] is None and typed[10][REASON] is None and typed[10][UNLABELED]
 
 
 def test_dedup_keeps_the_latest_record_per_key(spark: Any) -> None:

@@ -151,8 +151,54 @@ def test_columns_take_a_type_or_a_full_declaration() -> None:
     columns = spec.data_schema.columns
     assert columns["f00"].type == "double" and columns["f00"].nullable is True
     assert columns["amount"].min == 0 and columns["amount"].nullable is False
-    # Strings and times are not trained on; derived features are, after the schema's.
-    assert spec.model_features == [*[f"f{i:02d}" for i in range(20)], "amount", "is_de"]
+    # Strings are categorical features; times are not trained on; derived features are,
+    # after the schema's.
+    assert spec.model_features == [
+        *[f"f{i:02d}" for i in range(20)],
+        "amount",
+        "country",
+        "is_de",
+    ]
+    assert spec.data_schema.categorical_features == ["country"]
+
+
+def test_categorical_columns_are_strings_or_marked_integers() -> None:
+    data = demo_spec_data()
+    data["schema"]["columns"].update(
+        {
+            "store": {"type": "long", "categorical": True},
+            "note": {"type": "string", "feature": False},
+            "carrier": "string",
+            "flag": "boolean",
+        }
+    )
+    schema = parse_spec(data).data_schema
+    assert schema.categorical_features == ["store", "carrier"]
+    assert "note" not in schema.features and "flag" in schema.features
+    for column, message in [
+        ({"type": "double", "categorical": True}, "needs a string, int or long column"),
+        ({"type": "string", "categorical": False}, "set feature: false"),
+    ]:
+        data["schema"]["columns"]["bad"] = column
+        with pytest.raises(SpecError, match=message):
+            parse_spec(data)
+
+
+def test_yaml_booleans_for_gpu_read_as_on_and_off(tmp_path: Path) -> None:
+    text = DEMO_SPEC.read_text()
+    for written, mode in [("off", "off"), ("on", "on"), ("no", "off"), ("false", "off")]:
+        path = tmp_path / f"{written}.yaml"
+        path.write_text(text.replace("gpu: auto", f"gpu: {written}"))
+        assert load_spec(path).gpu == mode
+
+
+def test_multiclass_takes_its_classes_from_the_spec() -> None:
+    data = demo_spec_data()
+    data.update(task="multiclass", metric="mlogloss")
+    with pytest.raises(SpecError, match=r"schema.columns.y.allowed listing the labels"):
+        parse_spec(data)
+    data["schema"]["columns"]["y"] = {"type": "long", "allowed": [0, 1, 2, 3]}
+    assert parse_spec(data).num_class == 4
 
 
 @pytest.mark.parametrize(

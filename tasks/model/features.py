@@ -1,0 +1,137 @@
+"""Feature preparation: the one encoding of a snapshot's columns for XGBoost.
+
+A categorical column's code is its index in the vocabulary ETL computed from the train
+split (most frequent first, ``cleaning.max_categories`` at most). The vocabulary travels
+with the snapshot (its manifest) and with every exported model (``features.json``), so
+tuning, export, champion scoring and scoring new data give a category the same code. A
+value outside the vocabulary (unseen in training, or too rare to be kept) is missing,
+exactly like a null: never an error, never another category. XGBoost gets the codes as
+numbers with ``feature_types`` ``c``, so its own re-coding of category names is never used.
+Infinite numbers are missing too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import SnapshotCorrupt
+
+if TYPE_CHECKING:
+    from tasks.core import PipelineSpec
+
+CATEGORICAL = "categorical"
+NUMERIC = "numeric"
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """The model's features in order, the categorical ones' vocabularies, derived features."""
+
+    features: tuple[str, ...]
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any], spec: PipelineSpec) -> FeaturePlan:
+        """The plan of a published snapshot; its manifest must know each categorical column."""
+        features = tuple(manifest.get("features") or spec.model_features)
+        vocabularies = manifest.get("categories") or {}
+        missing = [c for c in spec.data_schema.categorical_features if c not in vocabularies]
+        if missing:
+            raise SnapshotCorrupt(
+                f"snapshot of {spec.name} ds={manifest.get('ds')} has no vocabulary for the "
+                f"categorical column(s) {missing}; re-run etl, validate and materialize"
+            )
+        return cls(
+            features,
+            {name: tuple(entry["values"]) for name, entry in vocabularies.items()},
+            dict(spec.derived_features),
+        )
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {name: CATEGORICAL if name in self.categories else NUMERIC for name in self.features}
+
+    @property
+    def feature_types(self) -> list[str]:
+        """XGBoost's feature types: ``c`` for a categorical code, ``q`` for a number."""
+        return ["c" if name in self.categories else "q" for name in self.features]
+
+    def encode(self, frame: Any) -> Any:
+        """``frame``'s features as float32 columns in the model's order (pandas or cudf)."""
+        columns = {}
+        for name in self.features:
+            if name not in frame.columns:
+                raise KeyError(f"feature column {name!r} is missing from the data to encode")
+            values = frame[name]
+            if name in self.categories:
+                columns[name] = category_codes(values, self.categories[name])
+            else:
+                numbers = values.astype("float32")
+                columns[name] = numbers.where(numbers.abs() != float("inf"))
+        return type(frame)(columns)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "features": [
+                {
+                    "name": name,
+                    "kind": kind,
+                    **({"categories": list(self.categories[name])} if kind == CATEGORICAL else {}),
+                }
+                for name, kind in self.kinds.items()
+            ],
+            "derived_features": self.derived,
+            "unseen_category": "missing",
+        }
+
+    def summary(self) -> list[dict[str, Any]]:
+        """For the model card: each feature's kind, and a categorical one's vocabulary size."""
+        return [
+            {"name": name, "kind": kind}
+            | ({"categories": len(self.categories[name])} if kind == CATEGORICAL else {})
+            for name, kind in self.kinds.items()
+        ]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeaturePlan:
+        features = data["features"]
+        return cls(
+            tuple(f["name"] for f in features),
+            {f["name"]: tuple(f["categories"]) for f in features if f["kind"] == CATEGORICAL},
+            dict(data.get("derived_features") or {}),
+        )
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_dict(), indent=2))
+
+    @classmethod
+    def read(cls, path: Path) -> FeaturePlan:
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+def as_category_text(values: Any) -> Any:
+    """Values as the text Spark gives them (``cast(string)``): ``7``, never ``7.0``.
+
+    An integer column with nulls arrives from Parquet as floats; it is made whole first.
+    """
+    kind = str(values.dtype)
+    if kind.startswith("float"):
+        values = values.astype("Int64")
+    elif kind in ("bool", "boolean"):
+        values = values.astype("string").str.lower()
+    return values.astype("string")
+
+
+def category_codes(values: Any, vocabulary: tuple[str, ...]) -> Any:
+    """Codes of ``values`` in ``vocabulary`` as float32; NaN for null or an unknown value."""
+    text = as_category_text(values)
+    if type(values).__module__.startswith("cudf"):
+        from cudf import CategoricalDtype
+    else:
+        from pandas import CategoricalDtype
+    codes = text.astype(CategoricalDtype(categories=list(vocabulary))).cat.codes.astype("float32")
+    return codes.where(codes >= 0)
