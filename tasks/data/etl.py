@@ -14,10 +14,10 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from tasks.core import (
@@ -185,7 +185,8 @@ def csv_headers(uri: str, delimiter: str) -> Iterator[tuple[Path, list[str]]]:
 
     path = local_path(uri)
     for file in _data_files(path) if path is not None else []:
-        opener = {".gz": gzip.open, ".bz2": bz2.open}.get(file.suffix, open)
+        openers: dict[str, Callable[..., IO[str]]] = {".gz": gzip.open, ".bz2": bz2.open}
+        opener = openers.get(file.suffix, open)
         with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
             yield file, next(csv.reader(handle, delimiter=delimiter), [])
 
