@@ -15,9 +15,20 @@ import pyarrow.parquet as pq
 from tasks.core import Layout, content_hash
 
 
-def stage_frame(layout: Layout, frame: Any, valid_fraction: float = 0.2) -> None:
+def vocabulary(values: Any) -> list[str]:
+    """ETL's vocabulary of a column: Spark's text of each value, most frequent first, ties
+    by value."""
+    text = values.dropna().astype("string")
+    counts = text.value_counts()
+    return sorted(counts.index, key=lambda value: (-counts[value], value))
+
+
+def stage_frame(
+    layout: Layout, frame: Any, valid_fraction: float = 0.2, categorical: tuple[str, ...] = ()
+) -> None:
     """Write ``frame`` as the ETL job's staging output for ``layout``, marked as validated
-    (without validating it: only tests and benchmarks that start at materialize do this)."""
+    (without validating it: only tests and benchmarks that start at materialize do this).
+    ``categorical``: the columns to give a vocabulary, from the train rows."""
     cut = int(len(frame) * (1 - valid_fraction))
     for split, part in (("train", frame.iloc[:cut]), ("valid", frame.iloc[cut:])):
         (layout.staging_dir / split).mkdir(parents=True, exist_ok=True)
@@ -34,6 +45,9 @@ def stage_frame(layout: Layout, frame: Any, valid_fraction: float = 0.2) -> None
         "duplicates_removed": 0,
         "rows": {"train": cut, "valid": len(frame) - cut},
         "engine": "pandas",
+        "categories": {
+            name: {"values": vocabulary(frame[name].iloc[:cut])} for name in categorical
+        },
     }
     layout.etl_summary_file.write_text(json.dumps(summary))
     gate = {"success": True, "evaluated": 0, "content_hash": content_hash(layout.staging_dir)}

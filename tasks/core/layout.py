@@ -24,6 +24,7 @@ REPORTS = "reports"
 DATASETS = "datasets"
 MODELS = "models"
 RUNS = "runs"
+SCORES = "scores"
 
 # staging/<p>/ds=<ds>/: what ETL wrote and validation passed
 ETL_SUMMARY = "etl_summary.json"
@@ -50,6 +51,9 @@ PLOTS_DIR = "plots"
 CHAMPION_FILE = "champion.json"
 CHAMPIONS_DIR = "champions"
 CHAMPION_LOCK = ".champion.lock"
+# scores/<p>/ds=<ds>/: a model's predictions for the day's rows
+SCORED_ROWS = "rows"
+SCORES_SUMMARY = "summary.json"
 # runs/<p>/ds=<ds>/<run>/: the run's resolved spec
 RUN_SPEC_FILE = "spec.json"
 JOURNAL_FILE = Path("optuna") / "journal.log"
@@ -85,6 +89,11 @@ def run_folder_name(run_id: str) -> str:
 def pipeline_dir(root: str | Path, area: str, pipeline: str) -> Path:
     """``<root>/<area>/<pipeline>``: all days of one pipeline in one area."""
     return Path(root) / area / pipeline
+
+
+def champion_pointer(root: str | Path, pipeline: str) -> Path:
+    """The pipeline's champion pointer (one for all ds)."""
+    return pipeline_dir(root, MODELS, pipeline) / CHAMPION_FILE
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,19 @@ class Layout:
     # runs: what belongs to one Airflow run of the day
     def run_dir(self, run_id: str) -> Path:
         return self._day(RUNS) / run_folder_name(run_id)
+
+    # scores: a model's predictions for a ds partition (tasks/jobs/score_job.py)
+    @property
+    def scores_dir(self) -> Path:
+        return self._day(SCORES)
+
+    @property
+    def scored_rows_dir(self) -> Path:
+        return self.scores_dir / SCORED_ROWS
+
+    @property
+    def scores_summary_file(self) -> Path:
+        return self.scores_dir / SCORES_SUMMARY
 
     def run_spec_file(self, run_id: str) -> Path:
         """The run's resolved spec (the YAML with the run's Params), read by every stage."""

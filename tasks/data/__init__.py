@@ -2,7 +2,7 @@
 materialize (the atomic publish of the snapshot); and the demo's synthetic source data."""
 
 from tasks.data.demo_data import generate, make_frame, write_day
-from tasks.data.etl import check_partition, run_etl
+from tasks.data.etl import check_partition, run_etl, usable_rows
 from tasks.data.materialize import run_materialize
 from tasks.data.validation import failure, run_validate
 
@@ -14,5 +14,6 @@ __all__ = [
     "run_etl",
     "run_materialize",
     "run_validate",
+    "usable_rows",
     "write_day",
 ]

@@ -196,6 +196,17 @@ def extra_columns(spec: PipelineSpec, raw: DataFrame) -> list[str]:
     return [c for c in raw.columns if c not in spec.data_schema.columns]
 
 
+def usable_rows(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> DataFrame:
+    """The raw ``ds`` partition typed as ETL types it, without its wrong rows (unlabelled ones
+    stay), with the derived features: what a model scores."""
+    from pyspark.sql import functions as F
+
+    source = spec.source_path(str(Layout(Path(storage_root), spec.name, ds).root), ds)
+    typed = type_rows(extract(spark, spec, source), spec)
+    clean = typed.where(F.col(REASON).isNull()).drop(REASON, UNLABELED)
+    return add_derived_features(clean, spec.derived_features)
+
+
 def check_derived_features(spark: SparkSession, spec: PipelineSpec) -> None:
     """Let Spark analyse each derived feature on an empty frame of the spec's types."""
     from pyspark.sql import functions as F

@@ -60,3 +60,16 @@ def main(argv: list[str]) -> None:
             spark, spec, args.ds, args.storage_root, storage_url, args.storage_kind, args.run_id
         )
         print(json.dumps({"export": summary}))
+
+
+def score_main(argv: list[str]) -> None:
+    """Score a ds partition with a model folder (default: the pipeline's champion)."""
+    from tasks.export.scoring import champion_folder, load_model, score_partition
+
+    parser = stage_parser("retune-score")
+    parser.add_argument("--model", help="a model folder; default: the champion's")
+    args = parser.parse_args(argv)
+    spec = job_spec(args)
+    model = load_model(args.model or champion_folder(args.storage_root, spec.name))
+    with stage_session("score", spec, args.ds) as spark:
+        print(json.dumps(score_partition(spark, spec, args.ds, args.storage_root, model)))

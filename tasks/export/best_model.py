@@ -159,6 +159,7 @@ def export_best(
                 "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
                 "device": device,
                 "features": snapshot.plan.summary(),
+                "feature_importance": booster.get_score(importance_type="total_gain"),
                 "data": {
                     "content_hash": snapshot.manifest["content_hash"],
                     "rows": snapshot.manifest["rows"],

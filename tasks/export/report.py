@@ -66,6 +66,27 @@ def worker_timeline(study: optuna.Study) -> Any:
     return figure
 
 
+def feature_importance(card: dict[str, Any]) -> Any:
+    """The model's features by total gain, each labelled with its kind (categorical or
+    numeric); a feature never split on has no bar."""
+    import plotly.graph_objects as go
+
+    gains = card.get("feature_importance") or {}
+    kinds = {f["name"]: f["kind"] for f in card.get("features") or [] if isinstance(f, dict)}
+    ranked = sorted(gains.items(), key=lambda item: item[1])
+    figure = go.Figure()
+    for kind in sorted({kinds.get(name, "numeric") for name, _ in ranked}):
+        chosen = [(n, g) for n, g in ranked if kinds.get(n, "numeric") == kind]
+        figure.add_bar(
+            name=kind,
+            orientation="h",
+            y=[f"{name} ({kind})" for name, _ in chosen],
+            x=[gain for _, gain in chosen],
+        )
+    figure.update_layout(title="Feature importance (total gain)", xaxis_title="total gain")
+    return figure
+
+
 def state_counts(study: optuna.Study) -> dict[str, int]:
     counts = budget_counts(study.get_trials(deepcopy=False))
     names = {"complete": "complete", "pruned": "pruned", "fail": "failed", "retried": "retried"}
@@ -131,7 +152,11 @@ def write_report(
     stages: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``report.html`` and ``plots/*.png`` into ``folder``; return the page's path."""
-    figures = {**optuna_figures(study), "Trials per worker": worker_timeline(study)}
+    figures = {
+        **optuna_figures(study),
+        "Feature importance": feature_importance(card),
+        "Trials per worker": worker_timeline(study),
+    }
     parts = []
     for index, (title, figure) in enumerate(figures.items()):
         # plotly.js is embedded once, with the first figure, so the page works offline.
