@@ -5,11 +5,14 @@ Parse-time work is limited to reading the spec YAML; nothing heavy is imported h
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow.exceptions import AirflowFailException
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
 from retune.hooks import resolve_storage_root
@@ -21,7 +24,9 @@ from retune.operators import (
     TuneOperator,
     ValidateOperator,
 )
-from tasks.core import DATASETS, PipelineSpec, TuningSpec, load_spec, pipeline_dir
+from tasks.core import DATASETS, PipelineSpec, SpecError, TuningSpec, load_spec, pipeline_dir
+
+log = logging.getLogger(__name__)
 
 SPEC_DIR_ENV = "RETUNE_SPEC_DIR"
 DEFAULT_ARGS: dict[str, Any] = {
@@ -132,11 +137,44 @@ def build_dag(spec_path: Path) -> DAG:
     return dag
 
 
+def invalid_spec_dag(spec_path: Path, error: SpecError) -> DAG:
+    """A stand-in for a spec that does not validate: its error is the DAG's description and
+    docs, and its one task fails with it. The other specs' DAGs load as usual."""
+    from airflow.sdk import task
+
+    stem = re.sub(r"[^a-z0-9_]", "_", spec_path.stem.lower())
+    message = str(error)
+    with DAG(
+        dag_id=f"retune_invalid_spec_{stem}",
+        description=f"INVALID SPEC {spec_path.name}: {message.splitlines()[-1].strip()}"[:400],
+        doc_md=f"### Invalid pipeline spec\n\n```\n{message}\n```\n",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        tags=["retune", "invalid-spec"],
+    ) as dag:
+
+        @task(task_id="spec_error", retries=0)
+        def spec_error() -> None:
+            raise AirflowFailException(message)
+
+        spec_error()
+    return dag
+
+
 def build_dags(directory: Path) -> dict[str, DAG]:
-    """Every spec ``*.yaml`` of ``directory`` ($RETUNE_SPEC_DIR first) as a DAG, by dag_id."""
+    """Every spec ``*.yaml`` of ``directory`` ($RETUNE_SPEC_DIR first) as a DAG, by dag_id.
+
+    A spec that does not validate becomes a ``retune_invalid_spec_<file>`` DAG showing its
+    error, so it hides no other pipeline.
+    """
     directory = Path(os.environ.get(SPEC_DIR_ENV) or directory)
     dags = {}
     for path in sorted(directory.glob("*.yaml")):
-        dag = build_dag(path)
+        try:
+            dag = build_dag(path)
+        except SpecError as error:
+            log.error("%s", error)
+            dag = invalid_spec_dag(path, error)
         dags[dag.dag_id] = dag
     return dags

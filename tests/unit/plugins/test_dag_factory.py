@@ -59,14 +59,25 @@ def test_run_params_reject_bad_values() -> None:
             params[name] = bad
 
 
-def test_a_bad_spec_is_an_import_error_naming_file_and_field(
+def test_one_bad_spec_among_three_hides_no_other_pipeline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**demo_spec_data(), "name": name}))
     data = demo_spec_data()
     data["metric"] = "auc"
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(data))
     monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
     bag = dagbag(ROOT / "dags")
-    (error,) = bag.import_errors.values()
-    assert f"{tmp_path / 'broken.yaml'}: invalid spec" in error
-    assert "metric 'auc' does not fit task 'regression'" in error
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == [
+        "retune_first",
+        "retune_invalid_spec_broken",
+        "retune_second",
+    ]
+    broken = bag.dags["retune_invalid_spec_broken"]
+    assert broken.description.startswith("INVALID SPEC broken.yaml: ")
+    for text in (broken.doc_md, broken.description):
+        assert "metric 'auc' does not fit task 'regression'" in text
+    assert f"{tmp_path / 'broken.yaml'}: invalid spec" in broken.doc_md
+    assert [t.task_id for t in broken.tasks] == ["spec_error"]
