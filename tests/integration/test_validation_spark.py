@@ -66,8 +66,8 @@ def test_passing_data_gets_reports_data_docs_and_the_gate_file(spark: Any, tmp_p
     assert json.loads((layout.staging_dir / GATE_FILE).read_text()) == summary
     result = json.loads((layout.reports_dir / RESULT_FILE).read_text())
     # 22 columns x (exists, type) + not-null key/target + unique key + row count
-    # + target (distinct values, stdev) + split share + 2 extras
-    assert result["statistics"]["evaluated_expectations"] == 22 * 2 + 2 + 1 + 1 + 2 + 1 + 2
+    # + target (finite, distinct values, stdev) + split share + 2 extras
+    assert result["statistics"]["evaluated_expectations"] == 22 * 2 + 2 + 1 + 1 + 3 + 1 + 2
     index = layout.reports_dir / DOCS_DIR / "index.html"
     assert index.is_file() and "retune.demo_regression" in index.read_text()
     assert list((layout.reports_dir / DOCS_DIR / "validations").rglob("*.html"))
@@ -86,9 +86,15 @@ def test_failed_expectations_are_named_with_evidence_and_nothing_is_gated(
         run_validate(spark, spec, layout.ds, str(layout.root))
     text = str(caught.value)
     assert "3 of" in text
-    assert "expect_column_values_to_be_between(f00): observed '" in text
-    assert "expect_table_row_count_to_be_between(): observed 2000" in text
-    assert "expect_column_mean_to_be_between(__is_valid): observed 0.5" in text
+    # Each failure names the spec field that sets the check, then GX's name for it.
+    assert "schema.columns.f00.min = 0.0, schema.columns.f00.max = None: observed '" in text
+    assert "validation.min_rows = 5000: observed 2000" in text
+    assert "[Great Expectations: expect_table_row_count_to_be_between()]" in text
+    assert (
+        "split.valid_fraction = 0.2 within validation.split_tolerance = 0.02 (widened to "
+        "0.03578 for 2000 rows): observed 0.5"
+    ) in text
+    assert "[Great Expectations: expect_column_mean_to_be_between(__is_valid)]" in text
     assert f"full result: {layout.reports_dir / RESULT_FILE}" in text
     assert str(layout.reports_dir / DOCS_DIR / "index.html") in text
     assert not (layout.staging_dir / GATE_FILE).exists()
@@ -101,7 +107,9 @@ def test_failed_expectations_are_named_with_evidence_and_nothing_is_gated(
 def test_a_constant_target_fails(spark: Any, tmp_path: Path) -> None:
     layout = staged(tmp_path, rows=1500, y=1.0)
     with pytest.raises(
-        ValidationFailed, match=r"expect_column_unique_value_count_to_be_between\(y\): observed 1"
+        ValidationFailed,
+        match=r"schema.target = y \(at least two distinct values\): observed 1, expected "
+        r"\{'min_value': 2\} \[Great Expectations: expect_column_unique_value_count_to_be_between",
     ):
         run_validate(spark, spec_with(), layout.ds, str(layout.root))
 

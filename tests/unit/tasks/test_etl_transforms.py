@@ -152,3 +152,27 @@ def test_time_split_puts_the_latest_rows_in_valid(spark: Any) -> None:
     assert sorted(i for i, s in split.items() if s == "valid") == [15, 16, 17, 18, 19]
     with pytest.raises(ValueError, match="needs its cutoff"):
         assign_split(frame, spec)
+
+
+def test_a_correct_split_of_300_rows_never_fails_the_split_check(spark: Any) -> None:
+    """50 days of 300 random keys: every day's valid share is within the widened tolerance,
+    which the spec's own 0.02 would miss on some days."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from tasks.data.expectations import split_tolerance
+
+    spec = small_spec()
+    rng = np.random.default_rng(0)
+    rows = [(seed, int(key)) for seed in range(50) for key in rng.integers(0, 2**62, 300)]
+    frame = spark.createDataFrame(rows, "seed int, id long")
+    shares = (
+        frame.withColumn("valid", (split_label("id", 0.2) == "valid").cast("double"))
+        .groupBy("seed")
+        .agg(F.mean("valid").alias("share"))
+        .collect()
+    )
+    misses = [abs(row["share"] - 0.2) for row in shares]
+    assert len(misses) == 50
+    assert max(misses) <= split_tolerance(spec, 300)
+    assert max(misses) > spec.validation.split_tolerance  # the old check failed at random
