@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-reliability lint lock clean
+.PHONY: venv demo run test test-reliability lint lock clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ lock: $(BIN)/python
 
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/demo.py
+
+# Any spec through Airflow for one day: make run SPEC=path/to/spec.yaml DS=2026-11-30
+run: venv
+	@test -n "$(SPEC)" -a -n "$(DS)" || { echo "usage: make run SPEC=<spec.yaml> DS=<YYYY-MM-DD>"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run_pipeline.py --spec "$(SPEC)" --ds "$(DS)"
 
 lint: venv
 	$(BIN)/ruff check dags plugins tasks tests bench scripts

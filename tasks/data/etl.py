@@ -185,7 +185,13 @@ def csv_headers(uri: str, delimiter: str) -> Iterator[tuple[Path, list[str]]]:
 
     path = local_path(uri)
     for file in _data_files(path) if path is not None else []:
-        openers: dict[str, Callable[..., IO[str]]] = {".gz": gzip.open, ".bz2": bz2.open}
+        import zstandard
+
+        openers: dict[str, Callable[..., IO[str]]] = {
+            ".gz": gzip.open,
+            ".bz2": bz2.open,
+            ".zst": zstandard.open,
+        }
         opener = openers.get(file.suffix, open)
         with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
             yield file, next(csv.reader(handle, delimiter=delimiter), [])

@@ -22,11 +22,15 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from scripts.airflow_run import Standalone, airflow, airflow_env, prepare
+from scripts.flights_example import write_days
 from tasks.core import Layout, parse_spec
 from tasks.data import write_day
-from tests.conftest import demo_spec_data
+from tests.conftest import ROOT, demo_spec_data
 
 DAG_ID = "retune_demo_regression"
+FLIGHTS_SPEC = ROOT / "examples" / "flights" / "flights_delay.yaml"
+FLIGHTS_DAG_ID = "retune_flights_delay"
+FLIGHTS_DS = "2013-03-01"
 ROWS = 20_000  # the scheduled run
 SMALL_ROWS = 3_000  # the backfill runs
 N_TRIALS = 6
@@ -107,22 +111,22 @@ class Stack:
                 time.sleep(1)
         raise AssertionError(f"{self.airflow_db} stayed locked")
 
-    def runs(self) -> dict[str, dict[str, Any]]:
+    def runs(self, dag_id: str = DAG_ID) -> dict[str, dict[str, Any]]:
         """Every run of the DAG by ds, with the RUN_FIELDS of each."""
         rows = self.query(
             "SELECT run_id, run_type, state, logical_date, start_date, end_date, backfill_id "
             "FROM dag_run WHERE dag_id = ?",
-            DAG_ID,
+            dag_id,
         )
         runs = [dict(zip(RUN_FIELDS, row, strict=True)) for row in rows]
         return {str(run["logical_date"])[:10]: run for run in runs}
 
-    def wait_for(self, ds: str, finished_after: Any = None) -> dict[str, Any]:
+    def wait_for(self, ds: str, finished_after: Any = None, dag_id: str = DAG_ID) -> dict[str, Any]:
         """The run for ``ds`` once it has finished (after ``finished_after``, for a rerun)."""
         deadline = time.monotonic() + RUN_TIMEOUT
         while time.monotonic() < deadline:
             self.server.check_alive()
-            run = self.runs().get(ds)
+            run = self.runs(dag_id).get(ds)
             if run and run["state"] in ("success", "failed") and run["end_date"] != finished_after:
                 assert run["state"] == "success", f"run for {ds} failed; task logs in {self.logs}"
                 return run
@@ -173,6 +177,11 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     write_day(raw, today(), ROWS, seed=6)  # a manual run's ds is the day it is triggered
     for offset, day in enumerate(backfill_days()):
         write_day(raw, day, SMALL_ROWS, seed=10 + offset)
+    # The real-data example beside it, smaller: its own DAG on the same Airflow.
+    flights = yaml.safe_load(FLIGHTS_SPEC.read_text())
+    flights["tuning"].update(n_trials=4, num_boost_round=60)
+    (specs / FLIGHTS_SPEC.name).write_text(yaml.safe_dump(flights))
+    write_days(storage, date.fromisoformat(FLIGHTS_DS), date.fromisoformat(FLIGHTS_DS))
     env = airflow_env()
     env.update(
         {
@@ -238,6 +247,20 @@ def backfill(stack: Stack, ui_run: dict[str, Any]) -> dict[str, Any]:
     runs = {ds: stack.wait_for(ds) for ds in days}
     stack.wait_for_backfills()
     return {"days": days, "runs": runs}
+
+
+@pytest.fixture(scope="session")
+def flights_run(stack: Stack, backfill: dict[str, Any]) -> dict[str, Any]:
+    """The real-data example, as `make run` runs it: unpaused (it has no schedule, so
+    nothing else starts), then triggered for its historical day."""
+    airflow(stack.env, "dags", "unpause", FLIGHTS_DAG_ID, capture=True)
+    airflow(
+        stack.env,
+        *("dags", "trigger", FLIGHTS_DAG_ID, "--logical-date", f"{FLIGHTS_DS}T00:00:00+00:00"),
+        capture=True,
+    )
+    run = stack.wait_for(FLIGHTS_DS, dag_id=FLIGHTS_DAG_ID)
+    return {"run": run, "runs": stack.runs(FLIGHTS_DAG_ID)}
 
 
 def backfill_command(first: str, last: str) -> list[str]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 from tasks.core import DataSchemaError, Layout, parse_spec
 from tasks.data import etl
@@ -95,8 +96,9 @@ def test_quoted_delimiters_quotes_and_line_breaks_are_read_as_pandas_wrote_them(
         ("day.csv", lambda text: text.replace("\n", "\r\n").encode()),  # CRLF
         ("day.csv.gz", lambda text: gzip.compress(text.encode())),
         ("day.csv.bz2", lambda text: bz2.compress(text.encode())),
+        ("day.csv.zst", lambda text: zstandard.ZstdCompressor().compress(text.encode())),
     ],
-    ids=["bom", "crlf", "gzip", "bzip2"],
+    ids=["bom", "crlf", "gzip", "bzip2", "zstd"],
 )
 def test_encodings_line_endings_and_compression_spark_reads(
     spark: Any, tmp_path: Path, name: str, encode: Any
