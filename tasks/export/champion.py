@@ -83,8 +83,9 @@ def score_champion(
         if plan_file.is_file()
         else FeaturePlan(tuple(booster.feature_names or ()))
     )
-    if list(booster.feature_names or []) != list(plan.features) or not set(plan.features) <= set(
-        snapshot.features
+    kinds = snapshot.plan.kinds
+    if list(booster.feature_names or []) != list(plan.features) or any(
+        kinds.get(name) != kind for name, kind in plan.kinds.items()
     ):
         return None, "the champion was trained on other features"
     # Its own vocabularies: a category keeps the code the champion learned it by.

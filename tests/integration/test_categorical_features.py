@@ -153,3 +153,36 @@ def test_the_champion_is_scored_with_its_own_vocabulary(exported: tuple[Any, Lay
     wrong = model.booster.predict(matrix, iteration_range=(0, model.rounds))
     wrong_rmse = float(np.sqrt(np.mean((wrong - valid["y"].to_numpy()) ** 2)))
     assert wrong_rmse > 1.5 * rmse
+
+
+def test_a_champion_that_read_a_column_as_a_number_is_replaced_not_misread(
+    tmp_path: Path,
+) -> None:
+    """A champion from before categorical features (no features.json) knew ``carrier`` as
+    a number: it cannot score the new snapshot, so the new model replaces it."""
+    from tasks.core import MODEL_FILE
+    from tasks.export import promote
+    from tasks.export.champion import decide
+
+    the_spec = spec()
+    layout = publish(tmp_path, the_spec, DS, flights_like(500, seed=1))
+    rng = np.random.default_rng(0)
+    old = xgb.train(
+        {"max_depth": 2},
+        xgb.DMatrix(rng.normal(size=(50, 2)), rng.normal(size=50), feature_names=["carrier", "x"]),
+        3,
+    )
+    folder = tmp_path / "old"
+    folder.mkdir()
+    old.save_model(str(folder / MODEL_FILE))
+    promote(
+        Layout(tmp_path, the_spec.name, "2026-11-01"),
+        [folder / MODEL_FILE],
+        {"metric": "rmse", "num_boost_round": 3},
+    )
+    snapshot = load_snapshot(layout.dataset_dir, the_spec)
+    decision = decide(the_spec, 1.0, read_champion(layout), snapshot)
+    assert decision.promoted
+    assert (
+        decision.reason == "the champion was trained on other features: the new model replaces it"
+    )
