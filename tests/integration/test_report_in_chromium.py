@@ -79,10 +79,13 @@ def test_the_report_renders_offline_in_headless_chromium(chromium: str, tmp_path
 
     # Every plot container was filled by plotly.js (embedded in the page) with an SVG.
     graphs = re.split(r'<div id="[^"]+" class="plotly-graph-div', dom)[1:]
-    assert len(graphs) == 5
+    # history, parameter importances, parallel coordinates, slices, feature importance,
+    # trials per worker
+    assert len(graphs) == 6
     for graph in graphs:
         assert 'class="plot-container plotly"' in graph[:400] and "main-svg" in graph[:4000]
     assert "Stage timings" in dom and "no champion yet" in dom
+    assert "Feature importance (total gain)" in dom and "f00 (numeric)" in dom
 
     assert [u for u in urls if not u.startswith("file:")] == [], "the page fetched from a network"
     image = Image.open(screenshot)
