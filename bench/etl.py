@@ -27,7 +27,8 @@ from tasks.data import run_etl, run_materialize, run_validate
 
 DS = "2026-11-21"
 ROWS_PER_FILE = 1_000_000
-# Shares of rows the generator spoils, so quarantine and dedup do real work.
+# Shares of rows the generator leaves unlabelled or repeats, so the row checks and the
+# dedup do real work.
 NULL_TARGET_SHARE = 0.001
 DUPLICATE_SHARE = 0.001
 

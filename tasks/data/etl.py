@@ -193,8 +193,12 @@ def csv_headers(uri: str, delimiter: str) -> Iterator[tuple[Path, list[str]]]:
             ".zst": zstandard.open,
         }
         opener = openers.get(file.suffix, open)
-        with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
-            yield file, next(csv.reader(handle, delimiter=delimiter), [])
+        try:
+            with opener(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+                header = next(csv.reader(handle, delimiter=delimiter), [])
+        except (OSError, EOFError, csv.Error, zstandard.ZstdError):
+            continue  # only names a culprit: an unreadable file is not one to name here
+        yield file, header
 
 
 def extra_columns(spec: PipelineSpec, raw: DataFrame) -> list[str]:

@@ -242,8 +242,13 @@ def test_a_file_that_is_not_csv_at_all_is_named(spark: Any, tmp_path: Path) -> N
     (folder / "part-0.csv").write_bytes(bytes([0x1F, 0x8B, 8, 0]) + bytes(range(256)) * 40)
     with pytest.raises(DataSchemaError) as caught:
         etl.run_etl(spark, parse_spec(demo_spec_data()), DS, str(tmp_path))
-    assert str(folder) in str(caught.value)
-    assert "missing from the data" in str(caught.value)
+    assert str(folder / "part-0.csv") in str(caught.value)
+    assert "the file is gzip-compressed but its name does not end in .gz" in str(caught.value)
+    assert written_by_etl(tmp_path) == set()
+    # Binary noise without any known signature is read as text: no spec column is found.
+    (folder / "part-0.csv").write_bytes(bytes([0xFE, 0x00, 8, 0]) + bytes(range(256)) * 40)
+    with pytest.raises(DataSchemaError, match="missing from the data"):
+        etl.run_etl(spark, parse_spec(demo_spec_data()), DS, str(tmp_path))
     assert written_by_etl(tmp_path) == set()
 
 

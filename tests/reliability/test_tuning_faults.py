@@ -100,7 +100,10 @@ def assert_budget_exact(url: str, name: str, victim: FrozenTrial) -> list[Frozen
     (retry,) = [t for t in final if t.user_attrs.get("retry_of") == victim.number]
     assert retry.state == TrialState.COMPLETE
     assert retry.user_attrs["retry_reason"] == STALE_REASON
-    assert retry.params == victim.params
+    # A trial killed after it drew its parameters is tried again with them (one killed
+    # between its claim and its first suggestion has none to repeat).
+    if victim.params:
+        assert retry.params == victim.params
     return final
 
 

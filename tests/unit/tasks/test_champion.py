@@ -113,8 +113,9 @@ def test_export_writes_a_self_contained_report_and_pngs(tmp_path: Path) -> None:
     assert result["report"] == str(layout.model_dir / REPORT_FILE)
     # Offline: plotly.js is inside the page; no script or stylesheet is fetched.
     assert external_resources(page) == []
-    assert page.count('class="plotly-graph-div"') == 5
-    for heading in ("Optimization history", "Parameter importances", "Trials per worker"):
+    assert page.count('class="plotly-graph-div"') == 6
+    headings = ("Optimization history", "Parameter importances", "Feature importance")
+    for heading in (*headings, "Trials per worker"):
         assert f"<h2>{heading}</h2>" in page
     assert "<th>complete</th><td>3</td>" in page
     assert "no champion yet" in page
