@@ -99,9 +99,11 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         "read running trials", study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)
     )
     trial = guard.call("open the trial", optuna.Trial, study, trial_id)
+    # Parameters first: a trial that carries a worker's record has its parameters, so a
+    # stale retry of it always has them to repeat.
+    params = guard.call("suggest parameters", suggest, trial, spec.search_space)
     record = dict(worker.identity_record)
     guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
-    params = guard.call("suggest parameters", suggest, trial, spec.search_space)
     callbacks: list[Any] = [worker.stop_at_deadline]
     if tuning.pruner.type != "none":
         callbacks.append(

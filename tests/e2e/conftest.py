@@ -180,7 +180,7 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # The real-data example beside it, smaller: its own DAG on the same Airflow.
     flights = yaml.safe_load(FLIGHTS_SPEC.read_text())
     flights["tuning"].update(n_trials=4, num_boost_round=60)
-    (specs / FLIGHTS_SPEC.name).write_text(yaml.safe_dump(flights))
+    (specs / FLIGHTS_SPEC.name).write_text(yaml.safe_dump(flights, sort_keys=False))
     write_days(storage, date.fromisoformat(FLIGHTS_DS), date.fromisoformat(FLIGHTS_DS))
     env = airflow_env()
     env.update(

@@ -52,7 +52,8 @@ def test_a_killed_tune_task_stops_its_spark_application_and_a_clear_resumes_it(
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
     for trial in interrupted:
         (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == trial.number]
-        assert retry.params == trial.params
+        if trial.params:  # one claimed but not started yet has none to repeat
+            assert retry.params == trial.params
     assert stack.xcoms("export", ds)[(-1, "return_value")]["run_id"] == killed["run_id"]
     record(
         "Airflow task killed",
