@@ -286,27 +286,37 @@ def check_unlabeled(spec: PipelineSpec, read: int, unlabeled: int) -> None:
 
 def vocabularies(spark: SparkSession, spec: PipelineSpec, train_dir: Path) -> dict[str, Any]:
     """Each categorical column's categories in the train split, most frequent first (ties by
-    value), at most ``cleaning.max_categories``; rarer values will be missing."""
+    value), at most ``cleaning.max_categories``; rarer values will be missing.
+
+    All columns in one aggregation; only the kept categories and a count per column reach
+    the driver, however many distinct values a column has.
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     columns = spec.data_schema.categorical_features
     if not columns:
         return {}
-    train = spark.read.parquet(str(train_dir)).select(*columns)
+    counts = category_counts(spark.read.parquet(str(train_dir)), columns)
+    column = Window.partitionBy("column")
+    ranked = counts.select(
+        "column",
+        "value",
+        "count",
+        F.row_number().over(column.orderBy(F.desc("count"), F.asc("value"))).alias("rank"),
+        F.count(F.lit(1)).over(column).alias("distinct"),
+        F.sum("count").over(column).alias("rows"),
+    )
     limit = spec.cleaning.max_categories
-    found = {}
-    for column in columns:
-        counts = category_counts(train, column).persist()
-        try:
-            distinct = counts.count()
-            top = counts.orderBy(F.desc("count"), F.asc("value")).limit(limit).collect()
-        finally:
-            counts.unpersist()
-        kept_rows = sum(int(row["count"]) for row in top)
-        found[column] = {
-            "values": [row["value"] for row in top],
-            "distinct_in_train": distinct,
-            "rows_in_kept_categories": kept_rows,
+    kept = ranked.where(F.col("rank") <= limit).orderBy("column", "rank").collect()
+    found: dict[str, Any] = {}
+    for name in columns:
+        rows = [row for row in kept if row["column"] == name]
+        found[name] = {
+            "values": [row["value"] for row in rows],
+            "distinct_in_train": int(rows[0]["distinct"]) if rows else 0,
+            "rows_in_kept_categories": sum(int(row["count"]) for row in rows),
+            "rows_with_a_value": int(rows[0]["rows"]) if rows else 0,
         }
     return found
 

@@ -90,12 +90,19 @@ def type_rows(frame: DataFrame, spec: PipelineSpec) -> DataFrame:
     )
 
 
-def category_counts(frame: DataFrame, column: str) -> DataFrame:
-    """Each non-null value of ``column`` as Spark's text of it, with its row count."""
+def category_counts(frame: DataFrame, columns: list[str]) -> DataFrame:
+    """``column``, ``value`` (Spark's text of it) and ``count`` of every non-null value of
+    each of ``columns``."""
     from pyspark.sql import functions as F
 
-    value = F.col(column).cast("string")
-    return frame.where(value.isNotNull()).groupBy(value.alias("value")).count()
+    pairs = F.array(
+        *[
+            F.struct(F.lit(name).alias("column"), F.col(name).cast("string").alias("value"))
+            for name in columns
+        ]
+    )
+    values = frame.select(F.inline(pairs)).where(F.col("value").isNotNull())
+    return values.groupBy("column", "value").count()
 
 
 def dedup(frame: DataFrame, key: str, timestamp: str | None) -> DataFrame:
