@@ -92,8 +92,9 @@ def with_derived_features(frame: Any, derived: dict[str, str]) -> Any:
 def score_partition(
     spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str, model: ScoringModel
 ) -> dict[str, Any]:
-    """Score every row of the raw ``ds`` partition (labelled or not) on Spark; write the key
-    and the prediction as Parquet under ``scores/<pipeline>/ds=<ds>/``."""
+    """Score the raw ``ds`` partition's rows on Spark, unlabelled ones included (rows ETL
+    would quarantine are left out); write the key and the prediction as Parquet under
+    ``scores/<pipeline>/ds=<ds>/predictions/``, with a ``summary.json``."""
     from tasks.data import usable_rows
 
     layout = Layout(Path(storage_root), spec.name, ds)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
@@ -13,7 +16,13 @@ import pytest
 from scripts.flights_example import write_days
 from tasks.core import Layout, journal_path, load_spec
 from tasks.data import run_etl, run_materialize, run_validate
-from tasks.export import export_best, load_model, score_frame, score_partition
+from tasks.export import (
+    champion_folder,
+    export_best,
+    load_model,
+    score_frame,
+    score_partition,
+)
 from tasks.model import load_snapshot
 from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
 from tasks.tuning.storage import journal_url, open_storage
@@ -89,3 +98,25 @@ def test_tune_export_and_score_a_real_day(
     )
     snapshot = load_snapshot(layout.dataset_dir, spec)
     assert snapshot.plan == model.plan
+
+
+def test_the_score_job_scores_a_day_with_the_champion(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    """``tasks/jobs/score_job.py`` as spark-submit starts it (here: plain Python, local
+    Spark), after the tuning test above made a champion."""
+    _, layout, _ = day
+    job = ROOT / "tasks" / "jobs" / "score_job.py"
+    arguments = ["--spec", str(SPEC), "--ds", DS, "--storage-root", str(layout.root)]
+    result = subprocess.run(
+        [sys.executable, str(job), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["model"] == str(champion_folder(layout.root, "flights_delay"))
+    assert summary["rows_scored"] == pq.read_table(layout.scored_rows_dir).num_rows > 900
