@@ -31,6 +31,7 @@ from tasks.core import (
     replace_dir,
 )
 from tasks.data.transforms import (
+    RAW_RECORD,
     REASON,
     SPLIT_COLUMN,
     UNLABELED,
@@ -142,8 +143,15 @@ def read_source(spark: SparkSession, spec: PipelineSpec, uri: str) -> DataFrame:
             .option("encoding", "UTF-8")
         )
         header = reader.csv(uri).schema
-        # enforceSchema=false makes Spark check every file's header against the first one.
-        frame = reader.schema(header).option("enforceSchema", False).csv(uri)
+        # A row with more or fewer fields than the header keeps its text in RAW_RECORD
+        # (type_rows quarantines it); enforceSchema=false makes Spark check every file's
+        # header against the first one.
+        frame = (
+            reader.schema(header.add(RAW_RECORD, "string"))
+            .option("columnNameOfCorruptRecord", RAW_RECORD)
+            .option("enforceSchema", False)
+            .csv(uri)
+        )
         # A UTF-8 byte order mark stays on the first column's name.
         return frame.toDF(*[name.removeprefix("\ufeff").strip("\r") for name in frame.columns])
     except Exception as exc:
@@ -203,7 +211,7 @@ def csv_headers(uri: str, delimiter: str) -> Iterator[tuple[Path, list[str]]]:
 
 def extra_columns(spec: PipelineSpec, raw: DataFrame) -> list[str]:
     """Columns of the data that the spec does not declare: ignored, and reported."""
-    return [c for c in raw.columns if c not in spec.data_schema.columns]
+    return [c for c in raw.columns if c not in spec.data_schema.columns and c != RAW_RECORD]
 
 
 def usable_rows(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> DataFrame:

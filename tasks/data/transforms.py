@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from tasks.core import PipelineSpec, SchemaSpec
 
 REASON = "__reason"
+# CSV: the text of a row whose field count differs from its file's header (Spark's
+# columnNameOfCorruptRecord); such a row is quarantined.
+RAW_RECORD = "__raw_record"
+RAGGED_ROW = "row: more or fewer fields than the header"
 UNLABELED = "__unlabeled"
 FLOAT_TYPES = {"double", "float"}
 SPLIT_COLUMN = "__split"
@@ -80,6 +84,9 @@ def type_rows(frame: DataFrame, spec: PipelineSpec) -> DataFrame:
 
     schema = spec.data_schema
     problems = row_problems(schema, required_columns(spec))
+    if RAW_RECORD in frame.columns:
+        ragged = F.when(F.col(RAW_RECORD).isNotNull(), F.lit(RAGGED_ROW))
+        problems = F.concat(F.filter(F.array(ragged), lambda p: p.isNotNull()), problems)
     return frame.select(
         *[
             typed_value(name, column.type, name == schema.target).alias(name)

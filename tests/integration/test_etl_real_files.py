@@ -171,13 +171,14 @@ def test_unlabelled_rows_beyond_the_quarantine_limit_pass(spark: Any, tmp_path: 
     assert sum(summary["rows"].values()) == ROWS - ROWS // 20
 
 
-def test_a_short_ragged_row_reads_its_missing_fields_as_null(spark: Any, tmp_path: Path) -> None:
-    # Spark's permissive CSV parsing: missing trailing fields are null, extra ones dropped.
+def test_ragged_rows_are_quarantined_with_their_reason(spark: Any, tmp_path: Path) -> None:
     text = "id,carrier,note,x,y\n1,UA,ok,0.5,1.0\n2,AA,ok,0.7\n3,B6,ok,0.1,2.0,surplus\n"
-    (folder(tmp_path) / "day.csv").write_text(
-        text + "".join(f"{i},DL,ok,{i / 100},{i / 10}\n" for i in range(4, 200))
-    )
-    summary = etl.run_etl(spark, spec(), DS, str(tmp_path))
-    assert summary["unlabeled"] == 1  # row 2 lost its target
+    rows = "".join(f"{i},DL,ok,{i / 100},{i / 10}\n" for i in range(4, 200))
+    (folder(tmp_path) / "day.csv").write_text(text + rows)
+    summary = etl.run_etl(spark, spec(max_quarantine_fraction=0.05), DS, str(tmp_path))
+    assert summary["quarantine_reasons"] == {"row: more or fewer fields than the header": 2}
+    assert summary["unlabeled"] == 0 and summary["ignored_columns"] == []
     staged = staged_rows(tmp_path).set_index("id")
-    assert staged.loc[3, "y"] == 2.0 and 2 not in staged.index
+    assert {2, 3}.isdisjoint(staged.index) and len(staged) == 197
+    quarantine = pq.read_table(Layout(tmp_path, "exports", DS).quarantine_dir / "rows")
+    assert sorted(quarantine.column("id").to_pylist()) == [2, 3]
