@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tasks.core import Layout, SpecError, check_ds, load_spec
+from tasks.core import Layout, RetuneError, check_ds, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     try:
         layout = run(args.spec, args.ds, args.runner)
-    except SpecError as error:
+    except RetuneError as error:  # the spec or the day: named before Airflow starts
         raise SystemExit(str(error)) from None
     except subprocess.CalledProcessError:
         raise SystemExit(f"the run of {args.spec} for {args.ds} failed (see above)") from None
