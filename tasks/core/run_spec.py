@@ -82,12 +82,13 @@ def write_run_spec(
         "source": source,
         "overrides": overrides,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "spec": json.loads(canonical_json(spec)),
+        # In the author's order: schema.columns' order is the model's feature order.
+        "spec": spec.model_dump(by_alias=True, mode="json"),
     }
     aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        aside.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
+        aside.write_text(json.dumps(document, indent=2), encoding="utf-8")
         os.link(aside, path)
     except FileExistsError:
         if path.is_file():

@@ -12,6 +12,7 @@ from tasks.core import (
     Layout,
     SpecError,
     StorageNotWritable,
+    parse_spec,
     read_run_spec,
     read_spec_file,
     resolve_run_spec,
@@ -108,3 +109,14 @@ def test_a_run_spec_that_cannot_be_written_names_its_path(tmp_path: Path) -> Non
         StorageNotWritable, match=r"cannot write the run's spec .*runs/r/spec\.json"
     ):
         resolve_run_spec(path, yaml_spec(tmp_path, 12), RUN, {})
+
+
+def test_the_run_spec_keeps_the_columns_in_the_authors_order(tmp_path: Path) -> None:
+    """The order of schema.columns is the model's feature order, through Airflow too."""
+    data = demo_spec_data()
+    data["schema"]["columns"] = {"zz": "double", **data["schema"]["columns"], "aa": "string"}
+    spec = parse_spec(data)
+    written = write_run_spec(tmp_path / "spec.json", spec, "run", "spec.yaml", {})
+    read = read_run_spec(written.path).spec
+    assert read.model_features == spec.model_features
+    assert read.model_features[0] == "zz" and read.model_features[-1] == "aa"
