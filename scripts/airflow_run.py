@@ -37,10 +37,25 @@ def airflow_env() -> dict[str, str]:
     return env
 
 
+# A write that SQLite refuses at once, whatever its busy timeout: the transaction read
+# first (Airflow opens a SAVEPOINT, reads, then inserts) and another process wrote since.
+# Airflow rolls such a command back (a backfill removes its partial runs) so it can be
+# retried.
+SQLITE_LOCKED = "database is locked"
+LOCKED_RETRIES = 5
+
+
 def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
-    result = subprocess.run(
-        [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
-    )
+    """Run an Airflow CLI command; with ``capture``, its stdout, and a command refused by
+    SQLite's lock is tried again (up to LOCKED_RETRIES times)."""
+    for attempt in range(LOCKED_RETRIES + 1):
+        result = subprocess.run(
+            [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
+        )
+        locked = capture and SQLITE_LOCKED in (result.stderr or "")
+        if result.returncode == 0 or not locked or attempt == LOCKED_RETRIES:
+            break
+        time.sleep(2 + 3 * attempt)
     if result.returncode != 0:
         detail = (result.stderr or "")[-3000:] if capture else ""
         raise SystemExit(f"airflow {' '.join(args)} failed ({result.returncode})\n{detail}")

@@ -33,8 +33,9 @@ def defaults(env: dict[str, str]) -> dict[str, str]:
         "AIRFLOW_API_HOST": "127.0.0.1",
         "AIRFLOW_EXECUTION_API_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW_ADMIN_USER": "admin",
-        # SQLite's 5 s default lock wait is too short when the scheduler, the DAG processor,
-        # the API server and a CLI command such as `airflow backfill create` write at once.
+        # The scheduler, the DAG processor, the API server and CLI commands write the one
+        # file: wait up to 60 s for its lock rather than the driver's 5 s (a write that
+        # SQLite refuses at once is retried by scripts/airflow_run.py's `airflow`).
         "AIRFLOW_DB_URL": f"sqlite:///{home}/airflow.db?timeout=60",
         "RETUNE_REPORT_BASE_URL": "",
         "RETUNE_OPTUNA_DASHBOARD_URL": "",

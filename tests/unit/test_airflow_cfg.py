@@ -20,8 +20,8 @@ def rendered(tmp_path: Path) -> configparser.ConfigParser:
 
 
 def test_the_default_sqlite_database_waits_for_a_lock_instead_of_failing(tmp_path: Path) -> None:
-    # The scheduler, the DAG processor, the API server and `airflow backfill create` write
-    # the one SQLite file at once; the driver's 5 s default failed a backfill in CI.
+    # The scheduler, the DAG processor, the API server and CLI commands write the one
+    # SQLite file; a writer waits for the lock up to 60 s, not the driver's 5 s.
     url = rendered(tmp_path).get("database", "sql_alchemy_conn")
     engine = create_engine(url)
     _, kwargs = engine.dialect.create_connect_args(engine.url)
