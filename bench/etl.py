@@ -15,13 +15,13 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.local_spark import local_session
 from tasks.core import Layout, PipelineSpec, parse_spec
 from tasks.data import run_etl, run_materialize, run_validate
 
@@ -121,18 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     layout = Layout(root, spec.name, DS)
     print(json.dumps({"config": {**vars(args), "root": str(root)}}, default=str), flush=True)
 
-    from pyspark.sql import SparkSession
-
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (
-        SparkSession.builder.master("local[*]")
-        .appName("retune-bench-etl")
-        .config("spark.driver.memory", args.driver_memory)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_session("retune-bench-etl", args.driver_memory)
     pids = {"python": os.getpid(), "jvm": jvm_pid(spark)}
     rows = args.rows
     raw = Path(spec.source_path(str(layout.root), DS))

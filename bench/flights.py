@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -29,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from bench.local_spark import local_session
 from scripts.flights_example import flights
 from tasks.core import Layout, PipelineSpec, parse_spec
 from tasks.data import run_etl, run_materialize, run_validate
@@ -111,17 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({"config": {**vars(args), "root": str(root)}}, default=str), flush=True)
     raw_rows = write_raw(root, args.first, args.days)
 
-    from pyspark.sql import SparkSession
-
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (
-        SparkSession.builder.master("local[*]")
-        .appName("retune-bench-flights")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_session("retune-bench-flights")
     try:
         # Spark's first jobs pay for the JVM's warm-up: an untimed ETL first, then the two
         # variants in turn, ``--repeats`` times.

@@ -78,15 +78,13 @@ def score_frame(model: ScoringModel, frame: Any) -> np.ndarray:
 
 
 def with_derived_features(frame: Any, derived: dict[str, str]) -> Any:
-    """``frame`` with the derived features computed by Spark SQL, as ETL computes them."""
+    """``frame`` with the derived features computed by ETL's own transform (Spark SQL)."""
     from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F
+
+    from tasks.data import add_derived_features
 
     spark = SparkSession.builder.master("local[1]").appName("retune-score").getOrCreate()
-    computed = spark.createDataFrame(frame).withColumns(
-        {name: F.expr(expression).cast("double") for name, expression in derived.items()}
-    )
-    return computed.toPandas()
+    return add_derived_features(spark.createDataFrame(frame), derived).toPandas()
 
 
 def score_partition(
