@@ -31,7 +31,7 @@ def tuned(tmp_path: Path, ds: str = DS, **export_rule: Any) -> tuple[Any, Layout
 def champion_model(layout: Layout, spec: Any, rounds: int, tmp_path: Path) -> None:
     """Make a model of ``rounds`` rounds on the snapshot the champion of the pipeline."""
     snapshot = load_snapshot(layout.dataset_dir, spec)
-    train = xgb.DMatrix(snapshot.x_train, snapshot.y_train, feature_names=snapshot.features)
+    train = xgb.DMatrix(*snapshot.read_split("train"), feature_names=snapshot.features)
     booster = xgb.train({"max_depth": 4, "eta": 0.3, "nthread": 1}, train, rounds)
     folder = tmp_path / "elsewhere"
     folder.mkdir(exist_ok=True)

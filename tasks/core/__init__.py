@@ -13,6 +13,7 @@ from tasks.core.errors import (
     RetuneError,
     SnapshotCorrupt,
     SnapshotMissing,
+    SnapshotTooLarge,
     SpecError,
     StorageNotWritable,
     StorageUnreachable,
@@ -20,6 +21,8 @@ from tasks.core.errors import (
 )
 from tasks.core.layout import (
     CARD_FILE,
+    CHECKPOINT_MODEL,
+    CHECKPOINT_STATE,
     DATASETS,
     DOCS_DIR,
     ETL_SUMMARY,
@@ -60,6 +63,7 @@ from tasks.core.spec import (
     Param,
     PipelineSpec,
     PrunerSpec,
+    ResourcesSpec,
     SamplerSpec,
     SchemaSpec,
     TuningSpec,
@@ -71,6 +75,8 @@ from tasks.core.timings import read_stages, record_stage
 
 __all__ = [
     "CARD_FILE",
+    "CHECKPOINT_MODEL",
+    "CHECKPOINT_STATE",
     "DATASETS",
     "DOCS_DIR",
     "ETL_SUMMARY",
@@ -102,12 +108,14 @@ __all__ = [
     "PipelineSpec",
     "PrunerSpec",
     "RawPartitionMissing",
+    "ResourcesSpec",
     "RetuneError",
     "RunSpec",
     "SamplerSpec",
     "SchemaSpec",
     "SnapshotCorrupt",
     "SnapshotMissing",
+    "SnapshotTooLarge",
     "SpecError",
     "StorageNotWritable",
     "StorageUnreachable",

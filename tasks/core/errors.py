@@ -49,3 +49,7 @@ class ExportRefused(RetuneError):
 
 class NoCompletedTrial(RetuneError):
     """A study has no completed trial to export."""
+
+
+class SnapshotTooLarge(RetuneError):
+    """The snapshot does not fit the largest worker allowed, even in external memory."""

@@ -25,6 +25,7 @@ DATASETS = "datasets"
 MODELS = "models"
 RUNS = "runs"
 SCORES = "scores"
+CHECKPOINTS = "checkpoints"
 
 # staging/<p>/ds=<ds>/: what ETL wrote and validation passed
 ETL_SUMMARY = "etl_summary.json"
@@ -54,6 +55,9 @@ CHAMPION_LOCK = ".champion.lock"
 # scores/<p>/ds=<ds>/: a model's predictions for the day's rows
 SCORED_ROWS = "predictions"
 SCORES_SUMMARY = "summary.json"
+# checkpoints/<p>/ds=<ds>/trial-<n>/: a running trial's last saved model (never published)
+CHECKPOINT_MODEL = "model.ubj"
+CHECKPOINT_STATE = "state.json"
 # runs/<p>/ds=<ds>/<run>/: the run's resolved spec
 RUN_SPEC_FILE = "spec.json"
 JOURNAL_FILE = Path("optuna") / "journal.log"
@@ -164,6 +168,11 @@ class Layout:
     @property
     def manifest_file(self) -> Path:
         return self.dataset_dir / MANIFEST
+
+    # checkpoints: the models of running trials, so a retry resumes (never published)
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self._day(CHECKPOINTS)
 
     # models: the exported model of the day, and the pipeline's champion
     @property

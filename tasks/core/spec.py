@@ -363,6 +363,15 @@ class TuningSpec(_Strict):
     storage_outage_seconds: float = Field(
         120.0, ge=1, le=3600, description="How long a storage outage is retried before failing."
     )
+    checkpoint_every_rounds: int | None = Field(
+        100,
+        ge=1,
+        description="A running trial saves its model every this many rounds (null: never by "
+        "rounds); a stale trial's retry resumes from the last one.",
+    )
+    checkpoint_every_minutes: float | None = Field(
+        10.0, gt=0, le=24 * 60, description="... or when this long passed since the last save."
+    )
 
     @property
     def parallelism(self) -> int:
@@ -422,6 +431,45 @@ class MlflowSpec(_Strict):
         return uri
 
 
+class ResourcesSpec(_Strict):
+    """What one Optuna worker (and the export task) may use, and how its data is held."""
+
+    worker_memory_gb: float | None = Field(
+        None,
+        gt=0,
+        le=4096,
+        description="Memory of one Optuna worker. null: what the snapshot needs (estimated "
+        "from its manifest), at most max_worker_memory_gb.",
+    )
+    max_worker_memory_gb: float = Field(
+        32.0,
+        gt=0,
+        le=4096,
+        description="The largest executor memory one worker may ask for; a snapshot that does "
+        "not fit even in external memory fails before submit.",
+    )
+    external_memory: Literal["auto", "never", "always"] = Field(
+        "auto",
+        description="auto: XGBoost's external-memory matrix (pages on local disk) when the "
+        "snapshot does not fit the worker's memory in memory.",
+    )
+    external_memory_dir: str | None = Field(
+        None, description="Local disk for the external-memory pages (default: the temp dir)."
+    )
+    batch_rows: int = Field(
+        50_000, ge=1_000, le=10_000_000, description="Rows per batch read from the snapshot."
+    )
+
+    @model_validator(mode="after")
+    def _budget_allowed(self) -> ResourcesSpec:
+        if self.worker_memory_gb is not None and self.worker_memory_gb > self.max_worker_memory_gb:
+            raise ValueError(
+                f"worker_memory_gb {self.worker_memory_gb} exceeds max_worker_memory_gb "
+                f"{self.max_worker_memory_gb}"
+            )
+        return self
+
+
 class ExportSpec(_Strict):
     min_improvement: float = Field(
         0.0,
@@ -460,6 +508,7 @@ class PipelineSpec(_Strict):
     search_space: dict[str, Param] = Field(min_length=1)
     tuning: TuningSpec = TuningSpec()
     export: ExportSpec = ExportSpec()
+    resources: ResourcesSpec = ResourcesSpec()
     gpu: GpuMode = "auto"
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)

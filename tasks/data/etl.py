@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 LISTED_FILES = 1000
 # Up to this many repeated keys, only their rows are deduplicated (the keys are broadcast).
 BROADCAST_KEYS = 1_000_000
+# Parquet row groups of the snapshot: a tuning worker reads them a batch at a time, and a
+# reader holds about a row group's pages, so small groups keep its memory small.
+ROW_GROUP_BYTES = 16 * 2**20
 
 
 def local_path(uri: str) -> Path | None:
@@ -404,7 +407,7 @@ def write_splits(
     by_split = target / "_by_split"
     staged.coalesce(wanted).write.partitionBy(SPLIT_COLUMN).option(
         "maxRecordsPerFile", rows_per_file
-    ).parquet(str(by_split))
+    ).option("parquet.block.size", ROW_GROUP_BYTES).parquet(str(by_split))
     rows, files = {}, {}
     for split in SPLITS:
         written = by_split / f"{SPLIT_COLUMN}={split}"

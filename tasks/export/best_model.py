@@ -31,11 +31,11 @@ from tasks.model import (
     build_matrices,
     fit,
     load_snapshot,
+    plan_memory,
     predict_valid,
     standard_scores,
     to_numpy,
     training_device,
-    with_valid_in_train,
 )
 from tasks.tuning import study_name, trial_record
 
@@ -117,7 +117,8 @@ def export_best(
     rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
-    booster, _ = fit(params, build_matrices(snapshot), rounds, early_stopping_rounds=None)
+    memory = plan_memory(snapshot.manifest, spec)
+    booster = retrain(snapshot, spec, params, rounds, memory.matrix, ("train",))
     pred = predict_valid(booster, snapshot, rounds)
     metrics = standard_scores(spec.task, spec.metric, to_numpy(snapshot.y_valid), pred)
     metric_value = metrics[spec.metric]
@@ -129,8 +130,7 @@ def export_best(
     trained_on = "train"
     if spec.export.retrain_on == "train_valid":
         trained_on = "train+valid"
-        combined = with_valid_in_train(snapshot)
-        booster, _ = fit(params, build_matrices(combined), rounds, early_stopping_rounds=None)
+        booster = retrain(snapshot, spec, params, rounds, memory.matrix, ("train", "valid"))
 
     target = layout.model_dir
     with champion_lock(layout):  # from reading the champion to replacing it
@@ -158,6 +158,7 @@ def export_best(
                 "num_boost_round": rounds,
                 "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
                 "device": device,
+                "memory": memory.as_record(),
                 "features": snapshot.plan.summary(),
                 "feature_importance": booster.get_score(importance_type="total_gain"),
                 "data": {
@@ -180,6 +181,27 @@ def export_best(
                 {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
             )
     return export_summary(layout)
+
+
+def retrain(
+    snapshot: Snapshot,
+    spec: PipelineSpec,
+    params: dict[str, Any],
+    rounds: int,
+    matrix: str,
+    splits: tuple[str, ...],
+) -> Any:
+    """The best trial's model fit on ``splits``, its matrices freed once it is trained."""
+    resources = spec.resources
+    with build_matrices(
+        snapshot,
+        matrix,
+        train_splits=splits,
+        batch_rows=resources.batch_rows,
+        cache_root=resources.external_memory_dir,
+        nthread=spec.tuning.nthread,
+    ) as matrices:
+        return fit(params, matrices, rounds, early_stopping_rounds=None)[0]
 
 
 def export_summary(layout: Layout) -> dict[str, Any]:

@@ -1,14 +1,17 @@
 """A published snapshot loaded once, XGBoost trained on it, and its metrics."""
 
 from tasks.model.features import CATEGORICAL, NUMERIC, FeaturePlan, category_codes
+from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY, Matrices
+from tasks.model.memory import MemoryPlan, plan_memory
 from tasks.model.metrics import score, standard_scores
-from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest, with_valid_in_train
+from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest
 from tasks.model.training import (
-    Matrices,
+    TrainedSoFar,
     base_params,
     best_rounds,
     build_matrices,
     fit,
+    matrix_args,
     predict_encoded,
     predict_valid,
     to_numpy,
@@ -17,16 +20,22 @@ from tasks.model.training import (
 
 __all__ = [
     "CATEGORICAL",
+    "EXTERNAL_MEMORY",
+    "IN_MEMORY",
     "NUMERIC",
     "FeaturePlan",
     "Matrices",
+    "MemoryPlan",
     "Snapshot",
+    "TrainedSoFar",
     "base_params",
     "best_rounds",
     "build_matrices",
     "category_codes",
     "fit",
     "load_snapshot",
+    "matrix_args",
+    "plan_memory",
     "predict_encoded",
     "predict_valid",
     "read_manifest",
@@ -34,5 +43,4 @@ __all__ = [
     "standard_scores",
     "to_numpy",
     "training_device",
-    "with_valid_in_train",
 ]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import (
     MANIFEST,
-    SPLITS,
     SUCCESS_MARKER,
     SnapshotCorrupt,
     SnapshotMissing,
@@ -23,32 +23,55 @@ if TYPE_CHECKING:
 
 @dataclass
 class Snapshot:
-    """One published dataset, loaded into memory once per worker.
+    """One published dataset: its manifest, feature plan and files.
 
-    Features are encoded by ``plan`` (categorical codes, see :mod:`tasks.model.features`).
-    Arrays are pandas on the CPU, or cudf on the GPU (``engine`` says which).
+    Training matrices are built from the files batch by batch (see
+    :mod:`tasks.model.loading`); only the valid split, which metrics and the champion
+    need, is read whole, when first asked for. Features are encoded by ``plan``
+    (categorical codes, see :mod:`tasks.model.features`); arrays are pandas on the CPU,
+    or cudf on the GPU (``engine`` says which).
     """
 
     manifest: dict[str, Any]
-    x_train: Any
-    y_train: Any
-    x_valid: Any
-    y_valid: Any
     plan: FeaturePlan
     dataset_dir: Path
+    target: str
     engine: str = "pandas"
 
     @property
     def features(self) -> list[str]:
         return list(self.plan.features)
 
+    def read_split(self, split: str, plan: FeaturePlan | None = None) -> tuple[Any, Any]:
+        """A whole split: its features encoded by ``plan`` (default: the snapshot's own)
+        and its target as float32."""
+        plan = plan or self.plan
+        read = _read_split_cudf if self.engine == "cudf" else _read_split_pandas
+        frame = read(self.dataset_dir / split, [*plan.features, self.target])
+        return plan.encode(frame), frame[self.target].astype("float32")
+
+    @cached_property
+    def _valid(self) -> tuple[Any, Any]:
+        return self.read_split("valid")
+
+    @property
+    def x_valid(self) -> Any:
+        return self._valid[0]
+
+    @property
+    def y_valid(self) -> Any:
+        return self._valid[1]
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return dict(self.manifest.get("rows") or {})
+
     def valid_encoded_by(self, plan: FeaturePlan) -> Any:
         """The valid split's features as another model's ``plan`` encodes them (a champion's
         vocabulary may differ from this snapshot's)."""
         if plan == self.plan:
             return self.x_valid
-        read = _read_split_cudf if self.engine == "cudf" else _read_split_pandas
-        return plan.encode(read(self.dataset_dir / "valid", list(plan.features)))
+        return self.read_split("valid", plan)[0]
 
 
 def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
@@ -89,7 +112,8 @@ def _read_split_cudf(split_dir: Path, columns: list[str]) -> Any:
 def load_snapshot(
     dataset_dir: str | Path, spec: PipelineSpec, device: str = "cpu", verify: bool = True
 ) -> Snapshot:
-    """Read both splits once: with cudf when training on ``cuda``, with pyarrow otherwise.
+    """The published snapshot at ``dataset_dir``, read with cudf when training on ``cuda``,
+    with pyarrow otherwise. Nothing but the manifest is read yet.
 
     ``verify`` checks the content hash against the manifest first; a mismatch refuses
     the snapshot.
@@ -97,28 +121,8 @@ def load_snapshot(
     dataset_dir = Path(dataset_dir)
     manifest = verify_snapshot(dataset_dir) if verify else read_manifest(dataset_dir)
     plan = FeaturePlan.from_manifest(manifest, spec)
-    target = spec.data_schema.target
-    engine, read = (
-        ("cudf", _read_split_cudf) if device == "cuda" else ("pandas", _read_split_pandas)
-    )
-    arrays = {}
-    for split in SPLITS:
-        frame = read(dataset_dir / split, [*plan.features, target])
-        arrays[split] = (plan.encode(frame), frame[target].astype("float32"))
-    return Snapshot(manifest, *arrays["train"], *arrays["valid"], plan, dataset_dir, engine)
-
-
-def with_valid_in_train(snapshot: Snapshot) -> Snapshot:
-    """The snapshot with the valid rows appended to train (valid itself unchanged)."""
-    if snapshot.engine == "cudf":
-        from cudf import concat
-    else:
-        from pandas import concat
-    return replace(
-        snapshot,
-        x_train=concat([snapshot.x_train, snapshot.x_valid], ignore_index=True),
-        y_train=concat([snapshot.y_train, snapshot.y_valid], ignore_index=True),
-    )
+    engine = "cudf" if device == "cuda" else "pandas"
+    return Snapshot(manifest, plan, dataset_dir, spec.data_schema.target, engine)
 
 
 def gpu_loader_available() -> bool:

@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import RetuneError
 from tasks.model.features import FeaturePlan
+from tasks.model.loading import IN_MEMORY, Matrices, build_split_matrices
 from tasks.model.snapshot import Snapshot, gpu_loader_available
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     import numpy as np
     import xgboost as xgb
 
     from tasks.core import PipelineSpec
+
+DEFAULT_BATCH_ROWS = 50_000
 
 OBJECTIVES = {
     "regression": "reg:squarederror",
     "binary": "binary:logistic",
     "multiclass": "multi:softprob",
 }
-
-
-@dataclass
-class Matrices:
-    """XGBoost matrices built once per worker and reused by every trial."""
-
-    train: xgb.DMatrix
-    valid: xgb.DMatrix
 
 
 def training_device(gpu_mode: str, device: str) -> str:
@@ -41,14 +35,28 @@ def training_device(gpu_mode: str, device: str) -> str:
     return "cpu"
 
 
-def build_matrices(snapshot: Snapshot) -> Matrices:
-    import xgboost as xgb
-
-    train = xgb.QuantileDMatrix(snapshot.x_train, snapshot.y_train, **matrix_args(snapshot.plan))
-    valid = xgb.QuantileDMatrix(
-        snapshot.x_valid, snapshot.y_valid, ref=train, **matrix_args(snapshot.plan)
+def build_matrices(
+    snapshot: Snapshot,
+    mode: str = IN_MEMORY,
+    *,
+    train_splits: Sequence[str] = ("train",),
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    cache_root: str | None = None,
+    nthread: int | None = None,
+) -> Matrices:
+    """The snapshot's train and valid matrices, built batch by batch from its files
+    (``mode``: ``in_memory`` or ``external_memory``, see :mod:`tasks.model.loading`)."""
+    return build_split_matrices(
+        snapshot.dataset_dir,
+        snapshot.plan,
+        snapshot.target,
+        train_splits=train_splits,
+        mode=mode,
+        batch_rows=batch_rows,
+        engine=snapshot.engine,
+        cache_root=cache_root,
+        nthread=nthread,
     )
-    return Matrices(train, valid)
 
 
 def matrix_args(plan: FeaturePlan) -> dict[str, Any]:
@@ -75,28 +83,63 @@ def base_params(spec: PipelineSpec, device: str, seed: int, snapshot: Snapshot) 
     return params
 
 
+@dataclass
+class TrainedSoFar:
+    """Where an interrupted training stood: the booster after ``rounds`` rounds and its
+    validation curve (one value per round), to go on from (see tasks.tuning.checkpoints)."""
+
+    booster: xgb.Booster
+    rounds: int
+    curve: list[float]
+
+
 def fit(
     params: dict[str, Any],
     matrices: Matrices,
     num_boost_round: int,
     early_stopping_rounds: int | None,
     callbacks: Sequence[xgb.callback.TrainingCallback] = (),
+    resume: TrainedSoFar | None = None,
 ) -> tuple[xgb.Booster, float]:
-    """Train; return the booster and its validation metric at the best (or last) round."""
+    """Train; return the booster and its validation metric at the best (or last) round.
+
+    ``resume`` goes on from an interrupted training of the same parameters: boosting
+    continues from its booster up to ``num_boost_round`` in all, and early stopping
+    knows its curve, so the result is the one an uninterrupted training would reach.
+    """
     import xgboost as xgb
 
-    history: dict[str, dict[str, list[float]]] = {}
-    booster = xgb.train(
-        params,
-        matrices.train,
-        num_boost_round=num_boost_round,
-        evals=[(matrices.valid, "valid")],
-        early_stopping_rounds=early_stopping_rounds,
-        evals_result=history,
-        verbose_eval=False,
-        callbacks=list(callbacks),
-    )
-    curve = history["valid"][params["eval_metric"]]
+    metric = params["eval_metric"]
+    prior = list(resume.curve) if resume else []
+    done = resume.rounds if resume else 0
+    callbacks = list(callbacks)
+    if early_stopping_rounds is not None:
+        stopper = xgb.callback.EarlyStopping(
+            rounds=early_stopping_rounds, data_name="valid", metric_name=metric
+        )
+        if resume is not None:
+            # Replayed through the callback's own bookkeeping (a private method): its best
+            # score, patience and the booster's best_iteration are as if never stopped.
+            for epoch, value in enumerate(prior):
+                stopper._update_rounds(
+                    score=value, name="valid", metric=metric, model=resume.booster, epoch=epoch
+                )
+        callbacks.append(stopper)
+    if resume is not None and done >= num_boost_round:
+        booster, curve = resume.booster, prior
+    else:
+        history: dict[str, dict[str, list[float]]] = {}
+        booster = xgb.train(
+            params,
+            matrices.train,
+            num_boost_round=num_boost_round - done,
+            evals=[(matrices.valid, "valid")],
+            evals_result=history,
+            verbose_eval=False,
+            callbacks=callbacks,
+            xgb_model=resume.booster if resume else None,
+        )
+        curve = [*prior, *history["valid"][metric]]
     return booster, float(curve[best_rounds(booster, len(curve)) - 1])
 
 

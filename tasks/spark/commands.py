@@ -149,7 +149,21 @@ def gpu_request(gpu: str) -> dict[str, str]:
     }
 
 
-def export_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
+def memory_request(executor_memory: str | None, nthread: int) -> dict[str, str]:
+    """Executors of one worker each: ``nthread`` cores and the worker's memory.
+
+    The worker's memory goes in ``spark.executor.memory``, the one figure every cluster
+    manager (standalone included) places executors by, so two workers are never packed
+    where one fits.
+    """
+    if executor_memory is None:
+        return {}
+    return {"spark.executor.memory": executor_memory, "spark.executor.cores": str(nthread)}
+
+
+def export_conf(
+    python: str, tuning: TuningSpec, gpu: str, executor_memory: str | None = None
+) -> dict[str, str]:
     """One Spark task retrains the best trial with ``nthread`` cores (and a GPU when on)."""
     return {
         **base_conf(python),
@@ -157,16 +171,20 @@ def export_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
         "spark.task.cpus": str(tuning.nthread),
         "spark.cores.max": str(tuning.nthread),
         "spark.task.maxFailures": "1",
+        **memory_request(executor_memory, tuning.nthread),
         **gpu_request(gpu),
     }
 
 
-def tune_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
+def tune_conf(
+    python: str, tuning: TuningSpec, gpu: str, executor_memory: str | None = None
+) -> dict[str, str]:
     """One Optuna worker per Spark task, each with ``nthread`` cores (and one GPU when on).
 
     No speculation (it would run a worker twice); ``spark.cores.max`` keeps one
     application from taking a whole standalone cluster, so the mapped applications run
-    side by side. In GPU ``auto`` mode no GPU is requested: the worker uses one if its
+    side by side. ``executor_memory`` (see :func:`memory_request`) sizes each executor
+    for one worker. In GPU ``auto`` mode no GPU is requested: the worker uses one if its
     executor sees it.
     """
     tasks = tuning.spark_tasks_per_worker
@@ -176,6 +194,7 @@ def tune_conf(python: str, tuning: TuningSpec, gpu: str) -> dict[str, str]:
         "spark.default.parallelism": str(tasks),
         "spark.task.cpus": str(tuning.nthread),
         "spark.cores.max": str(tasks * tuning.nthread),
+        **memory_request(executor_memory, tuning.nthread),
         **gpu_request(gpu),
     }
     return conf

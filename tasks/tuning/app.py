@@ -54,7 +54,9 @@ def run_tune(
     spark_tasks: int,
     try_number: int,
 ) -> list[dict[str, Any]]:
-    dataset_dir = str(Layout(Path(storage_root), spec.name, ds).dataset_dir)
+    layout = Layout(Path(storage_root), spec.name, ds)
+    dataset_dir = str(layout.dataset_dir)
+    checkpoint_dir = str(layout.checkpoints_dir)
     read_manifest(dataset_dir)  # fail on the driver, before any executor starts
     name = study_name(spec.name, ds)
     spec_data = spec.model_dump(by_alias=True, mode="json")
@@ -71,6 +73,7 @@ def run_tune(
             local_spec,
             dataset_dir,
             worker_identity(local_spec, map_index, partition, try_number * 1000 + spark_attempt),
+            checkpoint_dir=checkpoint_dir,
         )
 
     rdd = spark.sparkContext.parallelize(range(spark_tasks), spark_tasks)

@@ -78,9 +78,12 @@ def pruning_callback(
 
     class EveryKRounds(XGBoostPruningCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            if (epoch + 1) % every:
+            # The round of the model, not of this training: a trial resumed from a
+            # checkpoint goes on counting where it stopped.
+            step = model.num_boosted_rounds() - 1
+            if (step + 1) % every:
                 return False
-            return bool(super().after_iteration(model, epoch, evals_log))
+            return bool(super().after_iteration(model, step, evals_log))
 
     return EveryKRounds(trial, observation_key)
 

@@ -12,13 +12,25 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.model import Matrices, base_params, best_rounds, build_matrices, fit, load_snapshot
+from tasks.model import (
+    Matrices,
+    TrainedSoFar,
+    base_params,
+    best_rounds,
+    build_matrices,
+    fit,
+    load_snapshot,
+    plan_memory,
+)
+from tasks.tuning.checkpoints import TrialCheckpoints, chain_start
 from tasks.tuning.deadline import Deadline, DeadlineReached
 from tasks.tuning.samplers import build_pruner, build_sampler, pruning_callback
 from tasks.tuning.search_space import suggest
@@ -31,6 +43,7 @@ if TYPE_CHECKING:
     from optuna.storages import BaseStorage
 
     from tasks.core import PipelineSpec
+    from tasks.model import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +91,7 @@ class WorkerContext:
     stop_at_deadline: Any  # an XGBoost callback
     guard: StorageGuard
     train: TrainFn
+    checkpoint_root: Path | None = None
 
 
 @dataclass
@@ -109,6 +123,19 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         callbacks.append(
             pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
         )
+    checkpoints, resume = open_checkpoints(worker, trial_id, params)
+    if checkpoints is not None:
+        callbacks.append(
+            checkpoints.callback(
+                spec.metric,
+                resume.curve if resume else [],
+                tuning.checkpoint_every_rounds,
+                tuning.checkpoint_every_minutes,
+            )
+        )
+    if resume is not None:
+        record["resumed_from_round"] = resume.rounds
+        log.info("trial %d resumes from round %d", trial.number, resume.rounds)
 
     state, value, reason, rounds = TrialState.FAIL, None, None, None
     record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
@@ -121,6 +148,7 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
                 tuning.num_boost_round,
                 tuning.early_stopping_rounds,
                 callbacks,
+                **({"resume": resume} if resume is not None else {}),
             )
             rounds = best_rounds(booster, tuning.num_boost_round)
             state = TrialState.COMPLETE
@@ -138,6 +166,8 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         record["best_rounds"] = rounds
     if reason is not None:
         record["fail_reason"] = reason
+    if checkpoints is not None and checkpoints.saved:
+        record["checkpoints_saved"] = checkpoints.saved
     try:
         guard.call("record the outcome", trial.set_user_attr, RECORD_ATTR, record)
         told = guard.call(
@@ -153,6 +183,7 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     if told is None or told.state != state:
         # Another worker found this trial stale (this one lost its heartbeat) and failed it;
         # its retry carries the parameters on.
+        # Its checkpoint stays for that retry.
         log.warning("trial %d was taken over as stale; its outcome is dropped", trial.number)
         return TrialOutcome("lost", reason)
     if state == TrialState.FAIL:
@@ -168,7 +199,35 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         )
         if not retried:
             log.warning("trial %d failed for good after its retries", trial.number)
+        if retried and checkpoints is not None:
+            return TrialOutcome(state.name.lower(), reason)  # the retry resumes from it
+    if checkpoints is not None:
+        checkpoints.remove()
     return TrialOutcome(state.name.lower(), reason)
+
+
+def open_checkpoints(
+    worker: WorkerContext, trial_id: int, params: dict[str, Any]
+) -> tuple[TrialCheckpoints | None, TrainedSoFar | None]:
+    """The trial's checkpoints (none when the worker keeps none) and the point to resume
+    from, when an earlier attempt of its retry chain saved one."""
+    tuning = worker.spec.tuning
+    if worker.checkpoint_root is None or not (
+        tuning.checkpoint_every_rounds or tuning.checkpoint_every_minutes
+    ):
+        return None, None
+    frozen = worker.guard.call("read the trial", worker.storage.get_trial, trial_id)
+    checkpoints = TrialCheckpoints(
+        worker.checkpoint_root, chain_start(frozen.number, frozen.system_attrs), params
+    )
+    try:
+        resume = checkpoints.load()
+    except (OSError, ValueError, KeyError) as exc:  # unreadable: start from round zero
+        log.warning(
+            "trial %d: checkpoint in %s unreadable (%s)", frozen.number, checkpoints.folder, exc
+        )
+        resume = None
+    return checkpoints, resume
 
 
 def run_worker(
@@ -178,8 +237,13 @@ def run_worker(
     dataset_dir: str,
     identity: WorkerIdentity,
     train: TrainFn = fit,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run trials of study ``name`` until none is waiting or running; a small summary."""
+    """Run trials of study ``name`` until none is waiting or running; a small summary.
+
+    ``checkpoint_dir`` (shared storage) keeps checkpoints of long trials, see
+    :mod:`tasks.tuning.checkpoints`; without it, a retried trial starts from round zero.
+    """
     import warnings
 
     import optuna
@@ -188,9 +252,43 @@ def run_worker(
     # Retune pins Optuna and tests them, so the per-call warnings are noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     tuning = spec.tuning
-    guard = StorageGuard(tuning.storage_outage_seconds)
     snapshot = load_snapshot(dataset_dir, spec, identity.device)
-    matrices = build_matrices(snapshot)
+    memory = plan_memory(snapshot.manifest, spec)
+    with build_matrices(
+        snapshot,
+        memory.matrix,
+        batch_rows=spec.resources.batch_rows,
+        cache_root=spec.resources.external_memory_dir,
+        nthread=tuning.nthread,
+    ) as matrices:
+        summary = work_on_study(
+            storage,
+            name,
+            spec,
+            identity,
+            train,
+            snapshot,
+            matrices,
+            Path(checkpoint_dir) if checkpoint_dir is not None else None,
+        )
+    return {**summary, "matrix": memory.matrix}
+
+
+def work_on_study(
+    storage: BaseStorage,
+    name: str,
+    spec: PipelineSpec,
+    identity: WorkerIdentity,
+    train: TrainFn,
+    snapshot: Snapshot,
+    matrices: Matrices,
+    checkpoint_root: Path | None,
+) -> dict[str, Any]:
+    """Claim and run trials with ``matrices`` until none is waiting or running."""
+    import optuna
+
+    tuning = spec.tuning
+    guard = StorageGuard(tuning.storage_outage_seconds)
     fixed = base_params(spec, identity.device, identity.seed, snapshot)
     study = guard.call(
         "load the study",
@@ -206,12 +304,13 @@ def run_worker(
         storage=storage,
         study=study,
         spec=spec,
-        identity_record=identity.trial_attrs(),
+        identity_record={**identity.trial_attrs(), "matrix": matrices.mode},
         fixed_params=fixed,
         matrices=matrices,
         stop_at_deadline=deadline.callback(),
         guard=guard,
         train=train,
+        checkpoint_root=checkpoint_root,
     )
     claimer = Claimer(storage, study_id)
     done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
@@ -225,6 +324,8 @@ def run_worker(
             trial_id = guard.call("claim a trial", claimer.claim)
         if trial_id is None:
             if not guard.call("look for running trials", has_running, storage, study_id):
+                if checkpoint_root is not None:  # the study is done: no trial resumes
+                    shutil.rmtree(checkpoint_root, ignore_errors=True)
                 break
             if deadline.hard_passed(time.time() - tuning.stale_after_seconds):
                 log.warning("hard deadline passed; leaving trials of other workers running")

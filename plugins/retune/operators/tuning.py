@@ -10,17 +10,32 @@ from airflow.sdk.exceptions import AirflowFailException
 from retune.hooks import OptunaStudyHook, resolve_storage_root
 from retune.links import DashboardLink, ReportLink, dashboard_url, report_url
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.core import ExportRefused, NoCompletedTrial
+from tasks.core import ExportRefused, NoCompletedTrial, SnapshotTooLarge
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from optuna.storages import BaseStorage
 
     from tasks.core import Layout, PipelineSpec, RunSpec
+    from tasks.model import MemoryPlan
 
 
 def study_hook(operator: RetuneOperator, optuna_conn_id: str) -> OptunaStudyHook:
     return OptunaStudyHook(optuna_conn_id, resolve_storage_root(operator.storage_root))
+
+
+def worker_memory(spec: PipelineSpec, layout: Layout) -> MemoryPlan:
+    """What each worker needs for the run's snapshot; too large fails here, before submit."""
+    from tasks.model import plan_memory, read_manifest
+
+    try:
+        return plan_memory(read_manifest(layout.dataset_dir), spec)
+    except SnapshotTooLarge as exc:
+        raise WorkerTooSmall(str(exc)) from None
+
+
+class WorkerTooSmall(SnapshotTooLarge, AirflowFailException):
+    """The snapshot does not fit the largest worker allowed: a retry would not fit either."""
 
 
 def study_links(
@@ -95,6 +110,8 @@ class TuneOperator(StudyJobOperator):
         run, layout, hook, storage = self.open_study(context)
         spec = run.spec
         spark_tasks = spec.tuning.spark_tasks_per_worker
+        memory = worker_memory(spec, layout)
+        self.log.info("each worker: %s", memory.as_record())
         self.submit(
             "tune",
             tune_args(
@@ -105,7 +122,7 @@ class TuneOperator(StudyJobOperator):
                 spark_tasks,
                 int(context["ti"].try_number),
             ),
-            tune_conf(self.python, spec.tuning, spec.gpu),
+            tune_conf(self.python, spec.tuning, spec.gpu, memory.executor_memory),
             name=f"retune-tune-{spec.name}-{layout.ds}-{self.worker_index}",
             env_vars={STORAGE_ENV: hook.get_url()[0]},
         )
@@ -132,6 +149,7 @@ class ExportOperator(StudyJobOperator):
 
         run, layout, hook, storage = self.open_study(context)
         spec = run.spec
+        memory = worker_memory(spec, layout)
         try:
             trial = load_best_trial(storage, spec.name, layout.ds)
         except (NoCompletedTrial, ExportRefused) as exc:
@@ -142,7 +160,7 @@ class ExportOperator(StudyJobOperator):
         self.submit(
             "export",
             export_args(str(run.path), layout.ds, str(layout.root), kind, run_id),
-            export_conf(self.python, spec.tuning, spec.gpu),
+            export_conf(self.python, spec.tuning, spec.gpu, memory.executor_memory),
             name=f"retune-export-{spec.name}-{layout.ds}",
             env_vars={STORAGE_ENV: url, **mlflow_environment()},
         )

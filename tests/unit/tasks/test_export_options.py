@@ -33,10 +33,11 @@ def test_retrain_on_train_valid_ships_a_refit_and_scores_the_train_only_fit(
     assert card["trained_on"] == "train+valid"
     snapshot = load_snapshot(layout.dataset_dir, spec)
     rounds = card["num_boost_round"]
-    train = xgb.DMatrix(snapshot.x_train, snapshot.y_train, feature_names=snapshot.features)
+    x_train, y_train = snapshot.read_split("train")
+    train = xgb.DMatrix(x_train, y_train, feature_names=snapshot.features)
     both = xgb.DMatrix(
-        np.vstack([snapshot.x_train, snapshot.x_valid]),
-        np.concatenate([snapshot.y_train, snapshot.y_valid]),
+        np.vstack([x_train, snapshot.x_valid]),
+        np.concatenate([y_train, snapshot.y_valid]),
         feature_names=snapshot.features,
     )
     valid = xgb.DMatrix(snapshot.x_valid, feature_names=snapshot.features)

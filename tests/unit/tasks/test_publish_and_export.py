@@ -79,7 +79,7 @@ def test_publish_refuses_unvalidated_or_changed_data(spec, tmp_path: Path) -> No
 
 def test_readers_refuse_a_snapshot_without_its_success_marker(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = published(tmp_path, spec, DS, rows=500)
-    assert load_snapshot(layout.dataset_dir, spec).x_train.shape == (400, 20)
+    assert load_snapshot(layout.dataset_dir, spec).read_split("train")[0].shape == (400, 20)
     (layout.dataset_dir / SUCCESS_MARKER).unlink()
     with pytest.raises(SnapshotMissing, match="is incomplete \\(no _SUCCESS\\)"):
         load_snapshot(layout.dataset_dir, spec)

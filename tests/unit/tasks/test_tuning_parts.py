@@ -22,7 +22,7 @@ from tasks.core import (
     TuningSpec,
     parse_spec,
 )
-from tasks.model import base_params, load_snapshot, training_device
+from tasks.model import base_params, build_matrices, load_snapshot, training_device
 from tasks.tuning import build_sampler
 from tasks.tuning.samplers import build_pruner, pruning_callback, startup_trials
 from tasks.tuning.storage import StorageGuard
@@ -147,7 +147,8 @@ def fake_cudf(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     module.__spec__ = importlib.machinery.ModuleSpec("cudf", None)
 
     def read_parquet(path: str, columns: list[str]) -> pd.DataFrame:
-        reads.append(Path(path).name)
+        split = Path(path) if Path(path).is_dir() else Path(path).parent
+        reads.append(split.name)
         return pd.read_parquet(path, columns=columns)
 
     module.read_parquet = read_parquet  # type: ignore[attr-defined]
@@ -162,8 +163,11 @@ def test_gpu_worker_loads_with_cudf_and_trains_on_cuda(
     layout = published(tmp_path, spec, "2026-11-21", rows=300)
     assert training_device("on", "cuda") == "cuda"
     snapshot = load_snapshot(layout.dataset_dir, spec, "cuda")
-    assert fake_cudf == ["train", "valid"]
-    assert snapshot.engine == "cudf"
+    assert snapshot.engine == "cudf" and fake_cudf == []  # nothing is read up front
+    assert len(snapshot.x_valid) == snapshot.rows["valid"] and fake_cudf == ["valid"]
+    with build_matrices(snapshot, batch_rows=1000) as matrices:  # batches read with cudf
+        assert matrices.rows == snapshot.rows
+    assert set(fake_cudf) == {"train", "valid"}
     assert base_params(spec, "cuda", 5, snapshot)["device"] == "cuda"
 
 
@@ -188,5 +192,14 @@ def test_pruning_callback_reports_every_k_rounds_at_round_steps() -> None:
     assert spec.report_interval(200) == 10 and spec.report_interval(15) == 1
     callback = pruning_callback(trial, "valid-rmse", spec, 200)
     for epoch in range(40):
-        callback.after_iteration(None, epoch, {"valid": {"rmse": [1.0 / (epoch + 1)]}})
+        model = types.SimpleNamespace(num_boosted_rounds=lambda n=epoch + 1: n)
+        callback.after_iteration(model, epoch, {"valid": {"rmse": [1.0 / (epoch + 1)]}})
     assert study.trials[0].intermediate_values == {9: 0.1, 19: 0.05, 29: 1 / 30, 39: 0.025}
+    # Resumed from a checkpoint after 20 rounds, XGBoost counts epochs from 0 again; the
+    # steps stay the model's rounds.
+    resumed = study.ask()
+    callback = pruning_callback(resumed, "valid-rmse", spec, 200)
+    for epoch in range(20):
+        model = types.SimpleNamespace(num_boosted_rounds=lambda n=epoch + 21: n)
+        callback.after_iteration(model, epoch, {"valid": {"rmse": [1.0 / (epoch + 21)]}})
+    assert study.trials[1].intermediate_values == {29: 1 / 30, 39: 0.025}

@@ -1,0 +1,114 @@
+"""How much memory a worker needs for a snapshot, and whether it trains in external memory.
+
+The figures are estimates from the manifest (rows, features), calibrated by
+``bench/scale.py`` (see docs/benchmarks.md): a worker process with its libraries loaded,
+XGBoost's quantised matrices (the bin index and its column copy, about 2 bytes a value,
+3 here for safety), per-row training state (label, gradients, predictions, row sets) and
+the batches being read. In external memory the quantised pages live on local disk, so
+only the per-row state and the batches stay. The same function runs on the driver (what
+spark-submit asks for) and in the worker (which matrix to build), so both agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import SnapshotTooLarge
+from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY
+
+if TYPE_CHECKING:
+    from tasks.core import PipelineSpec
+
+MIB = 2**20
+GIB = 2**30
+# Python, XGBoost, Arrow, pandas, Optuna and PySpark's worker, before any data.
+WORKER_BASE_BYTES = 400 * MIB
+IN_MEMORY_BYTES_PER_VALUE = 3
+# label, gradient pair, prediction per class, row partition, weights: per row.
+ROW_STATE_BYTES = 48
+# A batch in flight: Arrow pages, pandas float64, encoded float32, XGBoost's copy.
+BATCH_BYTES_PER_VALUE = 24
+BATCHES_IN_FLIGHT = 6
+# The executor's JVM beside the Python worker.
+EXECUTOR_JVM_MIB = 512
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The matrix mode and memory of one worker, with the figures behind them."""
+
+    matrix: str
+    rows: int
+    features: int
+    in_memory_bytes: int
+    external_memory_bytes: int
+    budget_bytes: int
+    budget_from: str
+
+    @property
+    def need_bytes(self) -> int:
+        return self.in_memory_bytes if self.matrix == IN_MEMORY else self.external_memory_bytes
+
+    @property
+    def worker_mib(self) -> int:
+        """What one worker asks for: its budget when the spec sets one, else its need."""
+        wanted = self.budget_bytes if self.budget_from == "resources.worker_memory_gb" else 0
+        return -(-max(self.need_bytes, wanted) // MIB)
+
+    @property
+    def executor_memory(self) -> str:
+        """``spark.executor.memory`` of an executor that holds one worker."""
+        return f"{self.worker_mib + EXECUTOR_JVM_MIB}m"
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "matrix": self.matrix,
+            "estimated_mib": -(-self.need_bytes // MIB),
+            "budget_mib": self.budget_bytes // MIB,
+            "budget_from": self.budget_from,
+        }
+
+
+def gib(value: int) -> str:
+    return f"{value / GIB:.2f} GiB"
+
+
+def plan_memory(manifest: dict[str, Any], spec: PipelineSpec) -> MemoryPlan:
+    """The mode and memory of a worker training on the snapshot of ``manifest``.
+
+    Raises :class:`SnapshotTooLarge` (with the figures) when the snapshot does not fit
+    the largest worker allowed in the mode the spec permits.
+    """
+    resources = spec.resources
+    rows = sum(int(n) for n in (manifest.get("rows") or {}).values())
+    features = len(manifest.get("features") or spec.model_features)
+    classes = spec.num_class if spec.task == "multiclass" else 1
+    batch_rows = min(resources.batch_rows, rows)
+    batch = batch_rows * (features + 1) * BATCH_BYTES_PER_VALUE * BATCHES_IN_FLIGHT
+    row_state = rows * ROW_STATE_BYTES * classes
+    in_memory = WORKER_BASE_BYTES + rows * features * IN_MEMORY_BYTES_PER_VALUE + row_state + batch
+    external = WORKER_BASE_BYTES + row_state + batch
+    if resources.worker_memory_gb is not None:
+        budget, budget_from = int(resources.worker_memory_gb * GIB), "resources.worker_memory_gb"
+    else:
+        budget = int(resources.max_worker_memory_gb * GIB)
+        budget_from = "resources.max_worker_memory_gb"
+    mode = resources.external_memory
+    matrix = EXTERNAL_MEMORY if mode == "always" else IN_MEMORY
+    if mode == "auto" and in_memory > budget:
+        matrix = EXTERNAL_MEMORY
+    plan = MemoryPlan(matrix, rows, features, in_memory, external, budget, budget_from)
+    if plan.need_bytes > budget:
+        hint = (
+            "set resources.external_memory: auto, or raise "
+            if mode == "never"
+            else "fewer rows per batch (resources.batch_rows) or raise "
+        )
+        raise SnapshotTooLarge(
+            f"{spec.name} ds={manifest.get('ds')}: the snapshot ({rows} rows x {features} "
+            f"features) needs about {gib(plan.need_bytes)} per worker in {matrix} mode "
+            f"(in memory: {gib(in_memory)}, external memory: {gib(external)}), more than "
+            f"{budget_from} = {gib(budget)}; {hint}{budget_from}"
+        )
+    return plan
