@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tasks.core import parse_spec
+from tasks.core import Layout, parse_spec
 from tasks.spark import job_file, tune_args, tune_conf
 from tasks.tuning.storage import STORAGE_ENV
 from tests.conftest import ROOT
@@ -38,9 +38,12 @@ def tune_command(
     """The command TuneOperator submits, built by the same hook (master from spark_default)."""
     from retune.hooks import RetuneSparkSubmitHook
 
+    from retune.operators.tuning import worker_memory
+
     spec = parse_spec(yaml.safe_load(spec_path.read_text()))
+    memory = worker_memory(spec, Layout(root, spec.name, ds))
     hook = RetuneSparkSubmitHook(
-        conf=tune_conf(sys.executable, spec.tuning, spec.gpu),
+        conf=tune_conf(sys.executable, spec.tuning, spec.gpu, memory.executor_memory),
         application_args=tune_args(
             str(spec_path),
             ds,

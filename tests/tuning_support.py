@@ -23,8 +23,14 @@ from tests.conftest import demo_spec_data
 
 
 class FakeBooster:
+    def __init__(self, rounds: int = 0) -> None:
+        self.rounds = rounds
+
     def attributes(self) -> dict[str, str]:
         return {}
+
+    def num_boosted_rounds(self) -> int:
+        return self.rounds
 
 
 def objective_value(params: dict[str, Any]) -> float:
@@ -50,8 +56,9 @@ def stepped_train(
         if seconds_per_round:
             time.sleep(seconds_per_round)
         curve = value * (1 + 1 / (epoch + 1))
+        model = FakeBooster(epoch + 1)
         for callback in callbacks:
-            callback.after_iteration(None, epoch, {"valid": {params["eval_metric"]: [curve]}})
+            callback.after_iteration(model, epoch, {"valid": {params["eval_metric"]: [curve]}})
     return FakeBooster(), value
 
 
@@ -77,8 +84,36 @@ def fails_above_lr_02(*args: Any) -> tuple[Any, float]:
     return stepped_train(*args)
 
 
+class SleepEveryRound:
+    """An XGBoost callback that makes each boosting round last at least ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        import xgboost as xgb
+
+        class Sleep(xgb.callback.TrainingCallback):
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                time.sleep(seconds)
+                return False
+
+        self.callback = Sleep()
+
+
+def slow_xgboost(
+    params: dict[str, Any],
+    matrices: Matrices,
+    num_boost_round: int,
+    early_stopping_rounds: int | None,
+    callbacks: Sequence[Any],
+    **resume: Any,
+) -> tuple[Any, float]:
+    """The real fit, at least 5 ms a round: long enough to be killed in training."""
+    slow = [*callbacks, SleepEveryRound(0.005).callback]
+    return fit(params, matrices, num_boost_round, early_stopping_rounds, slow, **resume)
+
+
 TRAINERS = {
     "xgboost": fit,
+    "slow_xgboost": slow_xgboost,
     "stepped": stepped_train,
     "slow": slow_train,
     "fails": fails_above_lr_02,
@@ -101,12 +136,21 @@ def worker_process(
     trainer: str,
     partition: int = 0,
     attempt: int = 1,
+    checkpoint_dir: str | None = None,
 ) -> dict[str, Any]:
     """One worker as a Spark task would run it, with a stand-in trainer."""
     spec = parse_spec(spec_data)
     identity = worker_identity(spec, map_index, partition, attempt)
     storage = open_storage(url, worker_heartbeat(spec))
-    return run_worker(storage, name, spec, dataset, identity, train=TRAINERS[trainer])
+    return run_worker(
+        storage,
+        name,
+        spec,
+        dataset,
+        identity,
+        train=TRAINERS[trainer],
+        checkpoint_dir=checkpoint_dir,
+    )
 
 
 def complete_trials(storage: Any, spec: Any, ds: str, rows: list[dict[str, Any]]) -> None:

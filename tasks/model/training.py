@@ -91,6 +91,7 @@ class TrainedSoFar:
     booster: xgb.Booster
     rounds: int
     curve: list[float]
+    seed: int | None = None
 
 
 def fit(

@@ -34,13 +34,15 @@ def chain_start(number: int, system_attrs: dict[str, Any]) -> int:
 class TrialCheckpoints:
     """The checkpoint folder of one retry chain, and the callback that fills it."""
 
-    def __init__(self, root: Path, chain: int, params: dict[str, Any]) -> None:
+    def __init__(self, root: Path, chain: int, params: dict[str, Any], seed: int) -> None:
         self.folder = Path(root) / f"trial-{chain}"
         self.params = params
+        self.seed = seed
         self.saved = 0
 
     def load(self) -> TrainedSoFar | None:
-        """The last checkpoint, if one was saved for the same parameters."""
+        """The last checkpoint, if one was saved for the same parameters; it carries the
+        seed it was trained with, which the retry goes on with."""
         import xgboost as xgb
 
         state_file = self.folder / CHECKPOINT_STATE
@@ -51,7 +53,8 @@ class TrialCheckpoints:
             return None  # not this chain's (a reused trial number): never resume from it
         booster = xgb.Booster()
         booster.load_model(str(self.folder / state["model"]))
-        return TrainedSoFar(booster, int(state["rounds"]), [float(v) for v in state["curve"]])
+        curve = [float(v) for v in state["curve"]]
+        return TrainedSoFar(booster, int(state["rounds"]), curve, int(state["seed"]))
 
     def save(self, booster: xgb.Booster, curve: list[float]) -> None:
         """Booster first, then the state that names it: a kill between the two leaves the
@@ -62,7 +65,13 @@ class TrialCheckpoints:
         tmp = self.folder / f".{model_name}.tmp"
         booster.save_model(str(tmp))
         os.replace(tmp, self.folder / model_name)
-        state = {"rounds": rounds, "curve": curve, "params": self.params, "model": model_name}
+        state = {
+            "rounds": rounds,
+            "curve": curve,
+            "params": self.params,
+            "seed": self.seed,
+            "model": model_name,
+        }
         tmp_state = self.folder / f".{CHECKPOINT_STATE}.tmp"
         tmp_state.write_text(json.dumps(state))
         previous = self._current_model()

@@ -133,8 +133,13 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
                 tuning.checkpoint_every_minutes,
             )
         )
+    seed = worker.fixed_params["seed"]
     if resume is not None:
-        record["resumed_from_round"] = resume.rounds
+        # The attempt that saved it goes on: its seed, from its round.
+        seed = resume.seed if resume.seed is not None else seed
+        record.update(resumed_from_round=resume.rounds, seed=seed)
+        if checkpoints is not None:
+            checkpoints.seed = seed
         log.info("trial %d resumes from round %d", trial.number, resume.rounds)
 
     state, value, reason, rounds = TrialState.FAIL, None, None, None
@@ -143,7 +148,7 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     with heartbeat(worker.storage, trial_id, tuning.heartbeat_seconds):
         try:
             booster, value = worker.train(
-                {**worker.fixed_params, **params},
+                {**worker.fixed_params, **params, "seed": seed},
                 worker.matrices,
                 tuning.num_boost_round,
                 tuning.early_stopping_rounds,
@@ -218,7 +223,10 @@ def open_checkpoints(
         return None, None
     frozen = worker.guard.call("read the trial", worker.storage.get_trial, trial_id)
     checkpoints = TrialCheckpoints(
-        worker.checkpoint_root, chain_start(frozen.number, frozen.system_attrs), params
+        worker.checkpoint_root,
+        chain_start(frozen.number, frozen.system_attrs),
+        params,
+        int(worker.fixed_params["seed"]),
     )
     try:
         resume = checkpoints.load()

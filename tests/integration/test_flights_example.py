@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import optuna
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from scripts.flights_example import write_days
-from tasks.core import Layout, journal_path, load_spec
+from tasks.core import Layout, journal_path, load_spec, parse_spec
 from tasks.data import run_etl, run_materialize, run_validate
 from tasks.export import (
     champion_folder,
@@ -23,7 +27,7 @@ from tasks.export import (
     score_frame,
     score_partition,
 )
-from tasks.model import load_snapshot
+from tasks.model import build_matrices, load_snapshot, plan_memory, predict_encoded
 from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
 from tasks.tuning.storage import journal_url, open_storage
 from tests.conftest import ROOT
@@ -120,3 +124,54 @@ def test_the_score_job_scores_a_day_with_the_champion(
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["model"] == str(champion_folder(layout.root, "flights_delay"))
     assert summary["rows_scored"] == pq.read_table(layout.scored_rows_dir).num_rows > 900
+
+
+def test_a_day_over_the_memory_budget_trains_in_external_memory_and_exports(
+    day: tuple[Any, Layout, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A budget between the day's external- and in-memory estimates: every trial trains
+    from pages on local disk, the cache is gone afterwards, and the model loads."""
+    spec, layout, _ = day
+    manifest = json.loads(layout.manifest_file.read_text())
+    cache = tmp_path / "xgb-cache"
+    cache.mkdir()
+    resources = {"batch_rows": 1000, "external_memory_dir": str(cache)}
+    fits = plan_memory(manifest, with_resources(spec, **resources, external_memory="never"))
+    spills = plan_memory(manifest, with_resources(spec, **resources, external_memory="always"))
+    budget = (fits.in_memory_bytes + spills.external_memory_bytes) / 2 / 2**30
+    small = with_resources(spec, **resources, worker_memory_gb=budget)
+    assert plan_memory(manifest, small).matrix == "external_memory"
+
+    snapshot = load_snapshot(layout.dataset_dir, small)
+    with build_matrices(snapshot, "external_memory", batch_rows=1000, cache_root=str(cache)) as m:
+        assert m.cache_dir is not None and any(m.cache_dir.iterdir())  # pages on disk
+        assert m.rows == manifest["rows"]
+    assert list(cache.iterdir()) == []
+
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    create_study(storage, small, DS)
+    identity = WorkerIdentity(0, 0, 1, 11, "cpu")
+    summary = run_worker(
+        storage, study_name(small.name, DS), small, str(layout.dataset_dir), identity
+    )
+    assert summary["matrix"] == "external_memory" and summary["complete"] >= 1
+    study = optuna.load_study(study_name=study_name(small.name, DS), storage=storage)
+    assert {t.user_attrs["retune"]["matrix"] for t in study.trials} == {"external_memory"}
+    assert list(cache.iterdir()) == []
+
+    export_root = tmp_path / "export"
+    shutil.copytree(layout.dataset_dir, Layout(export_root, small.name, DS).dataset_dir)
+    exported = Layout(export_root, small.name, DS)
+    export_best(small, exported, storage, "journal")
+    card = json.loads(exported.card_file.read_text())
+    assert card["memory"]["matrix"] == "external_memory"
+    assert card["memory"]["budget_from"] == "resources.worker_memory_gb"
+    model = load_model(exported.model_dir)
+    x_valid, y_valid = snapshot.read_split("valid")
+    predictions = predict_encoded(model.booster, x_valid, model.plan, card["num_boost_round"])
+    rmse = float(np.sqrt(np.mean((np.asarray(y_valid) - predictions) ** 2)))
+    assert rmse == pytest.approx(card["metric"]["value"], rel=1e-5)
+
+
+def with_resources(spec: Any, **resources: Any) -> Any:
+    return parse_spec({**spec.model_dump(by_alias=True, mode="json"), "resources": resources})

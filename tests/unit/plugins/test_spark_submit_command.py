@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
+from retune.operators.tuning import WorkerTooSmall, worker_memory
 
 from tasks import spark as jobs
-from tasks.core import TuningSpec
+from tasks.core import (
+    SUCCESS_MARKER,
+    Layout,
+    PipelineSpec,
+    SnapshotTooLarge,
+    TuningSpec,
+    parse_spec,
+)
+from tasks.model import plan_memory
 from tasks.tuning.storage import STORAGE_ENV
 from tests.conftest import DEMO_SPEC
 
@@ -151,3 +162,113 @@ def test_optuna_storage_comes_from_the_connection(monkeypatch: pytest.MonkeyPatc
     )
     url, kind = optuna_storage_url("optuna_default", "/st")
     assert (url, kind) == ("mysql+pymysql://retune:p%40ss%2Fword@db:3306/optuna", "mysql")
+
+
+def big_snapshot(tmp_path: Path, spec: PipelineSpec, rows: int) -> Layout:
+    """A published-looking manifest of ``rows`` rows x 50 features (no data needed)."""
+    layout = Layout(tmp_path, spec.name, "2026-11-21")
+    layout.dataset_dir.mkdir(parents=True)
+    features = [f"f{i}" for i in range(50)]
+    manifest = {"ds": layout.ds, "rows": {"train": rows * 4 // 5, "valid": rows // 5}}
+    layout.manifest_file.write_text(json.dumps({**manifest, "features": features}))
+    (layout.dataset_dir / SUCCESS_MARKER).write_text("")
+    return layout
+
+
+def demo_with(**resources: object) -> PipelineSpec:
+    data = yaml.safe_load(DEMO_SPEC.read_text())
+    data["resources"] = resources
+    return parse_spec(data)
+
+
+def test_the_tune_command_asks_for_the_memory_the_snapshot_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPARK_DEFAULT",
+        json.dumps({"conn_type": "spark", "host": "spark://master", "port": 7077}),
+    )
+    spec = demo_with()
+    memory = worker_memory(spec, big_snapshot(tmp_path, spec, 10_000_000))
+    # 400 MiB + 10M x 50 x 3 B + 10M x 48 B + 50,000 x 51 x 24 B x 6 = 2,766,630,400 B
+    # = 2,639 MiB for the worker, + 512 MiB for the executor's JVM.
+    assert memory.matrix == "in_memory" and memory.executor_memory == "3151m"
+    tuning = TuningSpec(n_trials=8, nthread=2)
+    command = build(
+        jobs.tune_conf(PY, tuning, "off", memory.executor_memory),
+        jobs.tune_args("/specs/d.yaml", "2026-11-21", "/st", 0, 1, 1),
+        "tune",
+    )
+    assert command[1:] == [
+        "--master",
+        "spark://master:7077",
+        "--conf",
+        f"spark.pyspark.python={PY}",
+        "--conf",
+        f"spark.pyspark.driver.python={PY}",
+        "--conf",
+        "spark.ui.showConsoleProgress=false",
+        "--conf",
+        "spark.speculation=false",
+        "--conf",
+        "spark.default.parallelism=1",
+        "--conf",
+        "spark.task.cpus=2",
+        "--conf",
+        "spark.cores.max=2",
+        "--conf",
+        "spark.executor.memory=3151m",
+        "--conf",
+        "spark.executor.cores=2",
+        "--name",
+        "n",
+        jobs.job_file("tune"),
+        "--spec",
+        "/specs/d.yaml",
+        "--ds",
+        "2026-11-21",
+        "--storage-root",
+        "/st",
+        "--map-index",
+        "0",
+        "--spark-tasks",
+        "1",
+        "--try-number",
+        "1",
+    ]
+    export = jobs.export_conf(PY, tuning, "off", memory.executor_memory)
+    assert (export["spark.executor.memory"], export["spark.executor.cores"]) == ("3151m", "2")
+
+
+def test_a_snapshot_over_the_budget_trains_in_external_memory_and_asks_for_the_budget(
+    tmp_path: Path,
+) -> None:
+    spec = demo_with(worker_memory_gb=1.5)
+    memory = worker_memory(spec, big_snapshot(tmp_path, spec, 10_000_000))
+    # In memory it would need 2,639 MiB; in external memory 400 MiB + 10M x 48 B + the
+    # batches = 1,208 MiB. The worker asks for its whole budget, 1,536 MiB, + 512 MiB.
+    assert memory.matrix == "external_memory"
+    assert memory.as_record() == {
+        "matrix": "external_memory",
+        "estimated_mib": 1208,
+        "budget_mib": 1536,
+        "budget_from": "resources.worker_memory_gb",
+    }
+    assert memory.executor_memory == "2048m"
+
+
+def test_a_snapshot_too_large_for_any_worker_fails_before_submit_with_the_figures(
+    tmp_path: Path,
+) -> None:
+    spec = demo_with(max_worker_memory_gb=1)
+    layout = big_snapshot(tmp_path, spec, 10_000_000)
+    with pytest.raises(WorkerTooSmall) as caught:
+        worker_memory(spec, layout)
+    message = str(caught.value)
+    assert "10000000 rows x 50 features" in message
+    assert "needs about 1.18 GiB per worker in external_memory mode" in message
+    assert "(in memory: 2.58 GiB, external memory: 1.18 GiB)" in message
+    assert "resources.max_worker_memory_gb = 1.00 GiB" in message
+    never = demo_with(external_memory="never", max_worker_memory_gb=2)
+    with pytest.raises(SnapshotTooLarge, match="set resources.external_memory: auto"):
+        plan_memory(json.loads(layout.manifest_file.read_text()), never)
