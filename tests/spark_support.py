@@ -37,7 +37,6 @@ def tune_command(
 ) -> list[str]:
     """The command TuneOperator submits, built by the same hook (master from spark_default)."""
     from retune.hooks import RetuneSparkSubmitHook
-
     from retune.operators.tuning import worker_memory
 
     spec = parse_spec(yaml.safe_load(spec_path.read_text()))
