@@ -6,6 +6,7 @@ from tasks.model.memory import MemoryPlan, plan_memory
 from tasks.model.metrics import score, standard_scores
 from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest
 from tasks.model.training import (
+    DEFAULT_BATCH_ROWS,
     TrainedSoFar,
     base_params,
     best_rounds,
@@ -20,6 +21,7 @@ from tasks.model.training import (
 
 __all__ = [
     "CATEGORICAL",
+    "DEFAULT_BATCH_ROWS",
     "EXTERNAL_MEMORY",
     "IN_MEMORY",
     "NUMERIC",

@@ -1,0 +1,184 @@
+"""Bookkeeping per trial in one large study: ``--workers`` worker processes on MySQL run
+``--trials`` trials whose fit costs nothing, through the real worker loop (claim, suggest
+with the spec's sampler, heartbeat, record, tell).
+
+A trial's bookkeeping is the time its worker spent between the end of its previous fit
+and the start of this one (from the ``fit_started`` and ``fit_seconds`` each trial
+records). One JSON line per checkpoint trial number (median and 90th percentile over
+the ``--window`` trials up to it), then one for the whole run::
+
+    {"section": "study", "sampler", "workers", "at_trial", "per_trial_ms", "p90_ms"}
+    {"section": "study", "sampler", "workers", "trials", "create_seconds", "wall_seconds",
+     "trials_per_second", "per_trial_ms_at_<n>" for each checkpoint}
+
+    python -m bench.study_scale --mysql-url mysql+pymysql://u:pw@127.0.0.1/db \
+        [--trials 5000] [--workers 8] [--sampler tpe] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+DS = "2026-01-01"
+
+
+def study_spec(dataset: Path, trials: int, workers: int, sampler: str) -> dict[str, Any]:
+    from bench.scale import snapshot_spec
+
+    data = snapshot_spec(dataset).model_dump(by_alias=True, mode="json")
+    data["name"] = f"bench_study_{uuid.uuid4().hex[:8]}"
+    data["search_space"] = {
+        "max_depth": {"type": "int", "low": 2, "high": 12},
+        "learning_rate": {"type": "float", "low": 0.005, "high": 0.5, "log": True},
+        "subsample": {"type": "float", "low": 0.4, "high": 1.0},
+        "colsample_bytree": {"type": "float", "low": 0.4, "high": 1.0},
+        "min_child_weight": {"type": "float", "low": 0.1, "high": 20, "log": True},
+        "reg_lambda": {"type": "float", "low": 0.001, "high": 10, "log": True},
+    }
+    data["tuning"].update(
+        n_trials=trials,
+        n_workers=workers,
+        num_boost_round=1,
+        early_stopping_rounds=None,
+        warm_start=False,
+        pruner={"type": "none"},
+        sampler={"type": sampler},
+    )
+    return dict(data)
+
+
+def free_fit(params: dict[str, Any], matrices: Any, *args: Any, **kwargs: Any) -> Any:
+    """A fit that costs nothing: a smooth function of the parameters."""
+    import math
+
+    class Booster:
+        def attributes(self) -> dict[str, str]:
+            return {}
+
+    value = (math.log(params["learning_rate"]) - math.log(0.05)) ** 2 + (
+        params["max_depth"] - 6
+    ) ** 2 / 10
+    return Booster(), value
+
+
+def worker(url: str, data: dict[str, Any], dataset: str, index: int) -> None:
+    from tasks.core import parse_spec
+    from tasks.tuning import run_worker, study_name, worker_heartbeat, worker_identity
+    from tasks.tuning.storage import open_storage
+
+    spec = parse_spec(data)
+    run_worker(
+        open_storage(url, worker_heartbeat(spec)),
+        study_name(spec.name, DS),
+        spec,
+        dataset,
+        worker_identity(spec, index, 0, 1),
+        train=free_fit,
+    )
+
+
+def bookkeeping_ms(trials: list[Any]) -> dict[int, float]:
+    """Per trial number: ms its worker spent since the end of its previous fit."""
+    by_worker: dict[str, list[tuple[float, float, int]]] = {}
+    for trial in trials:
+        record = trial.user_attrs.get("retune") or {}
+        if "fit_started" in record:
+            entry = (record["fit_started"], record["fit_seconds"], trial.number)
+            by_worker.setdefault(record["worker"], []).append(entry)
+    gaps = {}
+    for runs in by_worker.values():
+        runs.sort()
+        for (start, seconds, _), (next_start, _, number) in pairwise(runs):
+            gaps[number] = 1000 * (next_start - start - seconds)
+    return gaps
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.study_scale")
+    parser.add_argument("--mysql-url", default=os.environ.get("RETUNE_BENCH_MYSQL_URL"))
+    parser.add_argument("--trials", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--sampler", default="tpe")
+    parser.add_argument("--window", type=int, default=50)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.mysql_url:
+        parser.error("--mysql-url (or RETUNE_BENCH_MYSQL_URL) is required")
+    trials, workers = (120, 2) if args.quick else (args.trials, args.workers)
+    marks = [n for n in (100, 1000, 5000) if n <= trials] or [trials]
+
+    import optuna
+
+    from bench.scale import write_snapshot
+    from tasks.core import parse_spec
+    from tasks.tuning import create_study, study_name
+    from tasks.tuning.storage import open_storage
+
+    with tempfile.TemporaryDirectory(prefix="retune-bench-study-") as tmp:
+        dataset = write_snapshot(Path(tmp), 2_000)
+        data = study_spec(dataset, trials, workers, args.sampler)
+        spec = parse_spec(data)
+        started = time.perf_counter()
+        create_study(open_storage(args.mysql_url), spec, DS)
+        created = time.perf_counter() - started
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=worker, args=(args.mysql_url, data, str(dataset), i))
+            for i in range(workers)
+        ]
+        started = time.perf_counter()
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+            if process.exitcode != 0:
+                raise RuntimeError(f"a worker exited with {process.exitcode}")
+        wall = time.perf_counter() - started
+        study = optuna.load_study(
+            study_name=study_name(spec.name, DS), storage=open_storage(args.mysql_url)
+        )
+        done = study.get_trials(deepcopy=False)
+    gaps = bookkeeping_ms(done)
+    summary: dict[str, Any] = {}
+    for mark in marks:
+        window = [gaps[n] for n in range(mark - args.window, mark) if n in gaps]
+        line = {
+            "section": "study",
+            "sampler": args.sampler,
+            "workers": workers,
+            "at_trial": mark,
+            "per_trial_ms": round(statistics.median(window), 1),
+            "p90_ms": round(statistics.quantiles(window, n=10)[-1], 1),
+        }
+        print(json.dumps(line), flush=True)
+        summary[f"per_trial_ms_at_{mark}"] = line["per_trial_ms"]
+    finished = sum(t.state.is_finished() for t in done)
+    print(
+        json.dumps(
+            {
+                "section": "study",
+                "sampler": args.sampler,
+                "workers": workers,
+                "trials": finished,
+                "create_seconds": round(created, 1),
+                "wall_seconds": round(wall, 1),
+                "trials_per_second": round(finished / wall, 1),
+                **summary,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
