@@ -187,8 +187,7 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         told = None
     if told is None or told.state != state:
         # Another worker found this trial stale (this one lost its heartbeat) and failed it;
-        # its retry carries the parameters on.
-        # Its checkpoint stays for that retry.
+        # its retry carries the parameters on, and resumes from its checkpoint.
         log.warning("trial %d was taken over as stale; its outcome is dropped", trial.number)
         return TrialOutcome("lost", reason)
     if state == TrialState.FAIL:
@@ -332,7 +331,9 @@ def work_on_study(
             trial_id = guard.call("claim a trial", claimer.claim)
         if trial_id is None:
             if not guard.call("look for running trials", has_running, storage, study_id):
-                if checkpoint_root is not None:  # the study is done: no trial resumes
+                if checkpoint_root is not None and not deadline.no_new_trials():
+                    # Nothing waiting or running: no trial will resume. (After the deadline
+                    # a retry may wait for a rerun, and keeps its checkpoint.)
                     shutil.rmtree(checkpoint_root, ignore_errors=True)
                 break
             if deadline.hard_passed(time.time() - tuning.stale_after_seconds):
