@@ -84,18 +84,16 @@ def fails_above_lr_02(*args: Any) -> tuple[Any, float]:
     return stepped_train(*args)
 
 
-class SleepEveryRound:
+def sleep_every_round(seconds: float) -> Any:
     """An XGBoost callback that makes each boosting round last at least ``seconds``."""
+    import xgboost as xgb
 
-    def __init__(self, seconds: float) -> None:
-        import xgboost as xgb
+    class Sleep(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            time.sleep(seconds)
+            return False
 
-        class Sleep(xgb.callback.TrainingCallback):
-            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-                time.sleep(seconds)
-                return False
-
-        self.callback = Sleep()
+    return Sleep()
 
 
 def slow_xgboost(
@@ -107,7 +105,7 @@ def slow_xgboost(
     **resume: Any,
 ) -> tuple[Any, float]:
     """The real fit, at least 5 ms a round: long enough to be killed in training."""
-    slow = [*callbacks, SleepEveryRound(0.005).callback]
+    slow = [*callbacks, sleep_every_round(0.005)]
     return fit(params, matrices, num_boost_round, early_stopping_rounds, slow, **resume)
 
 
