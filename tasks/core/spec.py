@@ -445,8 +445,9 @@ class ResourcesSpec(_Strict):
         32.0,
         gt=0,
         le=4096,
-        description="The largest executor memory one worker may ask for; a snapshot that does "
-        "not fit even in external memory fails before submit.",
+        description="The most memory one worker may ask for (its executor gets 512 MiB more "
+        "for the JVM); a snapshot that does not fit even in external memory fails before "
+        "submit.",
     )
     external_memory: Literal["auto", "never", "always"] = Field(
         "auto",
