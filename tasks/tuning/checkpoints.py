@@ -34,10 +34,9 @@ def chain_start(number: int, system_attrs: dict[str, Any]) -> int:
 class TrialCheckpoints:
     """The checkpoint folder of one retry chain, and the callback that fills it."""
 
-    def __init__(self, root: Path, chain: int, params: dict[str, Any], seed: int) -> None:
+    def __init__(self, root: Path, chain: int, params: dict[str, Any]) -> None:
         self.folder = Path(root) / f"trial-{chain}"
         self.params = params
-        self.seed = seed
         self.saved = 0
 
     def load(self) -> TrainedSoFar | None:
@@ -56,7 +55,7 @@ class TrialCheckpoints:
         curve = [float(v) for v in state["curve"]]
         return TrainedSoFar(booster, int(state["rounds"]), curve, int(state["seed"]))
 
-    def save(self, booster: xgb.Booster, curve: list[float]) -> None:
+    def save(self, booster: xgb.Booster, curve: list[float], seed: int) -> None:
         """Booster first, then the state that names it: a kill between the two leaves the
         previous checkpoint whole."""
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -69,7 +68,7 @@ class TrialCheckpoints:
             "rounds": rounds,
             "curve": curve,
             "params": self.params,
-            "seed": self.seed,
+            "seed": seed,
             "model": model_name,
         }
         tmp_state = self.folder / f".{CHECKPOINT_STATE}.tmp"
@@ -93,11 +92,12 @@ class TrialCheckpoints:
         self,
         metric: str,
         prior_curve: list[float],
+        seed: int,
         every_rounds: int | None,
         every_minutes: float | None,
     ) -> Any:
-        """An XGBoost callback that saves a checkpoint every ``every_rounds`` rounds or
-        ``every_minutes`` minutes (whichever comes first)."""
+        """An XGBoost callback that saves a checkpoint (of a training with ``seed``) every
+        ``every_rounds`` rounds or ``every_minutes`` minutes (whichever comes first)."""
         import xgboost as xgb
 
         checkpoints = self
@@ -121,7 +121,7 @@ class TrialCheckpoints:
                 )
                 if due:
                     curve = [*prior_curve, *evals_log["valid"][metric]]
-                    checkpoints.save(model, [float(v) for v in curve])
+                    checkpoints.save(model, [float(v) for v in curve], seed)
                     self.last_round, self.last_time = rounds, time.monotonic()
                 return False
 

@@ -34,13 +34,20 @@ from tasks.tuning.checkpoints import TrialCheckpoints, chain_start
 from tasks.tuning.deadline import Deadline, DeadlineReached
 from tasks.tuning.samplers import build_pruner, build_sampler, pruning_callback
 from tasks.tuning.search_space import suggest
-from tasks.tuning.storage import StorageGuard, ensure_retry, fail_stale_trials, heartbeat
+from tasks.tuning.storage import (
+    StorageGuard,
+    ensure_retry,
+    fail_stale_trials,
+    heartbeat,
+    trial_id_of,
+)
 from tasks.tuning.study import RECORD_ATTR, Claimer, has_running
 
 if TYPE_CHECKING:
     import optuna
     import xgboost as xgb
     from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
 
     from tasks.core import PipelineSpec
     from tasks.model import Snapshot
@@ -109,10 +116,13 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     tuning = spec.tuning
     # Let the study's storage cache learn the claimed trial (it skips waiting trials, see
     # tasks.tuning.storage.worker_storage) before anything is written to it.
-    guard.call(
+    running = guard.call(
         "read running trials", study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)
     )
     trial = guard.call("open the trial", optuna.Trial, study, trial_id)
+    claimed = next((t for t in running if trial_id_of(t) == trial_id), None)
+    if claimed is None:  # no longer running: the outcome's write will tell
+        claimed = guard.call("read the trial", worker.storage.get_trial, trial_id)
     # Parameters first: a trial that carries a worker's record has its parameters, so a
     # stale retry of it always has them to repeat.
     params = guard.call("suggest parameters", suggest, trial, spec.search_space)
@@ -123,24 +133,23 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         callbacks.append(
             pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
         )
-    checkpoints, resume = open_checkpoints(worker, trial_id, params)
-    if checkpoints is not None:
-        callbacks.append(
-            checkpoints.callback(
-                spec.metric,
-                resume.curve if resume else [],
-                tuning.checkpoint_every_rounds,
-                tuning.checkpoint_every_minutes,
-            )
-        )
+    checkpoints, resume = open_checkpoints(worker, claimed, params)
     seed = worker.fixed_params["seed"]
     if resume is not None:
         # The attempt that saved it goes on: its seed, from its round.
         seed = resume.seed if resume.seed is not None else seed
         record.update(resumed_from_round=resume.rounds, seed=seed)
-        if checkpoints is not None:
-            checkpoints.seed = seed
         log.info("trial %d resumes from round %d", trial.number, resume.rounds)
+    if checkpoints is not None:
+        callbacks.append(
+            checkpoints.callback(
+                spec.metric,
+                resume.curve if resume else [],
+                seed,
+                tuning.checkpoint_every_rounds,
+                tuning.checkpoint_every_minutes,
+            )
+        )
 
     state, value, reason, rounds = TrialState.FAIL, None, None, None
     record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
@@ -211,7 +220,7 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
 
 
 def open_checkpoints(
-    worker: WorkerContext, trial_id: int, params: dict[str, Any]
+    worker: WorkerContext, frozen: FrozenTrial, params: dict[str, Any]
 ) -> tuple[TrialCheckpoints | None, TrainedSoFar | None]:
     """The trial's checkpoints (none when the worker keeps none) and the point to resume
     from, when an earlier attempt of its retry chain saved one."""
@@ -220,12 +229,8 @@ def open_checkpoints(
         tuning.checkpoint_every_rounds or tuning.checkpoint_every_minutes
     ):
         return None, None
-    frozen = worker.guard.call("read the trial", worker.storage.get_trial, trial_id)
     checkpoints = TrialCheckpoints(
-        worker.checkpoint_root,
-        chain_start(frozen.number, frozen.system_attrs),
-        params,
-        int(worker.fixed_params["seed"]),
+        worker.checkpoint_root, chain_start(frozen.number, frozen.system_attrs), params
     )
     try:
         resume = checkpoints.load()
