@@ -55,6 +55,7 @@ from tasks.core.run_spec import (
     write_run_spec,
 )
 from tasks.core.spec import (
+    KEEP_BEST_TRIALS,
     RUN_PARAMS,
     CategoricalParam,
     FloatParam,
@@ -82,6 +83,7 @@ __all__ = [
     "ETL_SUMMARY",
     "FEATURES_FILE",
     "GATE_FILE",
+    "KEEP_BEST_TRIALS",
     "MANIFEST",
     "MLFLOW_FILE",
     "MODELS",

@@ -307,6 +307,11 @@ Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator=
 MAX_PARALLELISM = 64
 
 
+# The best trials a bounded sampler history always keeps: TPE's "good" group is the best
+# min(ceil(0.1 n), 25) trials, so it stays whole.
+KEEP_BEST_TRIALS = 25
+
+
 class SamplerSpec(_Strict):
     type: Literal["tpe", "random", "gp"] = "tpe"
     n_startup_trials: int | None = Field(
@@ -314,6 +319,13 @@ class SamplerSpec(_Strict):
     )
     multivariate: bool = Field(True, description="TPE: model parameters jointly.")
     constant_liar: bool = Field(True, description="TPE: count running trials as bad guesses.")
+    history: int | None = Field(
+        1000,
+        ge=KEEP_BEST_TRIALS,
+        description="tpe/gp: the sampler models at most this many finished trials, the best "
+        f"{KEEP_BEST_TRIALS} and the most recent; null: all of them (each trial's sampling then "
+        "costs more as the study grows).",
+    )
 
 
 class PrunerSpec(_Strict):

@@ -8,12 +8,17 @@ after an Optuna upgrade.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import optuna
+
 from tasks.core import SpecError
+from tasks.tuning.storage import StudyWindow, window_trials
 
 if TYPE_CHECKING:
-    import optuna
+    from optuna.distributions import BaseDistribution
+    from optuna.trial import FrozenTrial, TrialState
 
     from tasks.core import PrunerSpec, SamplerSpec, TuningSpec
 
@@ -36,10 +41,86 @@ def check_sampler_available(spec: SamplerSpec) -> None:
         )
 
 
+class WindowedSampler(optuna.samplers.BaseSampler):
+    """``base``, seeing one read of the study per trial and at most ``history`` finished
+    trials (see :mod:`tasks.tuning.storage.study_window`).
+
+    Without it a sampler's cost per trial grows with the study: TPE at 5,000 trials spends
+    about 120 ms per trial modelling them (measured in bench/), and reads the study several
+    times per trial.
+    """
+
+    def __init__(self, base: optuna.samplers.BaseSampler, history: int | None) -> None:
+        self.base = base
+        self.history = history
+        self._key: tuple[int, type] | None = None
+        self._trials: list[FrozenTrial] = []
+        self._windowed = False
+
+    def use_trials(self, study: optuna.Study, number: int, trials: list[FrozenTrial]) -> None:
+        """Sample trial ``number`` of ``study`` from ``trials``, a read just made."""
+        self._key, self._trials, self._windowed = (number, type(study)), trials, False
+
+    def _window(self, study: optuna.Study, trial: FrozenTrial) -> StudyWindow:
+        # One read per trial and kind of study: a pruner may show the sampler a filtered
+        # study (Hyperband's bracket of the trial), which is read on its own.
+        if (trial.number, type(study)) != self._key:
+            self.use_trials(study, trial.number, study.get_trials(deepcopy=False))
+        if not self._windowed:
+            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+            self._trials = window_trials(self._trials, self.history, maximize)
+            self._windowed = True
+        return StudyWindow(study, self._trials)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self.base.infer_relative_search_space(self._window(study, trial), trial)  # type: ignore[arg-type]
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        window = self._window(study, trial)
+        return self.base.sample_relative(window, trial, search_space)  # type: ignore[arg-type]
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        window = self._window(study, trial)
+        return self.base.sample_independent(window, trial, param_name, param_distribution)  # type: ignore[arg-type]
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.base.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._key, self._trials = None, []
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+
 def build_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
+    spec = tuning.sampler
+    if spec.type == "random":  # reads no trial
+        return optuna.samplers.RandomSampler(seed=seed)
+    return WindowedSampler(model_sampler(tuning, seed), spec.history)
+
+
+def model_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
+    """The spec's model-based sampler (TPE or GP), before the window."""
     import warnings
 
-    import optuna
     from optuna.exceptions import ExperimentalWarning
 
     spec = tuning.sampler
@@ -49,8 +130,6 @@ def build_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
         if spec.n_startup_trials is not None
         else startup_trials(tuning.n_trials, tuning.parallelism)
     )
-    if spec.type == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
     if spec.type == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
     warnings.filterwarnings("ignore", message=".*``group``.*", category=ExperimentalWarning)
@@ -90,8 +169,6 @@ def pruning_callback(
 
 def build_pruner(spec: PrunerSpec, num_boost_round: int) -> optuna.pruners.BasePruner:
     """The pruner the XGBoost callback reports to; one step is one boosting round."""
-    import optuna
-
     if spec.type == "none":
         return optuna.pruners.NopPruner()
     if spec.type == "successive_halving":

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tasks.tuning.deadline import Deadline, iso
-from tasks.tuning.storage import beat, retried_numbers, trial_id_of
+from tasks.tuning.storage import beat, retried_numbers, waiting_trial_ids
 from tasks.tuning.warm_start import warm_start_trials
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ BUDGET_ATTR = "retune_budget"
 # attempt, host, fit_seconds, best_rounds, fail_reason): one write, not one per field.
 RECORD_ATTR = "retune"
 PARENT_ATTR = "retune_parent_study"
+# Waiting trials a claim looks at: more than the workers that may race for them.
+CANDIDATES = 32
 
 
 def study_name(pipeline: str, ds: str) -> str:
@@ -135,18 +137,21 @@ def create_study(
 class Claimer:
     """Claims WAITING trials one at a time, atomically (WAITING -> RUNNING in the storage).
 
-    The list of waiting trials is read only when the candidates from the last read are
-    used up, so a claim usually costs one write, not a read of every waiting trial.
-    The heartbeat is recorded before the claim, so a claimed trial is never RUNNING
-    without one (a worker killed right after claiming leaves a stale trial, not an
-    eternal one). A claim whose write fails is tried again on the same trial; if the
-    write had in fact landed, that trial is RUNNING for nobody and turns stale.
+    Each claim first looks at the oldest :data:`CANDIDATES` waiting trials (their ids
+    only, one light query, so a long waiting queue costs nothing), then claims the first
+    one that no other worker took meanwhile. A list kept from an earlier look would be
+    stale: the other workers claim while this one trains. The heartbeat is recorded
+    before the claim, so a claimed trial is never RUNNING without one (a worker killed
+    right after claiming leaves a stale trial, not an eternal one). A claim whose write
+    fails is looked for again from the oldest waiting trial, so no trial is left waiting
+    behind a later one (the worker's cache relies on that); if the write had in fact
+    landed, that trial is RUNNING for nobody and turns stale.
     """
 
     def __init__(self, storage: BaseStorage, study_id: int) -> None:
         self.storage = storage
         self.study_id = study_id
-        self.candidates: list[int] = []
+        self.lost = 0  # claims another worker won
 
     def claim(self) -> int | None:
         """The id of the trial now RUNNING for this worker; ``None`` when none is waiting."""
@@ -154,24 +159,17 @@ class Claimer:
         from optuna.trial import TrialState
 
         while True:
-            if not self.candidates:
-                waiting = self.storage.get_all_trials(
-                    self.study_id, deepcopy=False, states=(TrialState.WAITING,)
-                )
-                self.candidates = [trial_id_of(t) for t in waiting]
-                if not self.candidates:
-                    return None
-            trial_id = self.candidates[0]
-            beat(self.storage, trial_id, quiet=True)
-            try:
-                claimed = self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)
-            except UpdateFinishedTrialError:
-                claimed = False
-            # Only now: after a storage error the same trial is tried again, so no trial
-            # is left waiting behind a later one (the worker's cache relies on that).
-            self.candidates.pop(0)
-            if claimed:
-                return trial_id
+            candidates = waiting_trial_ids(self.storage, self.study_id, CANDIDATES)
+            if not candidates:
+                return None
+            for trial_id in candidates:
+                beat(self.storage, trial_id, quiet=True)
+                try:
+                    if self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                        return trial_id
+                except UpdateFinishedTrialError:
+                    pass
+                self.lost += 1
 
 
 def claim_trial(storage: BaseStorage, study_id: int) -> int | None:

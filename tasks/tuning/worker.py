@@ -32,7 +32,12 @@ from tasks.model import (
 )
 from tasks.tuning.checkpoints import TrialCheckpoints, chain_start
 from tasks.tuning.deadline import Deadline, DeadlineReached
-from tasks.tuning.samplers import build_pruner, build_sampler, pruning_callback
+from tasks.tuning.samplers import (
+    WindowedSampler,
+    build_pruner,
+    build_sampler,
+    pruning_callback,
+)
 from tasks.tuning.search_space import suggest
 from tasks.tuning.storage import (
     StorageGuard,
@@ -114,15 +119,18 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
 
     spec, study, guard = worker.spec, worker.study, worker.guard
     tuning = spec.tuning
-    # Let the study's storage cache learn the claimed trial (it skips waiting trials, see
-    # tasks.tuning.storage.worker_storage) before anything is written to it.
-    running = guard.call(
-        "read running trials", study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)
+    # The trial's one read of the study: the storage cache learns the claimed trial (it
+    # skips waiting trials, see tasks.tuning.storage.worker_storage) before anything is
+    # written to it, and the sampler models what this read found.
+    trials = guard.call("read the study", study.get_trials, deepcopy=False)
+    claimed = next(
+        (t for t in trials if trial_id_of(t) == trial_id and t.state == TrialState.RUNNING), None
     )
-    trial = guard.call("open the trial", optuna.Trial, study, trial_id)
-    claimed = next((t for t in running if trial_id_of(t) == trial_id), None)
     if claimed is None:  # no longer running: the outcome's write will tell
         claimed = guard.call("read the trial", worker.storage.get_trial, trial_id)
+    elif isinstance(study.sampler, WindowedSampler):
+        study.sampler.use_trials(study, claimed.number, trials)
+    trial = guard.call("open the trial", optuna.Trial, study, trial_id)
     # Parameters first: a trial that carries a worker's record has its parameters, so a
     # stale retry of it always has them to repeat.
     params = guard.call("suggest parameters", suggest, trial, spec.search_space)
@@ -357,5 +365,6 @@ def work_on_study(
         "engine": snapshot.engine,
         "waited_seconds": waited,
         "storage_retries": guard.retries,
+        "claims_lost": claimer.lost,
         **done,
     }

@@ -26,6 +26,8 @@ __all__ = [
     "stale_trial_ids",
     "study_id_of",
     "trial_id_of",
+    "trials_after",
+    "waiting_trial_ids",
 ]
 
 # What the wall relies on, checked by the test: a class or module, the private name.
@@ -34,6 +36,9 @@ PRIVATE_NAMES = (
     ("optuna.storages._heartbeat", "is_heartbeat_enabled"),
     ("optuna.storages._heartbeat.BaseHeartbeat", "_get_stale_trial_ids"),
     ("optuna.storages.RDBStorage", "_get_trials"),
+    ("optuna.Study", "_get_trials"),
+    ("optuna.storages._rdb.models", "TrialModel"),
+    ("optuna.storages._rdb.storage", "_create_scoped_session"),
     ("optuna.trial.FrozenTrial", "_trial_id"),
     ("optuna.Study", "_study_id"),
 )
@@ -49,6 +54,41 @@ def study_id_of(study: optuna.Study) -> int:
     """The storage's id of a study, without the round trip of
     ``get_study_id_from_name``."""
     return int(study._study_id)
+
+
+def trials_after(storage: BaseStorage, study_id: int, trial: FrozenTrial) -> list[FrozenTrial]:
+    """The trials of every state added to the study after ``trial``: on MySQL, the storage's
+    own read by trial id (``RDBStorage._get_trials``), not a read of the whole study."""
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    if isinstance(storage, RDBStorage):
+        return storage._get_trials(study_id, tuple(TrialState), set(), trial_id_of(trial))
+    return [t for t in storage.get_all_trials(study_id, deepcopy=False) if t.number > trial.number]
+
+
+def waiting_trial_ids(storage: BaseStorage, study_id: int, limit: int) -> list[int]:
+    """The ids of the first ``limit`` WAITING trials, oldest first. On MySQL one query of
+    ids on Optuna's own tables, so a long waiting queue costs nothing to look into (the
+    public read loads every waiting trial with its attributes)."""
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    if isinstance(storage, RDBStorage):
+        from optuna.storages._rdb.models import TrialModel
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(storage.scoped_session) as session:
+            rows = (
+                session.query(TrialModel.trial_id)
+                .filter(TrialModel.study_id == study_id, TrialModel.state == TrialState.WAITING)
+                .order_by(TrialModel.trial_id)
+                .limit(limit)
+                .all()
+            )
+        return [int(row[0]) for row in rows]
+    waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
+    return [trial_id_of(t) for t in waiting[:limit]]
 
 
 def stale_trial_ids(storage: BaseHeartbeat, study_id: int) -> list[int]:

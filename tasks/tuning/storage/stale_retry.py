@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tasks.tuning.storage.optuna_private import stale_trial_ids, storage_beats, study_id_of
+from tasks.tuning.storage.optuna_private import (
+    stale_trial_ids,
+    storage_beats,
+    study_id_of,
+    trials_after,
+)
 from tasks.tuning.storage.worker_storage import HEARTBEAT_ATTR
 
 if TYPE_CHECKING:
@@ -50,13 +55,10 @@ def enqueue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, max_retr
     return True
 
 
-def has_retry(storage: BaseStorage, study_id: int, number: int) -> bool:
-    """Whether a trial retries trial ``number``; ``storage`` is the uncached one, which
-    also reads WAITING trials."""
-    from optuna.trial import TrialState
-
-    trials = storage.get_all_trials(study_id, deepcopy=False, states=tuple(TrialState))
-    return any(number in retry_history(t) for t in trials)
+def has_retry(storage: BaseStorage, study_id: int, trial: FrozenTrial) -> bool:
+    """Whether a trial retries ``trial``; ``storage`` is the uncached one, which also reads
+    WAITING trials. A retry is always added after the trial, so only later ones are read."""
+    return any(trial.number in retry_history(t) for t in trials_after(storage, study_id, trial))
 
 
 def ensure_retry(
@@ -64,7 +66,7 @@ def ensure_retry(
 ) -> bool:
     """:func:`enqueue_retry`, once: called again after a write that may have landed (a
     dropped connection), it finds that retry instead of adding a second one."""
-    if has_retry(storage, study_id_of(study), trial.number):
+    if has_retry(storage, study_id_of(study), trial):
         return True
     return enqueue_retry(study, trial, reason, max_retry)
 

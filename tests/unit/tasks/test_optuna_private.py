@@ -17,6 +17,8 @@ from tasks.tuning.storage.optuna_private import (
     storage_beats,
     study_id_of,
     trial_id_of,
+    trials_after,
+    waiting_trial_ids,
 )
 from tasks.tuning.storage.worker_storage import HeartbeatJournalStorage, WorkerRDBStorage
 
@@ -83,3 +85,48 @@ def test_ids_and_stale_trials_through_the_wall(tmp_path: object) -> None:
     assert stale_trial_ids(storage, study_id_of(study)) == []
     time.sleep(1.2)
     assert stale_trial_ids(storage, study_id_of(study)) == [trial_id_of(frozen)]
+
+
+@pytest.mark.parametrize("kind", ["rdb", "journal"])
+def test_trials_after_a_trial_include_waiting_ones(tmp_path: object, kind: str) -> None:
+    from optuna.storages.journal import JournalFileBackend
+
+    storage: optuna.storages.BaseStorage
+    if kind == "rdb":  # SQLite here; the same RDBStorage read as on MySQL
+        storage = WorkerRDBStorage(f"sqlite:///{tmp_path}/optuna.db")
+    else:
+        storage = optuna.storages.JournalStorage(JournalFileBackend(f"{tmp_path}/journal.log"))
+    study = optuna.create_study(study_name="after", storage=storage)
+    for _ in range(3):
+        study.tell(study.ask(), 1.0)
+    study.enqueue_trial({"x": 1.0})
+    first, second = storage.get_all_trials(study_id_of(study))[:2]
+    later = trials_after(storage, study_id_of(study), second)
+    assert [t.number for t in later] == [2, 3]
+    assert later[-1].state == optuna.trial.TrialState.WAITING
+    assert len(trials_after(storage, study_id_of(study), first)) == 3
+
+
+def test_tpe_reads_trials_through_the_private_read_the_window_answers() -> None:
+    """StudyWindow answers Study._get_trials: TPE must still read through it."""
+    source = inspect.getsource(optuna.samplers.TPESampler)
+    assert "study._get_trials(" in source
+
+
+@pytest.mark.parametrize("kind", ["rdb", "journal"])
+def test_waiting_trial_ids_are_the_oldest_first_and_limited(tmp_path: object, kind: str) -> None:
+    from optuna.storages.journal import JournalFileBackend
+
+    storage: optuna.storages.BaseStorage
+    if kind == "rdb":
+        storage = WorkerRDBStorage(f"sqlite:///{tmp_path}/optuna.db")
+    else:
+        storage = optuna.storages.JournalStorage(JournalFileBackend(f"{tmp_path}/journal.log"))
+    study = optuna.create_study(study_name="queue", storage=storage)
+    study.tell(study.ask(), 1.0)
+    for _ in range(5):
+        study.enqueue_trial({}, skip_if_exists=False)
+    every = storage.get_all_trials(study_id_of(study), states=(optuna.trial.TrialState.WAITING,))
+    ids = [trial_id_of(t) for t in every]
+    assert waiting_trial_ids(storage, study_id_of(study), 3) == ids[:3]
+    assert waiting_trial_ids(storage, study_id_of(study), 10) == ids

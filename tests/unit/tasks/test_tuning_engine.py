@@ -404,3 +404,28 @@ def test_a_stale_trial_gets_one_retry_when_a_write_answer_is_lost(
     assert [t.user_attrs["retry_reason"] for t in retries] == [STALE_REASON]
     counted = counted_trials(trials)
     assert len(counted) == 3 and {t.state for t in counted} == {TrialState.COMPLETE}
+
+
+def test_a_trial_reads_the_whole_study_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the random start, sampling and the worker share one read of the study per trial
+    (reads by state, such as the claim's, are light and not counted)."""
+    spec = make_spec(n_trials=12, n_workers=1, pruner={"type": "none"})
+    layout = published(tmp_path, spec, DS, rows=400)
+    create_study(open_storage(journal_url(journal_path(tmp_path))), spec, DS)
+    storage = worker_storage(tmp_path, spec)
+    whole_reads = 0
+    read = storage.get_all_trials
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal whole_reads
+        whole_reads += kwargs.get("states") is None and len(args) < 3
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "get_all_trials", counted)
+    summary = run(tmp_path, spec, layout, "stepped", storage=storage)
+    assert summary["complete"] == 12
+    assert whole_reads == 12
+    trials = trials_of(tmp_path, spec)
+    assert len({t.params["learning_rate"] for t in trials}) == 12  # TPE did sample each one

@@ -13,6 +13,7 @@ import optuna
 import pandas as pd
 import pytest
 import sqlalchemy.exc
+from optuna.trial import TrialState
 
 from tasks.core import (
     PrunerSpec,
@@ -24,8 +25,8 @@ from tasks.core import (
 )
 from tasks.model import base_params, build_matrices, load_snapshot, training_device
 from tasks.tuning import build_sampler
-from tasks.tuning.samplers import build_pruner, pruning_callback, startup_trials
-from tasks.tuning.storage import StorageGuard
+from tasks.tuning.samplers import WindowedSampler, build_pruner, pruning_callback, startup_trials
+from tasks.tuning.storage import StorageGuard, window_trials
 from tests.snapshots import published
 from tests.tuning_support import tuning_spec_data
 
@@ -42,7 +43,9 @@ def test_startup_trials_follow_budget_and_parallelism(
 
 def test_tpe_settings_are_explicit() -> None:
     tuning = TuningSpec(n_trials=40, n_workers=2)
-    sampler = build_sampler(tuning, seed=7)
+    windowed = build_sampler(tuning, seed=7)
+    assert isinstance(windowed, WindowedSampler) and windowed.history == 1000
+    sampler = windowed.base
     assert isinstance(sampler, optuna.samplers.TPESampler)
     assert sampler._multivariate is True
     assert sampler._constant_liar is True
@@ -50,6 +53,8 @@ def test_tpe_settings_are_explicit() -> None:
     plain = build_sampler(
         TuningSpec(sampler={"type": "tpe", "multivariate": False, "constant_liar": False}), 7
     )
+    assert isinstance(plain, WindowedSampler)
+    plain = plain.base
     assert isinstance(plain, optuna.samplers.TPESampler)
     assert (plain._multivariate, plain._constant_liar) == (False, False)
     assert isinstance(
@@ -203,3 +208,73 @@ def test_pruning_callback_reports_every_k_rounds_at_round_steps() -> None:
         model = types.SimpleNamespace(num_boosted_rounds=lambda n=epoch + 21: n)
         callback.after_iteration(model, epoch, {"valid": {"rmse": [1.0 / (epoch + 21)]}})
     assert study.trials[1].intermediate_values == {29: 1 / 30, 39: 0.025}
+
+
+def finished_trials(values: list[float]) -> list[optuna.trial.FrozenTrial]:
+    distributions = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    trials = []
+    for number, value in enumerate(values):
+        trial = optuna.trial.create_trial(
+            params={"x": (number % 97) / 97}, distributions=distributions, value=value
+        )
+        trial.number = number
+        trials.append(trial)
+    return trials
+
+
+def test_the_window_keeps_the_best_and_the_most_recent_and_every_running_trial() -> None:
+    trials = finished_trials([float(100 - n) if n % 10 else -float(n) for n in range(100)])
+    running = optuna.trial.create_trial(state=TrialState.RUNNING)
+    running.number = 100
+    window = window_trials([*trials, running], history=30, maximize=False, keep_best=5)
+    numbers = [t.number for t in window]
+    best = [90, 80, 70, 60, 50]  # the lowest values: -90, -80, ...
+    assert numbers == sorted(numbers)
+    assert set(best) <= set(numbers) and 100 in numbers
+    assert len(numbers) == 30 + 1
+    # 25 more, the most recent: 99 down to 73 (90 and 80 are kept already)
+    assert set(numbers) - set(best) - {100} == set(range(73, 100)) - set(best)
+    assert [t.number for t in window_trials(trials, None, maximize=False)] == list(range(100))
+    assert len(window_trials(trials[:30], 30, maximize=False)) == 30
+    top = window_trials(trials, history=5, maximize=True, keep_best=5)
+    assert [t.number for t in top] == [1, 2, 3, 4, 5]  # the highest values: 99, 98, ...
+
+
+def test_tpe_models_only_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The windowed TPE sees at most ``history`` finished trials, whatever the study holds,
+    and reads the study once per trial."""
+    from optuna.samplers._tpe import sampler as tpe_module
+
+    seen: list[int] = []
+    split = tpe_module._split_trials
+
+    def spy(study: Any, trials: list[Any], n_below: int, *args: Any) -> Any:
+        seen.append(len(trials))
+        return split(study, trials, n_below, *args)
+
+    monkeypatch.setattr(tpe_module, "_split_trials", spy)
+    tuning = TuningSpec(n_trials=400, n_workers=2, sampler={"type": "tpe", "history": 50})
+    sampler = build_sampler(tuning, seed=3)
+    assert isinstance(sampler, WindowedSampler) and sampler.history == 50
+    study = optuna.create_study(sampler=sampler)
+    study.add_trials(finished_trials([float(n % 13) for n in range(300)]))
+    reads = 0
+    storage_read = study._storage.get_all_trials
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += kwargs.get("states") is None  # ask() itself reads the WAITING trials
+        return storage_read(*args, **kwargs)
+
+    monkeypatch.setattr(study._storage, "get_all_trials", counted)
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    assert 0 <= trial.params["x"] <= 1
+    assert seen and max(seen) <= 50 + 1  # the window, and the asking trial (constant liar)
+    assert reads == 1
+    unbounded = build_sampler(TuningSpec(sampler={"type": "tpe", "history": None}), seed=3)
+    assert isinstance(unbounded, WindowedSampler) and unbounded.history is None
+
+
+def test_a_history_smaller_than_the_best_kept_is_a_spec_error() -> None:
+    with pytest.raises(ValueError, match="history"):
+        TuningSpec(sampler={"type": "tpe", "history": 10})
