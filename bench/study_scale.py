@@ -12,7 +12,8 @@ worker makes with the whole budget waiting and with none, then one for the whole
 
     {"section": "study", "sampler", "history", "workers", "at_trial", "per_trial_ms",
      "p90_ms", "cpu_ms"}
-    {"section": "reads", "waiting", "read_study_ms", "look_for_waiting_ms"} (twice)
+    {"section": "reads", "waiting", "read_study_ms", "look_for_waiting_ms"} (twice; with
+     none waiting, the look is the one a worker makes before it says none is left)
     {"section": "study", "sampler", "history", "workers", "trials", "create_seconds",
      "wall_seconds", "trials_per_second", "claims_lost", "per_trial_ms_at_<n>" and
      "cpu_ms_at_<n>" for each checkpoint}
@@ -126,13 +127,16 @@ def read_costs(url: str, data: dict[str, Any], repeats: int = 20) -> dict[str, A
     study = optuna.load_study(study_name=study_name(spec.name, DS), storage=storage)
     study_id = storage.get_study_id_from_name(study.study_name)
     study.get_trials(deepcopy=False)
+    # A worker's look starts above the oldest trial it last saw waiting.
+    waiting = waiting_trial_ids(storage, study_id, 32)
+    above = waiting[0] - 1 if waiting else -1
     reads, looks = [], []
     for _ in range(repeats):
         started = time.perf_counter()
         study.get_trials(deepcopy=False)
         reads.append(time.perf_counter() - started)
         started = time.perf_counter()
-        waiting = waiting_trial_ids(storage, study_id, 32)
+        waiting_trial_ids(storage, study_id, 32, above)
         looks.append(time.perf_counter() - started)
     all_waiting = storage.get_all_trials(
         study_id, deepcopy=False, states=(optuna.trial.TrialState.WAITING,)

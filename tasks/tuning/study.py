@@ -140,7 +140,10 @@ class Claimer:
     Each claim first looks at the oldest :data:`CANDIDATES` waiting trials (their ids
     only, one light query, so a long waiting queue costs nothing), then claims the first
     one that no other worker took meanwhile. A list kept from an earlier look would be
-    stale: the other workers claim while this one trains. The heartbeat is recorded
+    stale: the other workers claim while this one trains. The look starts above the
+    oldest trial the previous look found waiting (trial ids only grow, so it need not
+    scan the claimed and finished trials); when it finds nothing there, it looks at
+    the whole study once more before saying none is waiting. The heartbeat is recorded
     before the claim, so a claimed trial is never RUNNING without one (a worker killed
     right after claiming leaves a stale trial, not an eternal one). A claim whose write
     fails is looked for again from the oldest waiting trial, so no trial is left waiting
@@ -151,7 +154,16 @@ class Claimer:
     def __init__(self, storage: BaseStorage, study_id: int) -> None:
         self.storage = storage
         self.study_id = study_id
+        self.above_id = -1
         self.lost = 0  # claims another worker won
+
+    def look(self) -> list[int]:
+        candidates = waiting_trial_ids(self.storage, self.study_id, CANDIDATES, self.above_id)
+        if not candidates and self.above_id >= 0:
+            candidates = waiting_trial_ids(self.storage, self.study_id, CANDIDATES)
+        if candidates:
+            self.above_id = candidates[0] - 1
+        return candidates
 
     def claim(self) -> int | None:
         """The id of the trial now RUNNING for this worker; ``None`` when none is waiting."""
@@ -159,7 +171,7 @@ class Claimer:
         from optuna.trial import TrialState
 
         while True:
-            candidates = waiting_trial_ids(self.storage, self.study_id, CANDIDATES)
+            candidates = self.look()
             if not candidates:
                 return None
             for trial_id in candidates:

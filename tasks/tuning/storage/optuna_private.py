@@ -67,10 +67,13 @@ def trials_after(storage: BaseStorage, study_id: int, trial: FrozenTrial) -> lis
     return [t for t in storage.get_all_trials(study_id, deepcopy=False) if t.number > trial.number]
 
 
-def waiting_trial_ids(storage: BaseStorage, study_id: int, limit: int) -> list[int]:
-    """The ids of the first ``limit`` WAITING trials, oldest first. On MySQL one query of
-    ids on Optuna's own tables, so a long waiting queue costs nothing to look into (the
-    public read loads every waiting trial with its attributes)."""
+def waiting_trial_ids(
+    storage: BaseStorage, study_id: int, limit: int, above_id: int = -1
+) -> list[int]:
+    """The ids of the first ``limit`` WAITING trials with an id above ``above_id``, oldest
+    first. On MySQL one query of ids on Optuna's own tables, so a long waiting queue costs
+    nothing to look into (the public read loads every waiting trial with its attributes);
+    ``above_id`` lets it start past the trials already claimed instead of scanning them."""
     from optuna.storages import RDBStorage
     from optuna.trial import TrialState
 
@@ -81,14 +84,18 @@ def waiting_trial_ids(storage: BaseStorage, study_id: int, limit: int) -> list[i
         with _create_scoped_session(storage.scoped_session) as session:
             rows = (
                 session.query(TrialModel.trial_id)
-                .filter(TrialModel.study_id == study_id, TrialModel.state == TrialState.WAITING)
+                .filter(
+                    TrialModel.study_id == study_id,
+                    TrialModel.state == TrialState.WAITING,
+                    TrialModel.trial_id > above_id,
+                )
                 .order_by(TrialModel.trial_id)
                 .limit(limit)
                 .all()
             )
         return [int(row[0]) for row in rows]
     waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
-    return [trial_id_of(t) for t in waiting[:limit]]
+    return [trial_id_of(t) for t in waiting if trial_id_of(t) > above_id][:limit]
 
 
 def stale_trial_ids(storage: BaseHeartbeat, study_id: int) -> list[int]:

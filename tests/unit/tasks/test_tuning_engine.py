@@ -26,7 +26,7 @@ from tasks.tuning import (
 from tasks.tuning.storage import journal_url, open_storage
 from tasks.tuning.storage.stale_retry import STALE_REASON, enqueue_retry
 from tasks.tuning.storage.worker_storage import WorkerRDBStorage
-from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR, claim_trial
+from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR, Claimer, claim_trial
 from tests.snapshots import published
 from tests.tuning_support import TRAINERS, complete_trials, tuning_spec_data
 
@@ -429,3 +429,27 @@ def test_a_trial_reads_the_whole_study_once(
     assert whole_reads == 12
     trials = trials_of(tmp_path, spec)
     assert len({t.params["learning_rate"] for t in trials}) == 12  # TPE did sample each one
+
+
+def test_claims_go_oldest_first_and_a_waiting_trial_below_the_look_is_still_found(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    storage = WorkerRDBStorage(url)
+    study = optuna.create_study(study_name="claims", storage=storage)
+    for _ in range(5):
+        study.enqueue_trial({}, skip_if_exists=False)
+    ids = [
+        t._trial_id for t in storage.get_all_trials(study._study_id, states=(TrialState.WAITING,))
+    ]
+    claimer = Claimer(storage, study._study_id)
+    assert [claimer.claim(), claimer.claim()] == ids[:2]
+    assert claimer.above_id == ids[1] - 1  # the next look starts past the claimed trials
+    claimer.above_id = ids[-1]  # as if a trial below it were added late (a slow insert)
+    assert claimer.claim() == ids[2]  # found by the look at the whole study
+    assert [claimer.claim(), claimer.claim(), claimer.claim()] == [ids[3], ids[4], None]
+    assert claimer.lost == 0
+    other = Claimer(storage, study._study_id)
+    study.enqueue_trial({}, skip_if_exists=False)
+    mine = claimer.claim()
+    assert other.claim() is None and mine is not None  # one trial, one claim
