@@ -54,23 +54,20 @@ class WindowedSampler(optuna.samplers.BaseSampler):
         self.base = base
         self.history = history
         self._key: tuple[int, type] | None = None
-        self._trials: list[FrozenTrial] = []
-        self._windowed = False
+        self._window_trials: list[FrozenTrial] = []
 
     def use_trials(self, study: optuna.Study, number: int, trials: list[FrozenTrial]) -> None:
         """Sample trial ``number`` of ``study`` from ``trials``, a read just made."""
-        self._key, self._trials, self._windowed = (number, type(study)), trials, False
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        self._window_trials = window_trials(trials, self.history, maximize)
+        self._key = (number, type(study))
 
     def _window(self, study: optuna.Study, trial: FrozenTrial) -> StudyWindow:
         # One read per trial and kind of study: a pruner may show the sampler a filtered
         # study (Hyperband's bracket of the trial), which is read on its own.
         if (trial.number, type(study)) != self._key:
             self.use_trials(study, trial.number, study.get_trials(deepcopy=False))
-        if not self._windowed:
-            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-            self._trials = window_trials(self._trials, self.history, maximize)
-            self._windowed = True
-        return StudyWindow(study, self._trials)
+        return StudyWindow(study, self._window_trials)
 
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
@@ -103,7 +100,7 @@ class WindowedSampler(optuna.samplers.BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        self._key, self._trials = None, []
+        self._key, self._window_trials = None, []
         self.base.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

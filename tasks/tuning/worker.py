@@ -123,9 +123,11 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     # skips waiting trials, see tasks.tuning.storage.worker_storage) before anything is
     # written to it, and the sampler models what this read found.
     trials = guard.call("read the study", study.get_trials, deepcopy=False)
-    claimed = next(
-        (t for t in trials if trial_id_of(t) == trial_id and t.state == TrialState.RUNNING), None
+    claimed = next(  # a trial just claimed is among the newest
+        (t for t in reversed(trials) if trial_id_of(t) == trial_id), None
     )
+    if claimed is not None and claimed.state != TrialState.RUNNING:
+        claimed = None
     if claimed is None:  # no longer running: the outcome's write will tell
         claimed = guard.call("read the trial", worker.storage.get_trial, trial_id)
     elif isinstance(study.sampler, WindowedSampler):
