@@ -44,7 +44,9 @@ from tasks.tuning.storage import (
     ensure_retry,
     fail_stale_trials,
     heartbeat,
+    params_held,
     trial_id_of,
+    write_held_params,
 )
 from tasks.tuning.study import RECORD_ATTR, Claimer, has_running
 
@@ -133,9 +135,11 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     elif isinstance(study.sampler, WindowedSampler):
         study.sampler.use_trials(study, claimed.number, trials)
     trial = guard.call("open the trial", optuna.Trial, study, trial_id)
-    # Parameters first: a trial that carries a worker's record has its parameters, so a
-    # stale retry of it always has them to repeat.
-    params = guard.call("suggest parameters", suggest, trial, spec.search_space)
+    # Parameters first, all in one write: a trial that carries a worker's record has all
+    # its parameters, so a stale retry of it always has them to repeat.
+    with params_held(worker.storage, trial_id):
+        params = guard.call("suggest parameters", suggest, trial, spec.search_space)
+    guard.call("write the parameters", write_held_params, worker.storage, trial_id)
     record = dict(worker.identity_record)
     guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
     callbacks: list[Any] = [worker.stop_at_deadline]

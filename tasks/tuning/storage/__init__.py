@@ -10,6 +10,7 @@ from tasks.tuning.storage.optuna_private import trial_id_of, waiting_trial_ids
 from tasks.tuning.storage.stale_retry import ensure_retry, fail_stale_trials, retried_numbers
 from tasks.tuning.storage.study_window import StudyWindow, window_trials
 from tasks.tuning.storage.urls import STORAGE_ENV, journal_url, mask_url
+from tasks.tuning.storage.worker_storage import params_held, write_held_params
 
 __all__ = [
     "STORAGE_ENV",
@@ -23,8 +24,10 @@ __all__ = [
     "journal_url",
     "mask_url",
     "open_storage",
+    "params_held",
     "retried_numbers",
     "trial_id_of",
     "waiting_trial_ids",
     "window_trials",
+    "write_held_params",
 ]

@@ -36,6 +36,8 @@ PRIVATE_NAMES = (
     ("optuna.storages._heartbeat", "is_heartbeat_enabled"),
     ("optuna.storages._heartbeat.BaseHeartbeat", "_get_stale_trial_ids"),
     ("optuna.storages.RDBStorage", "_get_trials"),
+    ("optuna.storages.RDBStorage", "_set_trial_param"),
+    ("optuna.storages.RDBStorage", "_set_trial_param_without_commit"),
     ("optuna.Study", "_get_trials"),
     ("optuna.storages._rdb.models", "TrialModel"),
     ("optuna.storages._rdb.storage", "_create_scoped_session"),

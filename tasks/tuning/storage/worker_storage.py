@@ -8,8 +8,9 @@ journal version records the beat as a trial system attr, so Optuna's own
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Container, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.trial import TrialState
@@ -18,6 +19,8 @@ from tasks.tuning.storage.optuna_private import BaseHeartbeat, trial_id_of
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.distributions import BaseDistribution
+    from optuna.storages import BaseStorage
     from optuna.storages.journal import BaseJournalBackend
     from optuna.trial import FrozenTrial
 
@@ -79,6 +82,42 @@ class WorkerRDBStorage(RDBStorage):
 
     _SEEN = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Parameters suggested while held: trial id -> the arguments of each write.
+        self._held: dict[int, list[tuple[Any, ...]]] = {}
+
+    # Private in Optuna: what its storage cache calls for each suggested parameter.
+    def _set_trial_param(
+        self,
+        trial_id: int,
+        param_name: str,
+        param_value_internal: float,
+        distribution: BaseDistribution,
+        previous_distribution: BaseDistribution | None,
+    ) -> None:
+        held = self._held.get(trial_id)
+        if held is None:
+            super()._set_trial_param(
+                trial_id, param_name, param_value_internal, distribution, previous_distribution
+            )
+            return
+        held.append((param_name, param_value_internal, distribution, previous_distribution))
+
+    def write_held_params(self, trial_id: int) -> None:
+        """Write the parameters held for ``trial_id`` in one transaction: a worker killed
+        while writing them leaves all of them or none. They stay held until written, so a
+        retry after a failed commit writes them again; a commit whose answer was lost
+        left all of them, and the retry's duplicate is ignored, as Optuna does."""
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        held = self._held.get(trial_id)
+        if held:
+            with _create_scoped_session(self.scoped_session, True) as session:
+                for args in held:
+                    self._set_trial_param_without_commit(session, trial_id, *args)
+        self._held.pop(trial_id, None)
+
     # Private in Optuna: the one read behind the storage cache; overridden, not called.
     def _get_trials(
         self,
@@ -93,3 +132,21 @@ class WorkerRDBStorage(RDBStorage):
             included_trial_ids,
             trial_id_greater_than,
         )
+
+
+@contextmanager
+def params_held(storage: BaseStorage, trial_id: int) -> Iterator[None]:
+    """Hold the parameters suggested for ``trial_id`` inside the block, to be written
+    together by :func:`write_held_params`. A no-op on a storage that cannot hold them
+    (the journal writes each parameter as one line)."""
+    if not isinstance(storage, WorkerRDBStorage):
+        yield
+        return
+    storage._held.setdefault(trial_id, [])
+    yield
+
+
+def write_held_params(storage: BaseStorage, trial_id: int) -> None:
+    """Write what :func:`params_held` held for ``trial_id``, in one transaction."""
+    if isinstance(storage, WorkerRDBStorage):
+        storage.write_held_params(trial_id)

@@ -130,3 +130,73 @@ def test_waiting_trial_ids_are_the_oldest_first_and_limited(tmp_path: object, ki
     ids = [trial_id_of(t) for t in every]
     assert waiting_trial_ids(storage, study_id_of(study), 3) == ids[:3]
     assert waiting_trial_ids(storage, study_id_of(study), 10) == ids
+
+
+def test_the_overridden_param_write_keeps_its_signature() -> None:
+    ours = inspect.signature(WorkerRDBStorage._set_trial_param)
+    theirs = inspect.signature(optuna.storages.RDBStorage._set_trial_param)
+    assert list(ours.parameters) == list(theirs.parameters)
+    without_commit = inspect.signature(optuna.storages.RDBStorage._set_trial_param_without_commit)
+    assert list(without_commit.parameters) == [
+        "self",
+        "session",
+        "trial_id",
+        "param_name",
+        "param_value_internal",
+        "distribution",
+        "previous_distribution",
+    ]
+
+
+def test_held_parameters_are_written_all_or_none(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed while writing a trial's parameters must leave all of them or
+    none: its stale retry repeats what it finds, and draws the rest anew."""
+    from tasks.tuning.storage import params_held, write_held_params
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    storage = WorkerRDBStorage(url)
+    study = optuna.create_study(study_name="held", storage=storage)
+    trial = study.ask()
+    trial_id = trial._trial_id
+    reader = optuna.storages.RDBStorage(url)
+
+    def written() -> dict[str, object]:
+        return reader.get_trial(trial_id).params
+
+    with params_held(storage, trial_id):
+        drawn = {name: trial.suggest_float(name, 0.0, 1.0) for name in ("a", "b", "c")}
+    assert written() == {}
+
+    real = optuna.storages.RDBStorage._set_trial_param_without_commit
+    calls = []
+
+    def killed_on_the_third(self: object, session: object, *args: object) -> None:
+        calls.append(args[1])
+        if len(calls) == 3:
+            raise optuna.exceptions.StorageInternalError("connection lost")
+        real(self, session, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(
+        optuna.storages.RDBStorage, "_set_trial_param_without_commit", killed_on_the_third
+    )
+    with pytest.raises(optuna.exceptions.StorageInternalError):
+        write_held_params(storage, trial_id)
+    assert written() == {}  # the two before the failure were rolled back with it
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "_set_trial_param_without_commit", real)
+    write_held_params(storage, trial_id)  # still held: the retry writes them
+    assert written() == drawn
+
+    # A commit whose answer was lost is retried: the duplicate is ignored, nothing doubles.
+    unit = optuna.distributions.FloatDistribution(0.0, 1.0)
+    storage._held[trial_id] = [("a", drawn["a"], unit, None)]
+    write_held_params(storage, trial_id)
+    assert written() == drawn
+    assert storage._held == {}
+
+    # Outside a hold, a parameter is written at once, as Optuna does.
+    later = study.ask()
+    later.suggest_float("a", 0.0, 1.0)
+    assert list(reader.get_trial(later._trial_id).params) == ["a"]
