@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 from tasks.data import ROW_GROUP_BYTES
-from tasks.model import DEFAULT_BATCH_ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = 50
@@ -148,7 +147,9 @@ def build_before(snapshot: Any) -> tuple[Any, Any]:
     return (train, valid), kept
 
 
-def measure_memory(dataset: Path, variant: str, matrix: str, batch_rows: int) -> dict[str, Any]:
+def measure_memory(
+    dataset: Path, variant: str, matrix: str, batch_rows: int | None
+) -> dict[str, Any]:
     """In this (fresh) process: build the matrices once and report the peak RSS."""
     # Imported before the baseline, as a worker has them loaded before any data.
     import pandas  # noqa: F401
@@ -175,7 +176,7 @@ def measure_memory(dataset: Path, variant: str, matrix: str, batch_rows: int) ->
         "features": FEATURES,
         "variant": variant,
         "matrix": matrix,
-        "batch_rows": batch_rows if variant == "after" else None,
+        "batch_rows": rows_read(snapshot, matrix, batch_rows) if variant == "after" else None,
         "float32_mb": round(float32_mb, 1),
         "baseline_mb": round(baseline, 1),
         "peak_rss_mb": round(peak, 1),
@@ -185,12 +186,27 @@ def measure_memory(dataset: Path, variant: str, matrix: str, batch_rows: int) ->
     }
 
 
-def measure_trial(dataset: Path, matrix: str, rounds: int) -> dict[str, Any]:
+def rows_read(snapshot: Any, matrix: str, batch_rows: int | None) -> int:
+    """The rows per batch the loader read (its default when ``batch_rows`` is None)."""
+    from tasks.model import page_rows
+
+    return page_rows(batch_rows, len(snapshot.features), matrix)
+
+
+def optional_int(text: str) -> int | None:
+    return None if text == "None" else int(text)
+
+
+def measure_trial(
+    dataset: Path, matrix: str, rounds: int, batch_rows: int | None
+) -> dict[str, Any]:
     from tasks.model import base_params, build_matrices, fit, load_snapshot
 
     spec = snapshot_spec(dataset)
     snapshot = load_snapshot(dataset, spec, verify=False)
-    with build_matrices(snapshot, matrix, nthread=os.cpu_count()) as matrices:
+    with build_matrices(
+        snapshot, matrix, batch_rows=batch_rows, nthread=os.cpu_count()
+    ) as matrices:
         params = {
             **base_params(spec, "cpu", 0, snapshot),
             "nthread": os.cpu_count(),
@@ -204,6 +220,7 @@ def measure_trial(dataset: Path, matrix: str, rounds: int) -> dict[str, Any]:
         "section": "trial_time",
         "rows": sum(snapshot.rows.values()),
         "matrix": matrix,
+        "batch_rows": rows_read(snapshot, matrix, batch_rows),
         "seconds": round(seconds, 2),
         "rounds": rounds,
         "ms_per_round": round(1000 * seconds / rounds, 1),
@@ -343,7 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.scale")
     parser.add_argument("--rows", default="2000000,10000000")
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS)
+    parser.add_argument(
+        "--batch-rows", type=int, help="rows per batch (default: the loader's, per mode)"
+    )
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--root", help="where the snapshots are written (default: a temp dir)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
@@ -352,9 +371,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.one:
         kind, dataset, *rest = args.one
         if kind == "memory":
-            emit(measure_memory(Path(dataset), rest[0], rest[1], int(rest[2])))
+            emit(measure_memory(Path(dataset), rest[0], rest[1], optional_int(rest[2])))
         else:
-            emit(measure_trial(Path(dataset), rest[0], int(rest[1])))
+            emit(measure_trial(Path(dataset), rest[0], int(rest[1]), optional_int(rest[2])))
         return
     rows = [200_000] if args.quick else [int(r) for r in args.rows.split(",")]
     rounds = 5 if args.quick else args.rounds
@@ -376,7 +395,9 @@ def main(argv: list[str] | None = None) -> None:
             largest = datasets[max(datasets)]
             times = {}
             for matrix in ("in_memory", "external_memory"):
-                line = in_fresh_process("trial", str(largest), matrix, str(rounds))
+                line = in_fresh_process(
+                    "trial", str(largest), matrix, str(rounds), str(args.batch_rows)
+                )
                 times[matrix] = line["seconds"]
                 emit(line)
             emit(

@@ -469,8 +469,14 @@ class ResourcesSpec(_Strict):
     external_memory_dir: str | None = Field(
         None, description="Local disk for the external-memory pages (default: the temp dir)."
     )
-    batch_rows: int = Field(
-        50_000, ge=1_000, le=10_000_000, description="Rows per batch read from the snapshot."
+    batch_rows: int | None = Field(
+        None,
+        ge=1_000,
+        le=10_000_000,
+        description=(
+            "Rows per batch read from the snapshot (default: 20,000 in memory, pages of "
+            "40 MiB of float32 in external memory)."
+        ),
     )
 
     @model_validator(mode="after")

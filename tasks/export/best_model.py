@@ -26,6 +26,7 @@ from tasks.export.champion import champion_lock, decide, promote, read_champion
 from tasks.export.mlflow_log import check_mlflow, log_export
 from tasks.export.report import write_report
 from tasks.model import (
+    MemoryPlan,
     Snapshot,
     base_params,
     build_matrices,
@@ -118,7 +119,7 @@ def export_best(
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
     memory = plan_memory(snapshot.manifest, spec)
-    booster = retrain(snapshot, spec, params, rounds, memory.matrix, ("train",))
+    booster = retrain(snapshot, spec, params, rounds, memory, ("train",))
     pred = predict_valid(booster, snapshot, rounds)
     metrics = standard_scores(spec.task, spec.metric, to_numpy(snapshot.y_valid), pred)
     metric_value = metrics[spec.metric]
@@ -130,7 +131,7 @@ def export_best(
     trained_on = "train"
     if spec.export.retrain_on == "train_valid":
         trained_on = "train+valid"
-        booster = retrain(snapshot, spec, params, rounds, memory.matrix, ("train", "valid"))
+        booster = retrain(snapshot, spec, params, rounds, memory, ("train", "valid"))
 
     target = layout.model_dir
     with champion_lock(layout):  # from reading the champion to replacing it
@@ -188,16 +189,16 @@ def retrain(
     spec: PipelineSpec,
     params: dict[str, Any],
     rounds: int,
-    matrix: str,
+    memory: MemoryPlan,
     splits: tuple[str, ...],
 ) -> Any:
     """The best trial's model fit on ``splits``, its matrices freed once it is trained."""
     resources = spec.resources
     with build_matrices(
         snapshot,
-        matrix,
+        memory.matrix,
         train_splits=splits,
-        batch_rows=resources.batch_rows,
+        batch_rows=memory.batch_rows,
         cache_root=resources.external_memory_dir,
         nthread=spec.tuning.nthread,
     ) as matrices:

@@ -1,7 +1,7 @@
 """A published snapshot loaded once, XGBoost trained on it, and its metrics."""
 
 from tasks.model.features import CATEGORICAL, NUMERIC, FeaturePlan, category_codes
-from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY, Matrices
+from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY, Matrices, page_rows, split_batches
 from tasks.model.memory import MemoryPlan, plan_memory
 from tasks.model.metrics import score, standard_scores
 from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest
@@ -37,11 +37,13 @@ __all__ = [
     "fit",
     "load_snapshot",
     "matrix_args",
+    "page_rows",
     "plan_memory",
     "predict_encoded",
     "predict_valid",
     "read_manifest",
     "score",
+    "split_batches",
     "standard_scores",
     "to_numpy",
     "training_device",

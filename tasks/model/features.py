@@ -74,6 +74,26 @@ class FeaturePlan:
                 columns[name] = numbers.where(numbers.abs() != float("inf"))
         return type(frame)(columns)
 
+    def encode_record_batch(self, batch: Any) -> Any:
+        """A pyarrow ``RecordBatch``'s features as one float32 numpy array (rows x features,
+        the model's order), the same codes and numbers as :meth:`encode` gives its pandas
+        frame. Number columns go from Arrow to the array without a pandas copy of the batch,
+        which is most of a batch's memory on a wide table."""
+        import numpy as np
+
+        out = np.empty((batch.num_rows, len(self.features)), dtype=np.float32)
+        names = batch.schema.names
+        for j, name in enumerate(self.features):
+            if name not in names:
+                raise KeyError(f"feature column {name!r} is missing from the data to encode")
+            column = batch.column(names.index(name))
+            if name in self.categories:
+                out[:, j] = category_codes(column.to_pandas(), self.categories[name]).to_numpy()
+            else:
+                out[:, j] = arrow_float32(column)
+        out[np.isinf(out)] = np.nan
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "features": [
@@ -111,6 +131,19 @@ class FeaturePlan:
     @classmethod
     def read(cls, path: Path) -> FeaturePlan:
         return cls.from_dict(json.loads(path.read_text()))
+
+
+def arrow_float32(column: Any) -> Any:
+    """A pyarrow array as float32 numpy, a null as NaN, without a pandas copy when it is
+    numbers; other types (booleans, decimals) go through pandas, as :meth:`encode` does."""
+    import numpy as np
+    import pyarrow as pa
+
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        return column.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    import pandas as pd
+
+    return pd.Series(column.to_pandas()).astype("float32").to_numpy()
 
 
 def as_category_text(values: Any) -> Any:

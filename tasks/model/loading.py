@@ -1,7 +1,8 @@
 """Training matrices built straight from a snapshot's Parquet files, one batch at a time.
 
 No pandas copy of a whole split ever exists: XGBoost's ``DataIter`` reads a batch of rows
-(``resources.batch_rows``), encodes it (categorical codes, float32) and hands it over.
+(``resources.batch_rows``) as an Arrow record batch, encodes it to one float32 array
+(categorical codes as :mod:`tasks.model.features` gives them) and hands it over.
 ``in_memory`` mode quantises the batches into a ``QuantileDMatrix`` (about one byte per
 value); ``external_memory`` mode gives them to an ``ExtMemQuantileDMatrix`` whose pages
 are cached on local disk, so a snapshot larger than a worker's memory can be trained on.
@@ -18,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.model.features import FeaturePlan
+from tasks.model.features import FeaturePlan, arrow_float32
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -26,7 +27,27 @@ if TYPE_CHECKING:
 IN_MEMORY = "in_memory"
 EXTERNAL_MEMORY = "external_memory"
 MATRIX_MODES = (IN_MEMORY, EXTERNAL_MEMORY)
-READ_BUFFER_BYTES = 1 << 20
+# Rows per batch read in memory, unless the spec says: smaller batches cost a worker less
+# at its peak, and no time at this size (bench/scale.py).
+DEFAULT_BATCH_ROWS = 20_000
+# On the CPU each batch becomes one external-memory page, and small pages are slow to
+# train on: on 10M x 50, pages of 20k rows cost 1.95x the in-memory time per round, of
+# 200k rows 1.04x (bench/scale.py). Unless the spec says, a page holds this much float32.
+EXTERNAL_PAGE_BYTES = 40 * 2**20
+
+
+def page_rows(batch_rows: int | None, features: int, mode: str) -> int:
+    """Rows per batch read: ``resources.batch_rows`` when the spec sets it, else 20,000 in
+    memory and a page of ``EXTERNAL_PAGE_BYTES`` (features and label) in external memory."""
+    if batch_rows is not None:
+        return batch_rows
+    if mode != EXTERNAL_MEMORY:
+        return DEFAULT_BATCH_ROWS
+    return max(DEFAULT_BATCH_ROWS, EXTERNAL_PAGE_BYTES // (4 * (features + 1)))
+
+
+# Arrow keeps one read buffer per column: 1 MiB each cost 50 MB more on a 50-column table.
+READ_BUFFER_BYTES = 1 << 16
 
 
 def split_files(split_dir: Path) -> list[Path]:
@@ -40,7 +61,8 @@ def split_files(split_dir: Path) -> list[Path]:
 def parquet_batches(
     files: Sequence[Path], columns: list[str], batch_rows: int, engine: str = "pandas"
 ) -> Iterator[Any]:
-    """Frames of at most ``batch_rows`` rows from ``files``, read one row group at a time."""
+    """Pyarrow record batches of at most ``batch_rows`` rows from ``files``, streamed
+    (cudf frames with the ``cudf`` engine)."""
     if engine == "cudf":
         import cudf
 
@@ -60,12 +82,34 @@ def parquet_batches(
             for batch in parquet.iter_batches(
                 batch_size=batch_rows, columns=columns, use_threads=False
             ):
-                frame = batch.to_pandas()
+                yield batch
                 del batch
-                yield frame
                 # Arrow's allocator keeps freed pages for reuse; over a whole split that
                 # is several batches' worth, which a worker cannot spare.
                 pool.release_unused()
+                release_freed_memory()
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``; None where the C library has none (macOS, musl)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed on the C heap back to the system. Each batch frees its arrays,
+    but glibc keeps the holes they leave between live blocks; over a split that is tens
+    of MB that the worker's peak would carry (measured in ``bench/scale.py``)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def split_batches(
@@ -116,15 +160,17 @@ def _split_batches_class() -> type:
                 self.rows = 0
                 columns = [*self.plan.features, self.target]
                 self._batches = parquet_batches(self.files, columns, self.batch_rows, self.engine)
-            frame = next(self._batches, None)
-            if frame is None:
+            batch = next(self._batches, None)
+            if batch is None:
                 return False
-            if len(frame) == 0:
+            if len(batch) == 0:
                 return self.next(input_data)
-            self.rows += len(frame)
+            self.rows += len(batch)
+            data, label = encoded_batch(self.plan, batch, self.target, self.engine)
+            del batch
             input_data(
-                data=encoded_array(self.plan, frame),
-                label=frame[self.target].astype("float32").to_numpy(),
+                data=data,
+                label=label,
                 feature_names=list(self.plan.features),
                 feature_types=self.plan.feature_types,
             )
@@ -133,12 +179,16 @@ def _split_batches_class() -> type:
     return SplitBatches
 
 
-def encoded_array(plan: FeaturePlan, frame: Any) -> Any:
-    """One batch's features as a float32 array (cupy on the GPU) in the model's order."""
-    encoded = plan.encode(frame)
+def encoded_batch(plan: FeaturePlan, batch: Any, target: str, engine: str) -> tuple[Any, Any]:
+    """One batch's features as a float32 array in the model's order, and its label: numpy
+    from an Arrow batch, cupy from a cudf frame (on the GPU)."""
+    if engine != "cudf":
+        return plan.encode_record_batch(batch), arrow_float32(batch.column(target))
+    encoded = plan.encode(batch)
+    label = batch[target].astype("float32").to_numpy()
     if type(encoded).__module__.startswith("cudf"):
-        return encoded.to_cupy(dtype="float32")
-    return encoded.to_numpy(dtype="float32")
+        return encoded.to_cupy(dtype="float32"), label
+    return encoded.to_numpy(dtype="float32"), label
 
 
 @dataclass
@@ -175,7 +225,7 @@ def build_split_matrices(
     *,
     train_splits: Sequence[str] = ("train",),
     mode: str = IN_MEMORY,
-    batch_rows: int = 100_000,
+    batch_rows: int | None = None,
     engine: str = "pandas",
     cache_root: str | None = None,
     nthread: int | None = None,
@@ -195,11 +245,12 @@ def build_split_matrices(
     if mode == EXTERNAL_MEMORY:
         cache_dir = Path(tempfile.mkdtemp(prefix="retune-xgb-cache-", dir=cache_root))
     try:
+        rows = page_rows(batch_rows, len(plan.features), mode)
 
         def batches(splits: Sequence[str], name: str) -> Any:
             prefix = str(cache_dir / name) if cache_dir is not None else None
             dirs = [dataset_dir / split for split in splits]
-            return split_batches(dirs, plan, target, batch_rows, engine, prefix)
+            return split_batches(dirs, plan, target, rows, engine, prefix)
 
         train_it, valid_it = batches(train_splits, "train"), batches(["valid"], "valid")
         if mode == EXTERNAL_MEMORY:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import SnapshotTooLarge
-from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY
+from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY, page_rows
 
 if TYPE_CHECKING:
     from tasks.core import PipelineSpec
@@ -27,9 +27,10 @@ WORKER_BASE_BYTES = 400 * MIB
 IN_MEMORY_BYTES_PER_VALUE = 3
 # label, gradient pair, prediction per class, row partition, weights: per row.
 ROW_STATE_BYTES = 48
-# A batch in flight: Arrow pages, pandas float64, encoded float32, XGBoost's copy.
+# A batch in flight, per value: Arrow's pages and float64 batch, the float32 array,
+# XGBoost's copy; three of them (the one read, the one handed over, XGBoost's page).
 BATCH_BYTES_PER_VALUE = 24
-BATCHES_IN_FLIGHT = 6
+BATCHES_IN_FLIGHT = 3
 # The executor's JVM beside the Python worker.
 EXECUTOR_JVM_MIB = 512
 
@@ -45,6 +46,7 @@ class MemoryPlan:
     external_memory_bytes: int
     budget_bytes: int
     budget_from: str
+    batch_rows: int = 0  # rows per batch read, for the mode chosen
 
     @property
     def need_bytes(self) -> int:
@@ -64,6 +66,7 @@ class MemoryPlan:
     def as_record(self) -> dict[str, Any]:
         return {
             "matrix": self.matrix,
+            "batch_rows": self.batch_rows,
             "estimated_mib": -(-self.need_bytes // MIB),
             "budget_mib": self.budget_bytes // MIB,
             "budget_from": self.budget_from,
@@ -84,21 +87,37 @@ def plan_memory(manifest: dict[str, Any], spec: PipelineSpec) -> MemoryPlan:
     rows = sum(int(n) for n in (manifest.get("rows") or {}).values())
     features = len(manifest.get("features") or spec.model_features)
     classes = spec.num_class if spec.task == "multiclass" else 1
-    batch_rows = min(resources.batch_rows, rows)
-    batch = batch_rows * (features + 1) * BATCH_BYTES_PER_VALUE * BATCHES_IN_FLIGHT
+
+    batch_row_bytes = (features + 1) * BATCH_BYTES_PER_VALUE * BATCHES_IN_FLIGHT
+    in_rows = page_rows(resources.batch_rows, features, IN_MEMORY)
+    ext_rows = page_rows(resources.batch_rows, features, EXTERNAL_MEMORY)
     row_state = rows * ROW_STATE_BYTES * classes
-    in_memory = WORKER_BASE_BYTES + rows * features * IN_MEMORY_BYTES_PER_VALUE + row_state + batch
-    external = WORKER_BASE_BYTES + row_state + batch
+    matrix_bytes = rows * features * IN_MEMORY_BYTES_PER_VALUE
+    in_memory = WORKER_BASE_BYTES + matrix_bytes + row_state + min(in_rows, rows) * batch_row_bytes
     if resources.worker_memory_gb is not None:
         budget, budget_from = int(resources.worker_memory_gb * GIB), "resources.worker_memory_gb"
     else:
         budget = int(resources.max_worker_memory_gb * GIB)
         budget_from = "resources.max_worker_memory_gb"
+    ext_fixed = WORKER_BASE_BYTES + row_state
+    if resources.batch_rows is None and ext_fixed + min(ext_rows, rows) * batch_row_bytes > budget:
+        # Smaller pages where the default's do not fit: slower rounds, but it trains.
+        ext_rows = max(in_rows, (budget - ext_fixed) // batch_row_bytes)
+    external = ext_fixed + min(ext_rows, rows) * batch_row_bytes
     mode = resources.external_memory
     matrix = EXTERNAL_MEMORY if mode == "always" else IN_MEMORY
     if mode == "auto" and in_memory > budget:
         matrix = EXTERNAL_MEMORY
-    plan = MemoryPlan(matrix, rows, features, in_memory, external, budget, budget_from)
+    plan = MemoryPlan(
+        matrix,
+        rows,
+        features,
+        in_memory,
+        external,
+        budget,
+        budget_from,
+        in_rows if matrix == IN_MEMORY else ext_rows,
+    )
     if plan.need_bytes > budget:
         hint = (
             "set resources.external_memory: auto, or raise "

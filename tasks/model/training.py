@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.core import RetuneError
 from tasks.model.features import FeaturePlan
-from tasks.model.loading import IN_MEMORY, Matrices, build_split_matrices
+from tasks.model.loading import (  # noqa: F401  (DEFAULT_BATCH_ROWS: the package's face)
+    DEFAULT_BATCH_ROWS,
+    IN_MEMORY,
+    Matrices,
+    build_split_matrices,
+)
 from tasks.model.snapshot import Snapshot, gpu_loader_available
 
 if TYPE_CHECKING:
@@ -16,8 +21,6 @@ if TYPE_CHECKING:
     import xgboost as xgb
 
     from tasks.core import PipelineSpec
-
-DEFAULT_BATCH_ROWS = 50_000
 
 OBJECTIVES = {
     "regression": "reg:squarederror",
@@ -40,7 +43,7 @@ def build_matrices(
     mode: str = IN_MEMORY,
     *,
     train_splits: Sequence[str] = ("train",),
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_rows: int | None = None,
     cache_root: str | None = None,
     nthread: int | None = None,
 ) -> Matrices:

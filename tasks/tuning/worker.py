@@ -283,7 +283,7 @@ def run_worker(
     with build_matrices(
         snapshot,
         memory.matrix,
-        batch_rows=spec.resources.batch_rows,
+        batch_rows=memory.batch_rows,
         cache_root=spec.resources.external_memory_dir,
         nthread=tuning.nthread,
     ) as matrices:

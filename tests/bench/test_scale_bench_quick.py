@@ -18,6 +18,9 @@ def test_quick_scale_benchmark_prints_memory_trial_time_and_checkpoint_lines() -
     # The whole split read to pandas costs more than batches, even on a small table.
     before, after = memory["before", "in_memory"], memory["after", "in_memory"]
     assert after["added_over_float32"] < before["added_over_float32"]
+    # External memory reads page-sized batches (40 MiB of float32: 205,603 rows of 51).
+    assert after["batch_rows"] == 20_000
+    assert memory["after", "external_memory"]["batch_rows"] == 40 * 2**20 // (4 * 51)
 
     times = [x for x in lines if x["section"] == "trial_time"]
     assert [x.get("matrix") for x in times] == ["in_memory", "external_memory", None]

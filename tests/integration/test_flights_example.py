@@ -27,7 +27,13 @@ from tasks.export import (
     score_frame,
     score_partition,
 )
-from tasks.model import build_matrices, load_snapshot, plan_memory, predict_encoded
+from tasks.model import (
+    build_matrices,
+    load_snapshot,
+    plan_memory,
+    predict_encoded,
+    split_batches,
+)
 from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
 from tasks.tuning.storage import journal_url, open_storage
 from tests.conftest import ROOT
@@ -67,6 +73,29 @@ def test_a_real_day_passes_etl_and_validation_with_its_cancelled_flights_unlabel
     manifest = json.loads(layout.manifest_file.read_text())
     assert set(manifest["categories"]) == {"carrier", "origin", "dest", "tailnum"}
     assert manifest["validation"]["success"] is True
+
+
+def test_the_loaders_batches_hold_the_days_rows_as_pandas_encodes_them(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    """The matrices are fed Arrow batches encoded without pandas; export and scoring
+    encode pandas frames. On a real day (categories, nulls, unlabelled rows) both must
+    give the same numbers, row for row."""
+    spec, layout, _ = day
+    snapshot = load_snapshot(layout.dataset_dir, spec)
+    for split in ("train", "valid"):
+        batches = split_batches([layout.dataset_dir / split], snapshot.plan, snapshot.target, 100)
+        fed: list[tuple[Any, Any]] = []
+
+        def take(fed: list[tuple[Any, Any]] = fed, **given: Any) -> None:
+            fed.append((given["data"], given["label"]))
+
+        while batches.next(take):
+            pass
+        x, y = snapshot.read_split(split)
+        assert len(fed) > 1 and batches.rows == len(x) == snapshot.rows[split]
+        np.testing.assert_array_equal(np.vstack([f[0] for f in fed]), x.to_numpy("float32"))
+        np.testing.assert_array_equal(np.concatenate([f[1] for f in fed]), y.to_numpy())
 
 
 def test_tune_export_and_score_a_real_day(

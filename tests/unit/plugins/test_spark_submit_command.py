@@ -190,9 +190,9 @@ def test_the_tune_command_asks_for_the_memory_the_snapshot_needs(
     )
     spec = demo_with()
     memory = worker_memory(spec, big_snapshot(tmp_path, spec, 10_000_000))
-    # 400 MiB + 10M x 50 x 3 B + 10M x 48 B + 50,000 x 51 x 24 B x 6 = 2,766,630,400 B
-    # = 2,639 MiB for the worker, + 512 MiB for the executor's JVM.
-    assert memory.matrix == "in_memory" and memory.executor_memory == "3151m"
+    # 400 MiB + 10M x 50 x 3 B + 10M x 48 B + 20,000 x 51 x 24 B x 3 = 2,472,870,400 B
+    # = 2,359 MiB for the worker, + 512 MiB for the executor's JVM.
+    assert memory.matrix == "in_memory" and memory.executor_memory == "2871m"
     tuning = TuningSpec(n_trials=8, nthread=2)
     command = build(
         jobs.tune_conf(PY, tuning, "off", memory.executor_memory),
@@ -217,7 +217,7 @@ def test_the_tune_command_asks_for_the_memory_the_snapshot_needs(
         "--conf",
         "spark.cores.max=2",
         "--conf",
-        "spark.executor.memory=3151m",
+        "spark.executor.memory=2871m",
         "--conf",
         "spark.executor.cores=2",
         "--name",
@@ -237,38 +237,58 @@ def test_the_tune_command_asks_for_the_memory_the_snapshot_needs(
         "1",
     ]
     export = jobs.export_conf(PY, tuning, "off", memory.executor_memory)
-    assert (export["spark.executor.memory"], export["spark.executor.cores"]) == ("3151m", "2")
+    assert (export["spark.executor.memory"], export["spark.executor.cores"]) == ("2871m", "2")
 
 
 def test_a_snapshot_over_the_budget_trains_in_external_memory_and_asks_for_the_budget(
     tmp_path: Path,
 ) -> None:
-    spec = demo_with(worker_memory_gb=1.5)
+    spec = demo_with(worker_memory_gb=2)
     memory = worker_memory(spec, big_snapshot(tmp_path, spec, 10_000_000))
-    # In memory it would need 2,639 MiB; in external memory 400 MiB + 10M x 48 B + the
-    # batches = 1,208 MiB. The worker asks for its whole budget, 1,536 MiB, + 512 MiB.
+    # In memory it would need 2,359 MiB; in external memory 400 MiB + 10M x 48 B + pages
+    # of 40 MiB of float32 (205,603 rows x 51 x 24 B x 3) = 1,578 MiB. The worker asks
+    # for its whole budget, 2,048 MiB, + 512 MiB.
     assert memory.matrix == "external_memory"
     assert memory.as_record() == {
         "matrix": "external_memory",
-        "estimated_mib": 1208,
-        "budget_mib": 1536,
+        "batch_rows": 205_603,
+        "estimated_mib": 1578,
+        "budget_mib": 2048,
         "budget_from": "resources.worker_memory_gb",
     }
-    assert memory.executor_memory == "2048m"
+    assert memory.executor_memory == "2560m"
+
+
+def test_a_tight_budget_gets_smaller_external_memory_pages_not_a_refusal(
+    tmp_path: Path,
+) -> None:
+    """Default pages do not fit 1.2 GiB: the pages shrink to what does (slower rounds),
+    on the driver and in the worker alike; a batch size the spec sets is kept as is."""
+    spec = demo_with(worker_memory_gb=1.2)
+    layout = big_snapshot(tmp_path, spec, 10_000_000)
+    memory = worker_memory(spec, layout)
+    # (1.2 GiB - 400 MiB - 10M x 48 B) // (51 x 24 B x 3) = 105,953 rows a page.
+    assert (memory.matrix, memory.batch_rows) == ("external_memory", 105_953)
+    assert memory.need_bytes <= memory.budget_bytes
+    manifest = json.loads(layout.manifest_file.read_text())
+    assert plan_memory(manifest, spec) == memory
+    pinned = demo_with(worker_memory_gb=1.2, batch_rows=50_000)
+    assert worker_memory(pinned, layout).batch_rows == 50_000
 
 
 def test_a_snapshot_too_large_for_any_worker_fails_before_submit_with_the_figures(
     tmp_path: Path,
 ) -> None:
-    spec = demo_with(max_worker_memory_gb=1)
+    spec = demo_with(max_worker_memory_gb=0.8)
     layout = big_snapshot(tmp_path, spec, 10_000_000)
     with pytest.raises(WorkerTooSmall) as caught:
         worker_memory(spec, layout)
     message = str(caught.value)
     assert "10000000 rows x 50 features" in message
-    assert "needs about 1.18 GiB per worker in external_memory mode" in message
-    assert "(in memory: 2.58 GiB, external memory: 1.18 GiB)" in message
-    assert "resources.max_worker_memory_gb = 1.00 GiB" in message
+    # Even pages of 20,000 rows: 400 MiB + 10M x 48 B + 20,000 x 51 x 72 B.
+    assert "needs about 0.91 GiB per worker in external_memory mode" in message
+    assert "(in memory: 2.30 GiB, external memory: 0.91 GiB)" in message
+    assert "resources.max_worker_memory_gb = 0.80 GiB" in message
     never = demo_with(external_memory="never", max_worker_memory_gb=2)
     with pytest.raises(SnapshotTooLarge, match="set resources.external_memory: auto"):
         plan_memory(json.loads(layout.manifest_file.read_text()), never)

@@ -50,3 +50,37 @@ def test_the_plan_round_trips_through_its_file(tmp_path: Path) -> None:
         {"name": "late", "kind": "numeric"},
         {"name": "x", "kind": "numeric"},
     ]
+
+
+def test_an_arrow_batch_is_encoded_exactly_as_its_pandas_frame() -> None:
+    """The loader encodes Arrow batches without pandas; the codes and numbers must be the
+    ones :meth:`FeaturePlan.encode` gives the same rows as a frame (export and scoring)."""
+    import decimal
+
+    import pyarrow as pa
+
+    batch = pa.record_batch(
+        {
+            "store": pa.array([17, 3, None, 99], pa.int64()),  # an int column with nulls
+            "carrier": pa.array(["AA", "UA", None, "ZZ"]),
+            "late": pa.array([True, False, None, True]),
+            "x": pa.array([1.5, -np.inf, None, np.inf], pa.float32()),
+            "n": pa.array([1, None, 3, 4], pa.int8()),
+            "d": pa.array([decimal.Decimal("1.25"), None, decimal.Decimal("-2"), None]),
+            "y": pa.array([0.0, 1.0, 2.0, 3.0]),
+        }
+    )
+    wide = FeaturePlan(("x", "late", "store", "carrier", "n", "d"), plan().categories)
+    ours = wide.encode_record_batch(batch)
+    theirs = wide.encode(batch.to_pandas()).to_numpy()
+    assert ours.dtype == np.float32 and ours.shape == (4, 6)
+    np.testing.assert_array_equal(ours, theirs)  # NaN where NaN
+    assert np.isnan(ours[3, 2]) and ours[0, 2] == 0.0  # "17" is code 0; 99 unseen
+
+
+def test_a_missing_column_in_an_arrow_batch_is_named() -> None:
+    import pyarrow as pa
+    import pytest
+
+    with pytest.raises(KeyError, match="'carrier'"):
+        plan().encode_record_batch(pa.record_batch({"store": pa.array([1])}))
