@@ -46,7 +46,7 @@ class MemoryPlan:
     external_memory_bytes: int
     budget_bytes: int
     budget_from: str
-    batch_rows: int = 0  # rows per batch read, for the mode chosen
+    batch_rows: int  # rows per batch read, for the mode chosen
 
     @property
     def need_bytes(self) -> int:
