@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tasks.tuning.deadline import Deadline, iso
-from tasks.tuning.storage import beat, retried_numbers, waiting_trial_ids
+from tasks.tuning.storage import beat, retried_numbers, waiting_counts, waiting_trial_ids
 from tasks.tuning.warm_start import warm_start_trials
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     import optuna
     from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
@@ -182,6 +184,41 @@ class Claimer:
                 except UpdateFinishedTrialError:
                     pass
                 self.lost += 1
+
+
+class StudiesClaimer:
+    """Claims WAITING trials across several studies of one storage (one study per segment),
+    each claim as atomic as :class:`Claimer`'s, so no study ever runs more than its budget.
+
+    Each claim counts the waiting trials of every study (one grouped query), then tries the
+    studies whose data the worker has already loaded (``loaded``), then the others, each
+    group with the most trials left first: a worker stays on the data it holds while that
+    has work, and the segments with most left get workers first.
+    """
+
+    def __init__(self, storage: BaseStorage, study_ids: Sequence[int]) -> None:
+        self.storage = storage
+        self.claimers = {study_id: Claimer(storage, study_id) for study_id in study_ids}
+
+    @property
+    def lost(self) -> int:
+        return sum(claimer.lost for claimer in self.claimers.values())
+
+    def claim(self, loaded: Collection[int] = ()) -> tuple[int, int] | None:
+        """``(study id, trial id)`` of the trial now RUNNING for this worker; ``None`` when
+        no study has a waiting trial."""
+        while True:
+            counts = waiting_counts(self.storage, list(self.claimers))
+            order = sorted(
+                (study_id for study_id, n in counts.items() if n > 0),
+                key=lambda study_id: (study_id not in loaded, -counts[study_id], study_id),
+            )
+            if not order:
+                return None
+            for study_id in order:
+                trial_id = self.claimers[study_id].claim()
+                if trial_id is not None:
+                    return study_id, trial_id
 
 
 def claim_trial(storage: BaseStorage, study_id: int) -> int | None:

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from tasks.core import Layout, parse_spec
 from tasks.tuning import counted_trials, create_study
 from tasks.tuning.storage import open_storage
-from tasks.tuning.study import claim_trial
+from tasks.tuning.study import StudiesClaimer, claim_trial
 from tests.snapshots import published
 from tests.tuning_support import tuning_spec_data, worker_process
 
@@ -124,3 +124,56 @@ def test_dropped_connections_during_bookkeeping_are_survived(
     assert len(counted) == 12
     assert {t.state for t in counted} == {TrialState.COMPLETE}
     assert summary["complete"] == 12
+
+
+def race_across(url: str, rounds: list[list[str]], barrier: Any, results: Any, index: int) -> None:
+    """Claim across each round's studies as fast as possible, finishing each claim at once."""
+    storage = open_storage(url)
+    for names in rounds:
+        ids = {storage.get_study_id_from_name(name): name for name in names}
+        claimer = StudiesClaimer(storage, list(ids))
+        loaded: set[int] = set()
+        barrier.wait(60)
+        claimed = []
+        while (got := claimer.claim(loaded)) is not None:
+            loaded.add(got[0])
+            claimed.append((ids[got[0]], got[1]))
+            storage.set_trial_state_values(got[1], TrialState.COMPLETE, [float(index)])
+        results.put(claimed)
+
+
+def test_four_workers_claiming_across_studies_never_overshoot_any_budget(mysql_url: str) -> None:
+    """One study per segment, one set of workers pulling from all of them: every study
+    gets exactly its budget, no trial twice, round after round."""
+    rounds, budgets, racers = 10, [1, 2, 3, 5, 8], 4
+    storage = open_storage(mysql_url)
+    plan: list[list[str]] = []
+    budget_of: dict[str, int] = {}
+    for _ in range(rounds):
+        names = []
+        for budget in budgets:
+            spec = parse_spec(tuning_spec_data(n_trials=budget, n_workers=1, warm_start=False))
+            name = create_study(storage, spec, DS)["study_name"]
+            names.append(name)
+            budget_of[name] = budget
+        plan.append(names)
+    barrier, results = SPAWN.Barrier(racers), SPAWN.Queue()
+    processes = [
+        SPAWN.Process(target=race_across, args=(mysql_url, plan, barrier, results, i))
+        for i in range(racers)
+    ]
+    for process in processes:
+        process.start()
+    claims: dict[str, list[int]] = {name: [] for name in budget_of}
+    for _ in range(rounds * racers):
+        for name, trial_id in results.get(timeout=300):
+            claims[name].append(trial_id)
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+
+    for name, budget in budget_of.items():
+        assert len(claims[name]) == budget, name
+        assert len(set(claims[name])) == budget, name  # no trial claimed twice
+        trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * budget, name

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import optuna
     from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
@@ -27,6 +29,7 @@ __all__ = [
     "study_id_of",
     "trial_id_of",
     "trials_after",
+    "waiting_counts",
     "waiting_trial_ids",
 ]
 
@@ -98,6 +101,39 @@ def waiting_trial_ids(
         return [int(row[0]) for row in rows]
     waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
     return [trial_id_of(t) for t in waiting if trial_id_of(t) > above_id][:limit]
+
+
+def waiting_counts(storage: BaseStorage, study_ids: Sequence[int]) -> dict[int, int]:
+    """How many WAITING trials each of ``study_ids`` has (0 for none). On MySQL one
+    grouped count on Optuna's own tables, whatever the number of studies."""
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    counts = dict.fromkeys(study_ids, 0)
+    if not counts:
+        return counts
+    if isinstance(storage, RDBStorage):
+        from optuna.storages._rdb.models import TrialModel
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from sqlalchemy import func
+
+        with _create_scoped_session(storage.scoped_session) as session:
+            rows = (
+                session.query(TrialModel.study_id, func.count(TrialModel.trial_id))
+                .filter(
+                    TrialModel.study_id.in_(list(counts)),
+                    TrialModel.state == TrialState.WAITING,
+                )
+                .group_by(TrialModel.study_id)
+                .all()
+            )
+        counts.update((int(study_id), int(n)) for study_id, n in rows)
+        return counts
+    for study_id in counts:
+        counts[study_id] = len(
+            storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
+        )
+    return counts
 
 
 def stale_trial_ids(storage: BaseHeartbeat, study_id: int) -> list[int]:

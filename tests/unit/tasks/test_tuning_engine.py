@@ -23,10 +23,10 @@ from tasks.tuning import (
     worker_heartbeat,
     worker_identity,
 )
-from tasks.tuning.storage import journal_url, open_storage
+from tasks.tuning.storage import journal_url, open_storage, waiting_counts
 from tasks.tuning.storage.stale_retry import STALE_REASON, enqueue_retry
 from tasks.tuning.storage.worker_storage import WorkerRDBStorage
-from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR, Claimer, claim_trial
+from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR, Claimer, StudiesClaimer, claim_trial
 from tests.snapshots import published
 from tests.tuning_support import TRAINERS, complete_trials, tuning_spec_data
 
@@ -453,3 +453,35 @@ def test_claims_go_oldest_first_and_a_waiting_trial_below_the_look_is_still_foun
     study.enqueue_trial({}, skip_if_exists=False)
     mine = claimer.claim()
     assert other.claim() is None and mine is not None  # one trial, one claim
+
+
+@pytest.mark.parametrize("kind", ["rdb", "journal"])
+def test_claims_across_studies_take_loaded_data_first_then_most_left_and_stop_at_budgets(
+    tmp_path: Path, kind: str
+) -> None:
+    storage: optuna.storages.BaseStorage
+    if kind == "rdb":
+        storage = WorkerRDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    else:
+        storage = open_storage(journal_url(journal_path(tmp_path)))
+    budgets = {"a": 2, "b": 4, "c": 1}
+    ids = {}
+    for name, budget in budgets.items():
+        study = optuna.create_study(study_name=name, storage=storage)
+        for _ in range(budget):
+            study.enqueue_trial({}, skip_if_exists=False)
+        ids[name] = study._study_id
+    name_of = {study_id: name for name, study_id in ids.items()}
+    assert waiting_counts(storage, list(ids.values())) == {ids[n]: b for n, b in budgets.items()}
+    claimer = StudiesClaimer(storage, list(ids.values()))
+
+    claimed = []
+    while (got := claimer.claim(loaded=[ids["c"]])) is not None:
+        claimed.append(name_of[got[0]])
+        storage.set_trial_state_values(got[1], TrialState.COMPLETE, [0.0])
+    # c first (its data is loaded), then the most left: b until it ties a, the lower id.
+    assert claimed == ["c", "b", "b", "a", "b", "a", "b"]
+    assert claimer.claim() is None and claimer.lost == 0
+    for name, study_id in ids.items():
+        states = [t.state for t in storage.get_all_trials(study_id)]
+        assert states == [TrialState.COMPLETE] * budgets[name], name
