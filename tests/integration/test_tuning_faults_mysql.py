@@ -36,16 +36,17 @@ def study_without_pruning(
     return data, layout, create_study(open_storage(url), spec, DS)["study_name"]
 
 
-def start_racers(target: Any, url: str, plan: Any, racers: int) -> tuple[list[Any], Any]:
-    """``racers`` processes running ``target`` on ``plan`` behind one barrier, and the
-    queue they put their claims on."""
+def start_racers(target: Any, url: str, plan: Any, racers: int) -> tuple[list[Any], Any, Any]:
+    """``racers`` processes running ``target`` on ``plan`` behind one barrier, the queue
+    they put their claims on, and the barrier: the caller keeps it, as a spawned child
+    that starts after the parent dropped it finds its semaphores gone."""
     barrier, results = SPAWN.Barrier(racers), SPAWN.Queue()
     processes = [
         SPAWN.Process(target=target, args=(url, plan, barrier, results, i)) for i in range(racers)
     ]
     for process in processes:
         process.start()
-    return processes, results
+    return processes, results, barrier
 
 
 def race(url: str, names: list[str], barrier: Any, results: Any, index: int) -> None:
@@ -68,7 +69,7 @@ def test_four_concurrent_workers_never_overshoot_the_budget(mysql_url: str) -> N
     for _ in range(rounds):
         spec = parse_spec(tuning_spec_data(n_trials=budget, n_workers=racers, warm_start=False))
         names.append(create_study(storage, spec, DS)["study_name"])
-    processes, results = start_racers(race, mysql_url, names, racers)
+    processes, results, _barrier = start_racers(race, mysql_url, names, racers)
     claims: dict[str, list[int]] = {name: [] for name in names}
     claimers: dict[str, int] = dict.fromkeys(names, 0)
     for _ in range(rounds * racers):
@@ -163,7 +164,7 @@ def test_four_workers_claiming_across_studies_never_overshoot_any_budget(mysql_u
             names.append(name)
             budget_of[name] = budget
         plan.append(names)
-    processes, results = start_racers(race_across, mysql_url, plan, racers)
+    processes, results, _barrier = start_racers(race_across, mysql_url, plan, racers)
     claims: dict[str, list[int]] = {name: [] for name in budget_of}
     for _ in range(rounds * racers):
         for name, trial_id in results.get(timeout=300):
