@@ -143,7 +143,11 @@ def params_held(storage: BaseStorage, trial_id: int) -> Iterator[None]:
         yield
         return
     storage._held.setdefault(trial_id, [])
-    yield
+    try:
+        yield
+    except BaseException:
+        storage._held.pop(trial_id, None)  # nothing is written for a suggestion that failed
+        raise
 
 
 def write_held_params(storage: BaseStorage, trial_id: int) -> None:

@@ -196,6 +196,13 @@ def test_held_parameters_are_written_all_or_none(
     assert written() == drawn
     assert storage._held == {}
 
+    # A suggestion that fails inside the hold leaves nothing held, and nothing written.
+    failing = study.ask()
+    with pytest.raises(ValueError), params_held(storage, failing._trial_id):
+        failing.suggest_float("a", 0.0, 1.0)
+        raise ValueError("the sampler failed")
+    assert storage._held == {} and reader.get_trial(failing._trial_id).params == {}
+
     # Outside a hold, a parameter is written at once, as Optuna does.
     later = study.ask()
     later.suggest_float("a", 0.0, 1.0)
