@@ -1,12 +1,18 @@
 """A published snapshot loaded once, XGBoost trained on it, and its metrics."""
 
 from tasks.model.features import CATEGORICAL, NUMERIC, FeaturePlan, category_codes
-from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY, Matrices, page_rows, split_batches
+from tasks.model.loading import (
+    DEFAULT_BATCH_ROWS,
+    EXTERNAL_MEMORY,
+    IN_MEMORY,
+    Matrices,
+    page_rows,
+    split_batches,
+)
 from tasks.model.memory import MemoryPlan, plan_memory
 from tasks.model.metrics import score, standard_scores
 from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest
 from tasks.model.training import (
-    DEFAULT_BATCH_ROWS,
     TrainedSoFar,
     base_params,
     best_rounds,

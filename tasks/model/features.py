@@ -86,7 +86,7 @@ class FeaturePlan:
         for j, name in enumerate(self.features):
             if name not in names:
                 raise KeyError(f"feature column {name!r} is missing from the data to encode")
-            column = batch.column(names.index(name))
+            column = batch.column(name)
             if name in self.categories:
                 out[:, j] = category_codes(column.to_pandas(), self.categories[name]).to_numpy()
             else:

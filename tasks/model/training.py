@@ -8,12 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.core import RetuneError
 from tasks.model.features import FeaturePlan
-from tasks.model.loading import (  # noqa: F401  (DEFAULT_BATCH_ROWS: the package's face)
-    DEFAULT_BATCH_ROWS,
-    IN_MEMORY,
-    Matrices,
-    build_split_matrices,
-)
+from tasks.model.loading import IN_MEMORY, Matrices, build_split_matrices
 from tasks.model.snapshot import Snapshot, gpu_loader_available
 
 if TYPE_CHECKING:
