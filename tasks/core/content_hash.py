@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.core.layout import SPLITS
+from tasks.core.layout import SEGMENT_COLUMN, SPLITS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -15,12 +15,16 @@ PARQUET_MAGIC = b"PAR1"
 BLOCK = 1 << 20
 
 
-def data_files(root: Path) -> list[Path]:
-    """Part files of the split folders below ``root``, in a stable order (markers left out)."""
+def data_files(root: Path, segment: str | None = None) -> list[Path]:
+    """Part files of the split folders below ``root`` (of one segment's folders when
+    ``segment`` is given), in a stable order (markers left out)."""
+    folders = [root / split for split in SPLITS]
+    if segment is not None:
+        folders = [folder / f"{SEGMENT_COLUMN}={segment}" for folder in folders]
     return sorted(
         p
-        for split in SPLITS
-        for p in (root / split).rglob("*")
+        for folder in folders
+        for p in folder.rglob("*")
         if p.is_file() and not p.name.startswith((".", "_"))
     )
 
@@ -59,15 +63,15 @@ def hashed_parts(path: Path) -> Iterator[bytes]:
     yield from _read(path, size)
 
 
-def content_hash(root: Path) -> str:
+def content_hash(root: Path, segment: str | None = None) -> str:
     """sha256 over every data file's path (relative to ``root``) and content.
 
     The same for a staging folder and the snapshot published from it, so materialize can
     check that it publishes exactly what validation passed, and the same again when a
-    rerun writes the same rows.
+    rerun writes the same rows. With ``segment``: over that segment's files only.
     """
     digest = hashlib.sha256()
-    for path in data_files(root):
+    for path in data_files(root, segment):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         for part in hashed_parts(path):
             digest.update(part)

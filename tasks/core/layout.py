@@ -17,6 +17,15 @@ from tasks.core.errors import RetuneError
 # Pipeline names become folder names, study names and DAG ids.
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")  # fullmatch: "$" would let "\n" in
 SPLITS = ("train", "valid")
+# A segmented snapshot holds each segment's rows in split/<SEGMENT_COLUMN>=<key>/ (Hive
+# style, so Spark and pyarrow read a whole split as one table). A key names the segment's
+# study and model folder too.
+SEGMENT_COLUMN = "retune_segment"
+SEGMENT_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
+# Rows that no named filter matches: the global model trains on them, no segment does.
+UNMATCHED_SEGMENT = "unsegmented"
+# models/<p>/ds=<ds>/segment=<key>/: a segment's model; models/<p>/segment=<key>/: its champion
+SEGMENT_DIR_PREFIX = "segment="
 
 # The areas under the root, each with one folder per pipeline, then one per ds.
 STAGING = "staging"
@@ -48,6 +57,9 @@ FEATURES_FILE = "features.json"
 MLFLOW_FILE = "mlflow.json"
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
+# models/<p>/ds=<ds>/: a segmented run's index of its segments' models, and its page
+SEGMENTS_INDEX = "segments.json"
+SEGMENTS_REPORT = "segments.html"
 # models/<p>/: the champion pointer, the promoted models and the lock of both
 CHAMPION_FILE = "champion.json"
 CHAMPIONS_DIR = "champions"
@@ -107,18 +119,37 @@ class Layout:
     root: Path
     pipeline: str
     ds: str
+    # One segment's model, champion and checkpoints; the data stay the whole snapshot's.
+    segment: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
-        # Both name folders under the root: neither may hold a path of its own.
+        # All name folders under the root: none may hold a path of its own.
         if not (isinstance(self.pipeline, str) and NAME_PATTERN.fullmatch(self.pipeline)):
             raise RetuneError(
                 f"pipeline name {self.pipeline!r} is not lower-case letters, digits and '_'"
             )
         check_ds(self.ds)
+        if self.segment is not None and not (
+            isinstance(self.segment, str) and SEGMENT_KEY_PATTERN.fullmatch(self.segment)
+        ):
+            raise RetuneError(f"segment {self.segment!r} is not a segment key")
+
+    def for_segment(self, segment: str | None) -> Layout:
+        """The paths of one segment's model (``None``: the pipeline's global model)."""
+        return Layout(self.root, self.pipeline, self.ds, segment)
+
+    @property
+    def whole(self) -> Layout:
+        """The run's layout without a segment: its data, reports and run-level index."""
+        return self.for_segment(None)
 
     def _day(self, area: str) -> Path:
         return pipeline_dir(self.root, area, self.pipeline) / f"ds={self.ds}"
+
+    def _segment_day(self, area: str) -> Path:
+        day = self._day(area)
+        return day if self.segment is None else day / f"{SEGMENT_DIR_PREFIX}{self.segment}"
 
     # staging: ETL's output, checked by validation, copied by materialize
     @property
@@ -172,12 +203,22 @@ class Layout:
     # checkpoints: the models of running trials, so a retry resumes (never published)
     @property
     def checkpoints_dir(self) -> Path:
-        return self._day(CHECKPOINTS)
+        return self._segment_day(CHECKPOINTS)
 
     # models: the exported model of the day, and the pipeline's champion
     @property
     def model_dir(self) -> Path:
-        return self._day(MODELS)
+        return self._segment_day(MODELS)
+
+    @property
+    def segments_index_file(self) -> Path:
+        """The run's index of segments: each one's model, metric, rows, champion."""
+        return self._day(MODELS) / SEGMENTS_INDEX
+
+    @property
+    def segments_report_file(self) -> Path:
+        """The run-level page ranking the segments."""
+        return self._day(MODELS) / SEGMENTS_REPORT
 
     @property
     def model_file(self) -> Path:
@@ -205,7 +246,9 @@ class Layout:
 
     @property
     def pipeline_models_dir(self) -> Path:
-        return pipeline_dir(self.root, MODELS, self.pipeline)
+        """The champion's folder: the pipeline's, or a segment's own below it."""
+        models = pipeline_dir(self.root, MODELS, self.pipeline)
+        return models if self.segment is None else models / f"{SEGMENT_DIR_PREFIX}{self.segment}"
 
     @property
     def champion_file(self) -> Path:

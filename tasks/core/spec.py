@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasks.core.errors import SpecError
-from tasks.core.layout import NAME_PATTERN
+from tasks.core.layout import NAME_PATTERN, SEGMENT_COLUMN, SEGMENT_KEY_PATTERN, UNMATCHED_SEGMENT
 
 TaskType = Literal["regression", "binary", "multiclass"]
 ColumnType = Literal["double", "float", "long", "int", "string", "boolean", "timestamp", "date"]
@@ -507,6 +507,93 @@ class ExportSpec(_Strict):
     )
 
 
+# Column types a segment column may have: each distinct value names a segment.
+SEGMENT_COLUMN_TYPES = {"string", "int", "long", "boolean"}
+
+
+class SegmentFilter(_Strict):
+    name: str = Field(description="The segment's name: it names its study and model folder.")
+    where: str = Field(
+        min_length=1, description="A per-row Spark SQL condition over schema columns."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SEGMENT_KEY_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"{value!r}: 1 to 48 letters, digits, '_' or '-', starting with a letter or digit"
+            )
+        if value == UNMATCHED_SEGMENT:
+            raise ValueError(f"{value!r} is reserved for the rows no filter matches")
+        return value
+
+
+class SegmentsSpec(_Strict):
+    """One tuned model per segment of the table, and a global model for the rest."""
+
+    column: str | None = Field(
+        None, description="Each distinct value of this schema column is a segment."
+    )
+    filters: list[SegmentFilter] | None = Field(
+        None,
+        min_length=1,
+        description="Named segments, each a Spark SQL condition; a row may match one filter "
+        "at most. Rows no filter matches are served by the global model.",
+    )
+    min_rows: int = Field(
+        500,
+        ge=1,
+        description="Train rows a segment needs for a model of its own; smaller segments, and "
+        "segments that appear later, are served by the global model.",
+    )
+    max_segments: int = Field(
+        200, ge=1, le=10_000, description="More segments in a day's data fail the ETL job."
+    )
+    n_trials: int = Field(10, ge=1, le=10_000, description="Trial budget of each segment.")
+    max_total_trials: int | None = Field(
+        None,
+        ge=1,
+        description="Cap on all trials of a run (the global model's tuning.n_trials first, "
+        "then the segments', shared evenly, larger segments first).",
+    )
+    global_feature: bool | None = Field(
+        None,
+        description="column segments: whether the segment column is a feature of the global "
+        "model (default true). A segment's own model never has it: it is constant there.",
+    )
+    only: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Tune and export these segments only (a manual run's parameter); the "
+        "others keep their champions.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SegmentsSpec:
+        if (self.column is None) == (self.filters is None):
+            raise ValueError("give either column or filters")
+        if self.filters is not None:
+            if self.global_feature is not None:
+                raise ValueError("global_feature applies to column segments only")
+            names = [f.name for f in self.filters]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"filter name(s) {twice} are given twice")
+            if len(names) > self.max_segments:
+                raise ValueError(f"{len(names)} filters exceed max_segments = {self.max_segments}")
+            if self.only is not None:
+                unknown = sorted(set(self.only) - set(names))
+                if unknown:
+                    raise ValueError(f"only: unknown segment(s) {unknown}; known: {names}")
+        return self
+
+    @property
+    def names(self) -> list[str] | None:
+        """The segments' names when filters fix them; column segments come from the data."""
+        return None if self.filters is None else [f.name for f in self.filters]
+
+
 class PipelineSpec(_Strict):
     name: str
     description: str = ""
@@ -528,6 +615,7 @@ class PipelineSpec(_Strict):
     tuning: TuningSpec = TuningSpec()
     export: ExportSpec = ExportSpec()
     resources: ResourcesSpec = ResourcesSpec()
+    segments: SegmentsSpec | None = None
     gpu: GpuMode = "auto"
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
@@ -614,8 +702,59 @@ class PipelineSpec(_Strict):
 
     @property
     def model_features(self) -> list[str]:
-        """What XGBoost trains on: the schema's features, then the derived ones."""
-        return [*self.data_schema.features, *self.derived_features]
+        """What XGBoost trains on: the schema's features, then the derived ones (the global
+        model's, when the pipeline has segments)."""
+        features = [*self.data_schema.features, *self.derived_features]
+        segments = self.segments
+        if segments is not None and segments.column and segments.global_feature is False:
+            features.remove(segments.column)
+        return features
+
+    @property
+    def segment_column(self) -> str | None:
+        """The column whose values are the segments (None without column segments)."""
+        return self.segments.column if self.segments is not None else None
+
+    @model_validator(mode="after")
+    def _segments_fit_schema(self) -> PipelineSpec:
+        from tasks.core.expressions import expression_problem
+
+        segments = self.segments
+        columns = self.data_schema.columns
+        if SEGMENT_COLUMN in columns or SEGMENT_COLUMN in self.derived_features:
+            raise ValueError(f"{SEGMENT_COLUMN!r} is reserved for the segment of each row")
+        if segments is None:
+            return self
+        if segments.column is not None:
+            column = columns.get(segments.column)
+            if column is None:
+                raise ValueError(
+                    f"segments.column {segments.column!r} is not declared in schema.columns"
+                )
+            schema = self.data_schema
+            if segments.column in (schema.key, schema.target, schema.timestamp):
+                raise ValueError(
+                    f"segments.column {segments.column!r} is the key, target or timestamp"
+                )
+            if column.type not in SEGMENT_COLUMN_TYPES:
+                raise ValueError(
+                    f"segments.column {segments.column!r} must be a string, int, long or "
+                    f"boolean column, not {column.type!r}"
+                )
+            if segments.global_feature and segments.column not in schema.features:
+                raise ValueError(
+                    f"segments.global_feature: {segments.column!r} is not a feature (a "
+                    "string, categorical int or number with feature: true)"
+                )
+            return self
+        problems = [
+            f"[{i}] {f.name!r}: {f.where!r} {problem}"
+            for i, f in enumerate(segments.filters or [])
+            if (problem := expression_problem(f.where, columns)) is not None
+        ]
+        if problems:
+            raise ValueError("segments.filters: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> PipelineSpec:
@@ -685,6 +824,7 @@ RUN_PARAMS: dict[str, tuple[str, ...]] = {
     "timeout_minutes": ("tuning", "timeout_minutes"),
     "warm_start": ("tuning", "warm_start"),
     "gpu": ("gpu",),
+    "segments": ("segments", "only"),
 }
 
 
@@ -700,6 +840,10 @@ def with_overrides(spec: PipelineSpec, overrides: dict[str, Any]) -> PipelineSpe
         *parents, leaf = RUN_PARAMS[name]
         node = data
         for key in parents:
+            if node.get(key) is None:
+                raise SpecError(
+                    f"run parameter {name!r}: pipeline {spec.name} has no {'.'.join(parents)}"
+                )
             node = node[key]
         node[leaf] = value
     return parse_spec(data, source=f"{spec.name} with run parameters {overrides}")

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 from tasks.core import (
     ETL_SUMMARY,
+    SEGMENT_COLUMN,
     SPLITS,
     DataQualityError,
     DataSchemaError,
@@ -30,6 +31,7 @@ from tasks.core import (
     RawPartitionMissing,
     replace_dir,
 )
+from tasks.data.segmenting import MATCHES, add_segment, day_segments
 from tasks.data.transforms import (
     RAW_RECORD,
     REASON,
@@ -375,10 +377,11 @@ def file_count(rows: int, rows_per_file: int) -> int:
 
 
 def parquet_rows(folder: Path) -> tuple[int, int]:
-    """Rows and data files of a Parquet folder, from the files' footers."""
+    """Rows and data files of a Parquet folder (segment folders included), from the files'
+    footers."""
     import pyarrow.parquet as pq
 
-    parts = sorted(folder.glob("*.parquet"))
+    parts = sorted(folder.rglob("*.parquet"))
     return sum(pq.ParquetFile(p).metadata.num_rows for p in parts), len(parts)
 
 
@@ -388,7 +391,10 @@ SPARK_PART_NAME = re.compile(r"^(part-\d+)-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-
 def stable_file_names(folder: Path) -> None:
     """Drop the write's UUID from Spark's part-file names, so the same rows written again
     give the same files, and the snapshot the same content hash (a rerun is idempotent)."""
-    for path in folder.iterdir():
+    for path in list(folder.iterdir()):
+        if path.is_dir():  # a segment's folder
+            stable_file_names(path)
+            continue
         hidden = path.name.startswith(".")  # Hadoop's .<part>.crc checksum beside each file
         match = SPARK_PART_NAME.match(path.name.lstrip("."))
         if match:
@@ -396,18 +402,35 @@ def stable_file_names(folder: Path) -> None:
 
 
 def write_splits(
-    staged: DataFrame, expected_rows: int, train_share: float, target: Path, rows_per_file: int
+    staged: DataFrame,
+    expected_rows: int,
+    train_share: float,
+    target: Path,
+    rows_per_file: int,
+    key: str | None = None,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Both splits in one pass, as ``target/train`` and ``target/valid``; (rows, files) per split.
 
     Each of the N write tasks writes one file per split, N chosen so train files hold
     about ``rows_per_file`` rows (never more); partitions are merged without a shuffle.
+    A segmented frame (with :data:`SEGMENT_COLUMN`) is written one folder per segment in
+    each split, each segment's rows by one task, sorted by ``key`` so a rerun writes the
+    same files.
     """
     wanted = file_count(round(expected_rows * train_share), rows_per_file)
     by_split = target / "_by_split"
-    staged.coalesce(wanted).write.partitionBy(SPLIT_COLUMN).option(
-        "maxRecordsPerFile", rows_per_file
-    ).option("parquet.block.size", ROW_GROUP_BYTES).parquet(str(by_split))
+    if SEGMENT_COLUMN in staged.columns:
+        if key is None:
+            raise ValueError("a segmented frame is written sorted by its key")
+        arranged = staged.repartition(wanted, SEGMENT_COLUMN).sortWithinPartitions(
+            SEGMENT_COLUMN, SPLIT_COLUMN, key
+        )
+        writer = arranged.write.partitionBy(SPLIT_COLUMN, SEGMENT_COLUMN)
+    else:
+        writer = staged.coalesce(wanted).write.partitionBy(SPLIT_COLUMN)
+    writer.option("maxRecordsPerFile", rows_per_file).option(
+        "parquet.block.size", ROW_GROUP_BYTES
+    ).parquet(str(by_split))
     rows, files = {}, {}
     for split in SPLITS:
         written = by_split / f"{SPLIT_COLUMN}={split}"
@@ -453,11 +476,19 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
         duplicates = deduplicate(clean, spec, read - quarantined - unlabeled)
         features = add_derived_features(duplicates.frame, spec.derived_features)
         cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
-        staged = assign_split(features, spec, cutoff)
+        staged = add_segment(assign_split(features, spec, cutoff), spec)
+        segments = day_segments(staged, spec)
+        if MATCHES in staged.columns:
+            staged = staged.drop(MATCHES)
         kept = read - quarantined - unlabeled - duplicates.removed
         with replace_dir(layout.staging_dir) as tmp:
             rows, files = write_splits(
-                staged, kept, 1 - spec.split.valid_fraction, tmp, spec.cleaning.rows_per_file
+                staged,
+                kept,
+                1 - spec.split.valid_fraction,
+                tmp,
+                spec.cleaning.rows_per_file,
+                spec.data_schema.key,
             )
             if sum(rows.values()) != kept:
                 raise RuntimeError(f"ETL wrote {rows} rows, expected {kept} in all")
@@ -481,6 +512,7 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
                 "split": {"method": spec.split.method, "time_cutoff": cutoff},
                 "derived_features": list(spec.derived_features),
                 "categories": categories,
+                **({"segments": segments.as_record()} if spec.segments is not None else {}),
                 "ignored_columns": ignored,
                 "warnings": [
                     f"{len(ignored)} column(s) of the data are not in the spec and were "

@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks.core import (
     MANIFEST,
+    SEGMENT_COLUMN,
     SPLITS,
     SUCCESS_MARKER,
     Layout,
@@ -67,10 +68,12 @@ def build_manifest(
             f"cannot publish {layout.staging_dir}: rows {rows} differ from the {staged_rows} "
             "ETL wrote; re-run etl"
         )
+    segments = snapshot_segments(spec, layout, snapshot, etl_summary)
     return {
         "pipeline": spec.name,
         "ds": layout.ds,
         "rows": rows,
+        **({"segments": segments} if segments is not None else {}),
         "schema": schema,
         "features": spec.model_features,
         # Each categorical feature's vocabulary: a value's code is its index.
@@ -91,6 +94,45 @@ def build_manifest(
         },
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def snapshot_segments(
+    spec: PipelineSpec, layout: Layout, snapshot: Path, etl_summary: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Each segment's value, rows per split (read from its files, checked against what ETL
+    counted) and content hash; None for a pipeline without segments."""
+    if spec.segments is None:
+        return None
+    counted = etl_summary.get("segments")
+    if not isinstance(counted, dict):
+        raise SnapshotCorrupt(
+            f"cannot publish {layout.staging_dir}: the spec has segments but the ETL summary "
+            "counts none; re-run etl"
+        )
+    segments: dict[str, Any] = {}
+    for key, entry in sorted(counted.items()):
+        rows = {
+            split: segment_rows(snapshot / split / f"{SEGMENT_COLUMN}={key}") for split in SPLITS
+        }
+        if rows != entry.get("rows"):
+            raise SnapshotCorrupt(
+                f"cannot publish {layout.staging_dir}: segment {key!r} has rows {rows} in its "
+                f"files, ETL counted {entry.get('rows')}; re-run etl"
+            )
+        segments[key] = {
+            "value": entry.get("value"),
+            "rows": rows,
+            "content_hash": content_hash(snapshot, key),
+        }
+    return segments
+
+
+def segment_rows(folder: Path) -> int:
+    import pyarrow.parquet as pq
+
+    if not folder.is_dir():
+        return 0
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet")))
 
 
 def write_error(exc: OSError) -> str:

@@ -11,7 +11,8 @@ from tasks.model.loading import (
 )
 from tasks.model.memory import MemoryPlan, plan_memory
 from tasks.model.metrics import score, standard_scores
-from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest
+from tasks.model.segments import SegmentPlan, plan_segments
+from tasks.model.snapshot import Snapshot, load_segment, load_snapshot, read_manifest
 from tasks.model.training import (
     TrainedSoFar,
     base_params,
@@ -34,6 +35,7 @@ __all__ = [
     "FeaturePlan",
     "Matrices",
     "MemoryPlan",
+    "SegmentPlan",
     "Snapshot",
     "TrainedSoFar",
     "base_params",
@@ -41,10 +43,12 @@ __all__ = [
     "build_matrices",
     "category_codes",
     "fit",
+    "load_segment",
     "load_snapshot",
     "matrix_args",
     "page_rows",
     "plan_memory",
+    "plan_segments",
     "predict_encoded",
     "predict_valid",
     "read_manifest",

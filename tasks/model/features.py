@@ -51,6 +51,16 @@ class FeaturePlan:
             dict(spec.derived_features),
         )
 
+    def without(self, name: str) -> FeaturePlan:
+        """The plan less feature ``name`` (a segment's model drops its constant column)."""
+        if name not in self.features:
+            return self
+        return FeaturePlan(
+            tuple(f for f in self.features if f != name),
+            {k: v for k, v in self.categories.items() if k != name},
+            dict(self.derived),
+        )
+
     @property
     def kinds(self) -> dict[str, str]:
         return {name: CATEGORICAL if name in self.categories else NUMERIC for name in self.features}

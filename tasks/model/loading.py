@@ -219,7 +219,7 @@ class Matrices:
 
 
 def build_split_matrices(
-    dataset_dir: Path,
+    split_dir: Callable[[str], Path],
     plan: FeaturePlan,
     target: str,
     *,
@@ -249,7 +249,7 @@ def build_split_matrices(
 
         def batches(splits: Sequence[str], name: str) -> Any:
             prefix = str(cache_dir / name) if cache_dir is not None else None
-            dirs = [dataset_dir / split for split in splits]
+            dirs = [split_dir(split) for split in splits]
             return split_batches(dirs, plan, target, rows, engine, prefix)
 
         train_it, valid_it = batches(train_splits, "train"), batches(["valid"], "valid")

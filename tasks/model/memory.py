@@ -53,6 +53,11 @@ class MemoryPlan:
         return self.in_memory_bytes if self.matrix == IN_MEMORY else self.external_memory_bytes
 
     @property
+    def data_bytes(self) -> int:
+        """What the snapshot's matrices and batches take, beyond the worker's own base."""
+        return max(0, self.need_bytes - WORKER_BASE_BYTES)
+
+    @property
     def worker_mib(self) -> int:
         """What one worker asks for: its budget when the spec sets one, else its need."""
         wanted = self.budget_bytes if self.budget_from == "resources.worker_memory_gb" else 0

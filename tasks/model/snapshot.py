@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import (
     MANIFEST,
+    SEGMENT_COLUMN,
     SUCCESS_MARKER,
     SnapshotCorrupt,
     SnapshotMissing,
@@ -37,17 +38,40 @@ class Snapshot:
     dataset_dir: Path
     target: str
     engine: str = "pandas"
+    # One segment's rows only (see for_segment); None: all rows.
+    segment: str | None = None
 
     @property
     def features(self) -> list[str]:
         return list(self.plan.features)
+
+    def split_dir(self, split: str) -> Path:
+        """The folder of ``split``'s files (of the segment's rows only, for a segment)."""
+        folder = self.dataset_dir / split
+        return folder if self.segment is None else folder / f"{SEGMENT_COLUMN}={self.segment}"
+
+    def for_segment(self, segment: str | None, segment_column: str | None = None) -> Snapshot:
+        """The snapshot of one segment's rows (``None``: all rows). A segment's plan leaves
+        out ``segment_column``, which is constant there; its manifest's ``rows`` are the
+        segment's."""
+        if segment is None:
+            return self
+        entry = (self.manifest.get("segments") or {}).get(segment)
+        if entry is None:
+            raise SnapshotMissing(
+                f"snapshot {self.dataset_dir} has no segment {segment!r}; its segments: "
+                f"{sorted(self.manifest.get('segments') or {})}"
+            )
+        plan = self.plan.without(segment_column) if segment_column else self.plan
+        manifest = {**self.manifest, "rows": dict(entry["rows"]), "features": list(plan.features)}
+        return replace(self, manifest=manifest, plan=plan, segment=segment)
 
     def read_split(self, split: str, plan: FeaturePlan | None = None) -> tuple[Any, Any]:
         """A whole split: its features encoded by ``plan`` (default: the snapshot's own)
         and its target as float32."""
         plan = plan or self.plan
         read = _read_split_cudf if self.engine == "cudf" else _read_split_pandas
-        frame = read(self.dataset_dir / split, [*plan.features, self.target])
+        frame = read(self.split_dir(split), [*plan.features, self.target])
         return plan.encode(frame), frame[self.target].astype("float32")
 
     @cached_property
@@ -123,6 +147,25 @@ def load_snapshot(
     plan = FeaturePlan.from_manifest(manifest, spec)
     engine = "cudf" if device == "cuda" else "pandas"
     return Snapshot(manifest, plan, dataset_dir, spec.data_schema.target, engine)
+
+
+def load_segment(
+    dataset_dir: str | Path, spec: PipelineSpec, segment: str | None, device: str = "cpu"
+) -> Snapshot:
+    """One segment's rows of the snapshot (``None``: all rows), its files checked against
+    the segment's content hash in the manifest (not the other segments' files)."""
+    if segment is None:
+        return load_snapshot(dataset_dir, spec, device)
+    whole = load_snapshot(dataset_dir, spec, device, verify=False)
+    snapshot = whole.for_segment(segment, spec.segment_column)
+    expected = whole.manifest["segments"][segment].get("content_hash")
+    actual = content_hash(Path(dataset_dir), segment)
+    if actual != expected:
+        raise SnapshotCorrupt(
+            f"segment {segment!r} of snapshot {dataset_dir} does not match its manifest: "
+            f"content hash {actual} != {expected}; re-run materialize for this ds"
+        )
+    return snapshot
 
 
 def gpu_loader_available() -> bool:

@@ -45,7 +45,7 @@ def build_matrices(
     """The snapshot's train and valid matrices, built batch by batch from its files
     (``mode``: ``in_memory`` or ``external_memory``, see :mod:`tasks.model.loading`)."""
     return build_split_matrices(
-        snapshot.dataset_dir,
+        snapshot.split_dir,
         snapshot.plan,
         snapshot.target,
         train_splits=train_splits,

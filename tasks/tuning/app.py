@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import Layout, parse_spec, resolve_device
-from tasks.model import read_manifest, training_device
+from tasks.model import plan_segments, read_manifest, training_device
 from tasks.spark import job_spec, stage_parser, stage_session, storage_url_from_environment
 from tasks.tuning.seeds import worker_seed
 from tasks.tuning.storage import STORAGE_ENV, Heartbeat, open_storage
 from tasks.tuning.study import study_name
-from tasks.tuning.worker import WorkerIdentity, run_worker
+from tasks.tuning.worker import WorkerIdentity, run_segment_worker
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -44,6 +44,15 @@ def worker_identity(
     )
 
 
+def run_studies(spec: PipelineSpec, ds: str, manifest: dict[str, Any]) -> dict[str, str | None]:
+    """The run's studies, name -> segment: the pipeline's (all rows), and with segments one
+    per segment that gets its own model."""
+    studies: dict[str, str | None] = {study_name(spec.name, ds): None}
+    for segment in plan_segments(spec, manifest).tuned:
+        studies[study_name(spec.name, ds, segment)] = segment
+    return studies
+
+
 def run_tune(
     spark: SparkSession,
     spec: PipelineSpec,
@@ -56,9 +65,11 @@ def run_tune(
 ) -> list[dict[str, Any]]:
     layout = Layout(Path(storage_root), spec.name, ds)
     dataset_dir = str(layout.dataset_dir)
-    checkpoint_dir = str(layout.checkpoints_dir)
-    read_manifest(dataset_dir)  # fail on the driver, before any executor starts
-    name = study_name(spec.name, ds)
+    manifest = read_manifest(dataset_dir)  # fail on the driver, before any executor starts
+    studies = run_studies(spec, ds, manifest)
+    checkpoints = {
+        segment: layout.for_segment(segment).checkpoints_dir for segment in studies.values()
+    }
     spec_data = spec.model_dump(by_alias=True, mode="json")
 
     def work(partition: int, _rows: Iterable[int]) -> Iterator[dict[str, Any]]:
@@ -67,13 +78,14 @@ def run_tune(
         context = TaskContext.get()
         spark_attempt = context.attemptNumber() if context else 0
         local_spec = parse_spec(spec_data)
-        yield run_worker(
+        yield run_segment_worker(
             open_storage(storage_url, worker_heartbeat(local_spec)),
-            name,
+            studies,
             local_spec,
             dataset_dir,
             worker_identity(local_spec, map_index, partition, try_number * 1000 + spark_attempt),
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dirs=checkpoints,
+            preload=local_spec.segments is None,
         )
 
     rdd = spark.sparkContext.parallelize(range(spark_tasks), spark_tasks)

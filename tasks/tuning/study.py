@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tasks.tuning.deadline import Deadline, iso
-from tasks.tuning.storage import beat, retried_numbers, waiting_counts, waiting_trial_ids
+from tasks.tuning.storage import beat, retried_numbers, trial_counts, waiting_trial_ids
 from tasks.tuning.warm_start import warm_start_trials
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from tasks.core import PipelineSpec
+    from tasks.model import SegmentPlan
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,14 @@ BUDGET_ATTR = "retune_budget"
 # attempt, host, fit_seconds, best_rounds, fail_reason): one write, not one per field.
 RECORD_ATTR = "retune"
 PARENT_ATTR = "retune_parent_study"
+SEGMENT_ATTR = "retune_segment"
 # Waiting trials a claim looks at: more than the workers that may race for them.
 CANDIDATES = 32
 
 
-def study_name(pipeline: str, ds: str) -> str:
-    return f"retune.{pipeline}.{ds}"
+def study_name(pipeline: str, ds: str, segment: str | None = None) -> str:
+    """``retune.<pipeline>.<ds>``, and ``.<segment>`` after it for a segment's study."""
+    return f"retune.{pipeline}.{ds}" + ("" if segment is None else f".{segment}")
 
 
 def trial_record(trial: FrozenTrial) -> dict[str, Any]:
@@ -77,18 +80,22 @@ def create_study(
     ds: str,
     fresh: bool = False,
     now: float | None = None,
+    segment: str | None = None,
+    n_trials: int | None = None,
 ) -> dict[str, Any]:
     """Create the study for (``spec.name``, ``ds``) or resume it, and top up its budget.
 
     Idempotent: a rerun with the same budget adds no trial; a larger budget adds the
     difference; a smaller one never removes trials. ``fresh`` archives an existing study
-    and starts a new one. A new study is warm-started from the previous ds when the spec
-    allows it. The deadline (if any) starts now, so a rerun gets its full time again.
+    and starts a new one. A new study is warm-started from the previous ds (of the same
+    ``segment``) when the spec allows it. The deadline (if any) starts now, so a rerun gets
+    its full time again. ``n_trials`` is the budget (default: ``tuning.n_trials``).
     """
     import optuna
 
-    name = study_name(spec.name, ds)
+    name = study_name(spec.name, ds, segment)
     tuning = spec.tuning
+    n_trials = tuning.n_trials if n_trials is None else n_trials
     archived = archive_study(storage, name) if fresh else None
     study = optuna.create_study(
         study_name=name, storage=storage, direction=spec.study_direction, load_if_exists=True
@@ -103,22 +110,24 @@ def create_study(
     parent = None
     if counted == 0 and tuning.warm_start and tuning.warm_start_top_k > 0:
         parent, warm = warm_start_trials(
-            storage, spec, ds, min(tuning.warm_start_top_k, tuning.n_trials)
+            storage, spec, ds, min(tuning.warm_start_top_k, n_trials), segment
         )
     for item in warm:
         study.enqueue_trial(item["params"], user_attrs={"warm_start_from": item["source"]})
-    missing = max(0, tuning.n_trials - counted - len(warm))
+    missing = max(0, n_trials - counted - len(warm))
     for _ in range(missing):
         study.enqueue_trial({}, skip_if_exists=False)
 
-    budget = max(tuning.n_trials, counted)
+    budget = max(n_trials, counted)
     deadline = Deadline.starting_now(tuning.timeout_minutes, tuning.deadline_grace_minutes, now)
     attrs: dict[str, Any] = {BUDGET_ATTR: budget, **deadline.as_attrs()}
     if parent is not None:
         attrs[PARENT_ATTR] = parent
     for key, value in attrs.items():
         study.set_user_attr(key, value)
-    if tuning.parallelism * 4 > budget:
+    if segment is not None:
+        study.set_user_attr(SEGMENT_ATTR, segment)
+    if segment is None and tuning.parallelism * 4 > budget:
         log.warning(
             "%d parallel workers for a budget of %d trials: the sampler learns little between "
             "rounds; keep parallelism at most a quarter of the budget",
@@ -134,6 +143,36 @@ def create_study(
         "archived_as": archived,
         "deadline": iso(deadline.soft),
     }
+
+
+def create_studies(
+    storage: BaseStorage,
+    spec: PipelineSpec,
+    ds: str,
+    plan: SegmentPlan,
+    fresh: bool = False,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The global study and one per tuned segment of ``plan``, each created or resumed
+    with its budget as :func:`create_study` does; ``fresh`` archives every study of the
+    ds first (a segment no longer tuned included)."""
+    if fresh:
+        for name in ds_study_names(storage, spec.name, ds):
+            archive_study(storage, name)
+    studies = {"": create_study(storage, spec, ds, False, now, None, plan.global_trials)}
+    for segment, budget in plan.tuned.items():
+        studies[segment] = create_study(storage, spec, ds, False, now, segment, budget)
+    return {"plan": plan.as_record(), "studies": studies}
+
+
+def ds_study_names(storage: BaseStorage, pipeline: str, ds: str) -> list[str]:
+    """The studies of one ds of a pipeline: the global one and its segments' (not archives)."""
+    import re
+
+    pattern = re.compile(
+        rf"^{re.escape(study_name(pipeline, ds))}(\.(?!archived-)[A-Za-z0-9_-]+)?$"
+    )
+    return sorted(s.study_name for s in storage.get_all_studies() if pattern.match(s.study_name))
 
 
 class Claimer:
@@ -204,11 +243,17 @@ class StudiesClaimer:
     def lost(self) -> int:
         return sum(claimer.lost for claimer in self.claimers.values())
 
-    def claim(self, loaded: Collection[int] = ()) -> tuple[int, int] | None:
+    def claim(
+        self, loaded: Collection[int] = (), allowed: Collection[int] | None = None
+    ) -> tuple[int, int] | None:
         """``(study id, trial id)`` of the trial now RUNNING for this worker; ``None`` when
-        no study has a waiting trial."""
+        no study (of ``allowed``, default all) has a waiting trial."""
+        ids = list(self.claimers) if allowed is None else [i for i in self.claimers if i in allowed]
+        if len(ids) == 1:  # nothing to choose: no count needed
+            trial_id = self.claimers[ids[0]].claim()
+            return None if trial_id is None else (ids[0], trial_id)
         while True:
-            counts = waiting_counts(self.storage, list(self.claimers))
+            counts = trial_counts(self.storage, ids)
             order = sorted(
                 (study_id for study_id, n in counts.items() if n > 0),
                 key=lambda study_id: (study_id not in loaded, -counts[study_id], study_id),
@@ -224,12 +269,6 @@ class StudiesClaimer:
 def claim_trial(storage: BaseStorage, study_id: int) -> int | None:
     """Claim one WAITING trial (see :class:`Claimer`); ``None`` when none is waiting."""
     return Claimer(storage, study_id).claim()
-
-
-def has_running(storage: BaseStorage, study_id: int) -> bool:
-    from optuna.trial import TrialState
-
-    return bool(storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)))
 
 
 def budget_counts(trials: list[FrozenTrial]) -> dict[str, int]:

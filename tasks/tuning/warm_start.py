@@ -16,9 +16,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def previous_study(storage: BaseStorage, pipeline: str, ds: str) -> str | None:
-    """Name of the pipeline's study with the latest ds before ``ds`` (archives ignored)."""
-    pattern = re.compile(rf"^retune\.{re.escape(pipeline)}\.(\d{{4}}-\d{{2}}-\d{{2}})$")
+def previous_study(
+    storage: BaseStorage, pipeline: str, ds: str, segment: str | None = None
+) -> str | None:
+    """Name of the pipeline's study (of ``segment``'s, for a segment) with the latest ds
+    before ``ds`` (archives ignored)."""
+    tail = "" if segment is None else re.escape(f".{segment}")
+    pattern = re.compile(rf"^retune\.{re.escape(pipeline)}\.(\d{{4}}-\d{{2}}-\d{{2}}){tail}$")
     earlier = [
         (match.group(1), study.study_name)
         for study in storage.get_all_studies()
@@ -28,7 +32,7 @@ def previous_study(storage: BaseStorage, pipeline: str, ds: str) -> str | None:
 
 
 def warm_start_trials(
-    storage: BaseStorage, spec: PipelineSpec, ds: str, top_k: int
+    storage: BaseStorage, spec: PipelineSpec, ds: str, top_k: int, segment: str | None = None
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """(parent study, its top-k parameter sets that fit this spec's search space).
 
@@ -39,7 +43,7 @@ def warm_start_trials(
     import optuna
     from optuna.trial import TrialState
 
-    parent = previous_study(storage, spec.name, ds)
+    parent = previous_study(storage, spec.name, ds, segment)
     if parent is None:
         return None, []
     study = optuna.load_study(study_name=parent, storage=storage)

@@ -15,7 +15,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,13 +25,13 @@ from tasks.model import (
     TrainedSoFar,
     base_params,
     best_rounds,
-    build_matrices,
     fit,
     load_snapshot,
     plan_memory,
 )
 from tasks.tuning.checkpoints import TrialCheckpoints, chain_start
 from tasks.tuning.deadline import Deadline, DeadlineReached
+from tasks.tuning.loaded_data import LoadedData
 from tasks.tuning.samplers import (
     WindowedSampler,
     build_pruner,
@@ -45,10 +45,11 @@ from tasks.tuning.storage import (
     fail_stale_trials,
     heartbeat,
     params_held,
+    trial_counts,
     trial_id_of,
     write_held_params,
 )
-from tasks.tuning.study import RECORD_ATTR, Claimer, has_running
+from tasks.tuning.study import RECORD_ATTR, StudiesClaimer
 
 if TYPE_CHECKING:
     import optuna
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from tasks.core import PipelineSpec
-    from tasks.model import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,31 @@ def run_worker(
     ``checkpoint_dir`` (shared storage) keeps checkpoints of long trials, see
     :mod:`tasks.tuning.checkpoints`; without it, a retried trial starts from round zero.
     """
+    checkpoints: dict[str | None, Path] = {}
+    if checkpoint_dir is not None:
+        checkpoints[None] = Path(checkpoint_dir)
+    return run_segment_worker(
+        storage, {name: None}, spec, dataset_dir, identity, train, checkpoints, preload=True
+    )
+
+
+def run_segment_worker(
+    storage: BaseStorage,
+    studies: Mapping[str, str | None],
+    spec: PipelineSpec,
+    dataset_dir: str,
+    identity: WorkerIdentity,
+    train: TrainFn = fit,
+    checkpoint_dirs: Mapping[str | None, Path] | None = None,
+    preload: bool = False,
+) -> dict[str, Any]:
+    """Run trials of several studies (``studies``: name -> its segment, ``None`` for all
+    rows) until none is waiting or running in any; a small summary.
+
+    A segment's matrices are built when the worker first claims one of its trials
+    (``preload``: all rows' at once), and kept while the worker's memory budget allows
+    (:class:`~tasks.tuning.loaded_data.LoadedData`).
+    """
     import warnings
 
     import optuna
@@ -277,100 +302,159 @@ def run_worker(
     # Heartbeats, stale-trial retries and TPE's group option are marked experimental;
     # Retune pins Optuna and tests them, so the per-call warnings are noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    tuning = spec.tuning
-    snapshot = load_snapshot(dataset_dir, spec, identity.device)
-    memory = plan_memory(snapshot.manifest, spec)
-    with build_matrices(
-        snapshot,
-        memory.matrix,
-        batch_rows=memory.batch_rows,
-        cache_root=spec.resources.external_memory_dir,
-        nthread=tuning.nthread,
-    ) as matrices:
-        summary = work_on_study(
-            storage,
-            name,
-            spec,
-            identity,
-            train,
-            snapshot,
-            matrices,
-            Path(checkpoint_dir) if checkpoint_dir is not None else None,
+    whole = load_snapshot(dataset_dir, spec, identity.device, verify=False)
+    budget = plan_memory(whole.manifest, spec).budget_bytes
+    data = LoadedData(dataset_dir, spec, identity.device, budget)
+    try:
+        if preload:
+            data.get(None)
+        summary = work_on_studies(
+            storage, studies, spec, identity, train, data, dict(checkpoint_dirs or {})
         )
-    return {**summary, "matrix": memory.matrix}
+    finally:
+        data.close()
+    return summary
 
 
-def work_on_study(
+@dataclass
+class StudyWork:
+    """One study a worker pulls trials from, and what its trials run with once loaded."""
+
+    name: str
+    segment: str | None
+    study: optuna.Study
+    study_id: int
+    deadline: Deadline
+    context: WorkerContext | None = None
+
+
+def open_studies(
     storage: BaseStorage,
-    name: str,
+    studies: Mapping[str, str | None],
     spec: PipelineSpec,
     identity: WorkerIdentity,
-    train: TrainFn,
-    snapshot: Snapshot,
-    matrices: Matrices,
-    checkpoint_root: Path | None,
-) -> dict[str, Any]:
-    """Claim and run trials with ``matrices`` until none is waiting or running."""
+    guard: StorageGuard,
+) -> dict[int, StudyWork]:
     import optuna
 
     tuning = spec.tuning
-    guard = StorageGuard(tuning.storage_outage_seconds)
-    fixed = base_params(spec, identity.device, identity.seed, snapshot)
-    study = guard.call(
-        "load the study",
-        optuna.load_study,
-        study_name=name,
+    works: dict[int, StudyWork] = {}
+    for name, segment in studies.items():
+        study = guard.call(
+            "load the study",
+            optuna.load_study,
+            study_name=name,
+            storage=storage,
+            sampler=build_sampler(tuning, identity.seed),
+            pruner=build_pruner(tuning.pruner, tuning.num_boost_round),
+        )
+        study_id = guard.call("find the study", storage.get_study_id_from_name, name)
+        works[study_id] = StudyWork(name, segment, study, study_id, Deadline.of(study))
+    return works
+
+
+def work_context(
+    storage: BaseStorage,
+    work: StudyWork,
+    spec: PipelineSpec,
+    identity: WorkerIdentity,
+    train: TrainFn,
+    data: LoadedData,
+    guard: StorageGuard,
+    checkpoint_root: Path | None,
+) -> WorkerContext:
+    """What a trial of ``work`` runs with: its segment's matrices, built now if not held."""
+    loaded = data.get(work.segment)
+    if work.context is not None and work.context.matrices is loaded.matrices:
+        return work.context
+    record = {**identity.trial_attrs(), "matrix": loaded.matrices.mode}
+    if work.segment is not None:
+        record["segment"] = work.segment
+    work.context = WorkerContext(
         storage=storage,
-        sampler=build_sampler(tuning, identity.seed),
-        pruner=build_pruner(tuning.pruner, tuning.num_boost_round),
-    )
-    study_id = guard.call("find the study", storage.get_study_id_from_name, name)
-    deadline = Deadline.of(study)
-    worker = WorkerContext(
-        storage=storage,
-        study=study,
+        study=work.study,
         spec=spec,
-        identity_record={**identity.trial_attrs(), "matrix": matrices.mode},
-        fixed_params=fixed,
-        matrices=matrices,
-        stop_at_deadline=deadline.callback(),
+        identity_record=record,
+        fixed_params=base_params(spec, identity.device, identity.seed, loaded.snapshot),
+        matrices=loaded.matrices,
+        stop_at_deadline=work.deadline.callback(),
         guard=guard,
         train=train,
         checkpoint_root=checkpoint_root,
     )
-    claimer = Claimer(storage, study_id)
+    return work.context
+
+
+def work_on_studies(
+    storage: BaseStorage,
+    studies: Mapping[str, str | None],
+    spec: PipelineSpec,
+    identity: WorkerIdentity,
+    train: TrainFn,
+    data: LoadedData,
+    checkpoint_dirs: dict[str | None, Path],
+) -> dict[str, Any]:
+    """Claim and run trials of ``studies`` until none is waiting or running in any."""
+    from optuna.trial import TrialState
+
+    tuning = spec.tuning
+    guard = StorageGuard(tuning.storage_outage_seconds)
+    works = open_studies(storage, studies, spec, identity, guard)
+    claimer = StudiesClaimer(storage, list(works))
     done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
     waited, next_stale_check = 0.0, 0.0
     while True:
         if time.monotonic() >= next_stale_check:
-            fail_stale_trials(storage, study, guard, tuning.max_trial_retries)
+            for work in works.values():
+                fail_stale_trials(storage, work.study, guard, tuning.max_trial_retries)
             next_stale_check = time.monotonic() + tuning.heartbeat_seconds
-        trial_id = None
-        if not deadline.no_new_trials():
-            trial_id = guard.call("claim a trial", claimer.claim)
-        if trial_id is None:
-            if not guard.call("look for running trials", has_running, storage, study_id):
-                if checkpoint_root is not None and not deadline.no_new_trials():
-                    # Nothing waiting or running: no trial will resume. (After the deadline
-                    # a retry may wait for a rerun, and keeps its checkpoint.)
-                    shutil.rmtree(checkpoint_root, ignore_errors=True)
+        open_ids = [i for i, work in works.items() if not work.deadline.no_new_trials()]
+        held = [i for i, work in works.items() if work.segment in data.held]
+        claimed = guard.call("claim a trial", claimer.claim, held, open_ids) if open_ids else None
+        if claimed is None:
+            running = guard.call(
+                "look for running trials", trial_counts, storage, list(works), TrialState.RUNNING
+            )
+            if not any(running.values()):
+                for work in works.values():
+                    root = checkpoint_dirs.get(work.segment)
+                    if root is not None and not work.deadline.no_new_trials():
+                        # Nothing waiting or running: no trial will resume. (After the
+                        # deadline a retry may wait for a rerun, and keeps its checkpoint.)
+                        shutil.rmtree(root, ignore_errors=True)
                 break
-            if deadline.hard_passed(time.time() - tuning.stale_after_seconds):
+            late = time.time() - tuning.stale_after_seconds
+            if all(works[i].deadline.hard_passed(late) for i, n in running.items() if n):
                 log.warning("hard deadline passed; leaving trials of other workers running")
                 break
             pause = min(IDLE_POLL_SECONDS, tuning.heartbeat_seconds)
             time.sleep(pause)
             waited += pause
             continue
-        outcome = run_trial(worker, trial_id)
+        study_id, trial_id = claimed
+        work = works[study_id]
+        context = work_context(
+            storage,
+            work,
+            spec,
+            identity,
+            train,
+            data,
+            guard,
+            checkpoint_dirs.get(work.segment),
+        )
+        outcome = run_trial(context, trial_id)
         done[outcome.state] += 1
+    modes = sorted(data.modes)
     return {
         "worker": identity.label,
         "seed": identity.seed,
         "device": identity.device,
-        "engine": snapshot.engine,
+        "engine": "cudf" if identity.device == "cuda" else "pandas",
         "waited_seconds": waited,
         "storage_retries": guard.retries,
         "claims_lost": claimer.lost,
+        "snapshot_reads": dict(data.reads),
+        "matrix": modes[0] if len(modes) == 1 else modes,
         **done,
     }

@@ -20,16 +20,16 @@ if TYPE_CHECKING:
 
     import optuna
     from optuna.storages import BaseStorage
-    from optuna.trial import FrozenTrial
+    from optuna.trial import FrozenTrial, TrialState
 
 __all__ = [
     "BaseHeartbeat",
     "is_heartbeat_enabled",
     "stale_trial_ids",
     "study_id_of",
+    "trial_counts",
     "trial_id_of",
     "trials_after",
-    "waiting_counts",
     "waiting_trial_ids",
 ]
 
@@ -103,12 +103,16 @@ def waiting_trial_ids(
     return [trial_id_of(t) for t in waiting if trial_id_of(t) > above_id][:limit]
 
 
-def waiting_counts(storage: BaseStorage, study_ids: Sequence[int]) -> dict[int, int]:
-    """How many WAITING trials each of ``study_ids`` has (0 for none). On MySQL one
-    grouped count on Optuna's own tables, whatever the number of studies."""
+def trial_counts(
+    storage: BaseStorage, study_ids: Sequence[int], state: TrialState | None = None
+) -> dict[int, int]:
+    """How many trials in ``state`` (default WAITING) each of ``study_ids`` has (0 for
+    none). On MySQL one grouped count on Optuna's own tables, whatever the number of
+    studies."""
     from optuna.storages import RDBStorage
     from optuna.trial import TrialState
 
+    state = TrialState.WAITING if state is None else state
     counts = dict.fromkeys(study_ids, 0)
     if not counts:
         return counts
@@ -120,19 +124,14 @@ def waiting_counts(storage: BaseStorage, study_ids: Sequence[int]) -> dict[int, 
         with _create_scoped_session(storage.scoped_session) as session:
             rows = (
                 session.query(TrialModel.study_id, func.count(TrialModel.trial_id))
-                .filter(
-                    TrialModel.study_id.in_(list(counts)),
-                    TrialModel.state == TrialState.WAITING,
-                )
+                .filter(TrialModel.study_id.in_(list(counts)), TrialModel.state == state)
                 .group_by(TrialModel.study_id)
                 .all()
             )
         counts.update((int(study_id), int(n)) for study_id, n in rows)
         return counts
     for study_id in counts:
-        counts[study_id] = len(
-            storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
-        )
+        counts[study_id] = len(storage.get_all_trials(study_id, deepcopy=False, states=(state,)))
     return counts
 
 

@@ -77,7 +77,7 @@ class WorkerRDBStorage(RDBStorage):
     and the cache (which re-reads ids above the last finished one) sees every trial
     once it runs; the worker reads the running trials right after each claim, so the
     cache knows the claimed trial before anything is written to it. Reads that name
-    their states (the claim, ``has_running``) are as is.
+    their states (the claim, the count of running trials) are as is.
     """
 
     _SEEN = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

@@ -23,7 +23,7 @@ from tasks.tuning import (
     worker_heartbeat,
     worker_identity,
 )
-from tasks.tuning.storage import journal_url, open_storage, waiting_counts
+from tasks.tuning.storage import journal_url, open_storage, trial_counts
 from tasks.tuning.storage.stale_retry import STALE_REASON, enqueue_retry
 from tasks.tuning.storage.worker_storage import WorkerRDBStorage
 from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR, Claimer, StudiesClaimer, claim_trial
@@ -472,7 +472,7 @@ def test_claims_across_studies_take_loaded_data_first_then_most_left_and_stop_at
             study.enqueue_trial({}, skip_if_exists=False)
         ids[name] = study._study_id
     name_of = {study_id: name for name, study_id in ids.items()}
-    assert waiting_counts(storage, list(ids.values())) == {ids[n]: b for n, b in budgets.items()}
+    assert trial_counts(storage, list(ids.values())) == {ids[n]: b for n, b in budgets.items()}
     claimer = StudiesClaimer(storage, list(ids.values()))
 
     claimed = []
