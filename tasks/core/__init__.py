@@ -21,6 +21,7 @@ from tasks.core.errors import (
 )
 from tasks.core.layout import (
     CARD_FILE,
+    CHAMPION_FILE,
     CHECKPOINT_MODEL,
     CHECKPOINT_STATE,
     DATASETS,
@@ -81,6 +82,7 @@ from tasks.core.timings import read_stages, record_stage
 
 __all__ = [
     "CARD_FILE",
+    "CHAMPION_FILE",
     "CHECKPOINT_MODEL",
     "CHECKPOINT_STATE",
     "DATASETS",

