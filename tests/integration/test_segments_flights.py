@@ -25,11 +25,14 @@ from tasks.export import (
     score_segmented_partition,
 )
 from tasks.model import load_segment, plan_segments, read_manifest
-from tasks.tuning import WorkerIdentity, study_name
-from tasks.tuning.app import run_studies
-from tasks.tuning.study import create_studies
+from tasks.tuning import (
+    WorkerIdentity,
+    create_studies,
+    run_segment_worker,
+    run_studies,
+    study_name,
+)
 from tasks.tuning.storage import journal_url, open_storage
-from tasks.tuning.worker import run_segment_worker
 from tests.conftest import ROOT
 
 SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
@@ -55,7 +58,7 @@ def raw_day(layout: Layout) -> pd.DataFrame:
 def test_each_carrier_is_written_once_in_its_own_folder_and_counted_in_the_manifest(
     day: tuple[Any, Layout, dict[str, Any]],
 ) -> None:
-    spec, layout, summary = day
+    _, layout, summary = day
     raw = raw_day(layout)
     labelled = raw[raw["arr_delay"].notna()]
     manifest = read_manifest(layout.dataset_dir)
