@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from scripts.flights_example import write_days
-from tasks.core import SEGMENT_COLUMN, Layout, journal_path, load_spec
-from tasks.data import run_etl, run_materialize, run_validate
+from tasks.core import SEGMENT_COLUMN, DataQualityError, Layout, journal_path, load_spec, parse_spec
+from tasks.data import make_frame, run_etl, run_materialize, run_validate
 from tasks.export import (
     export_segments,
     load_model,
@@ -33,7 +33,7 @@ from tasks.tuning import (
     study_name,
 )
 from tasks.tuning.storage import journal_url, open_storage
-from tests.conftest import ROOT
+from tests.conftest import ROOT, demo_spec_data
 
 SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
 DS = "2013-03-01"
@@ -206,3 +206,75 @@ def test_a_rerun_resumes_every_study_and_adds_no_trial(
     assert all(s["enqueued"] == 0 for s in again["studies"].values())
     path = Path(layout.segments_index_file)
     assert path.is_file()
+
+
+def with_segments(spec: Any, **segments: Any) -> Any:
+    data = spec.model_dump(by_alias=True, mode="json")
+    data["segments"] = {"min_rows": 80, **segments}
+    data["name"] = "flights_other_segments"  # the day's own staging stays as it is
+    return parse_spec(data)
+
+
+def test_named_filters_segment_by_airport_and_leave_the_rest_unsegmented(
+    spark: Any, day: tuple[Any, Layout, dict[str, Any]]
+) -> None:
+    spec, layout, _ = day
+    filters = [
+        {"name": "jfk", "where": "origin = 'JFK'"},
+        {"name": "lga", "where": "origin = 'LGA'"},
+    ]
+    airports = with_segments(spec, filters=filters)
+    summary = run_etl(spark, airports, DS, str(layout.root))
+    labelled = raw_day(layout).dropna(subset=["arr_delay"])
+    counted = {k: sum(e["rows"].values()) for k, e in summary["segments"].items()}
+    assert counted == {
+        "jfk": int((labelled["origin"] == "JFK").sum()),
+        "lga": int((labelled["origin"] == "LGA").sum()),
+        "unsegmented": int((labelled["origin"] == "EWR").sum()),
+    }
+    assert {e["value"] for e in summary["segments"].values()} == {"jfk", "lga", "unsegmented"}
+
+
+@pytest.mark.parametrize(
+    ("segments", "message"),
+    [
+        (
+            {
+                "filters": [
+                    {"name": "new_york", "where": "origin IN ('JFK', 'LGA')"},
+                    {"name": "jfk", "where": "origin = 'JFK'"},
+                ]
+            },
+            r"segments.filters overlap: \d+ row\(s\) match more than one filter, for example "
+            r"\['new_york', 'jfk'\]",
+        ),
+        (
+            {"column": "dest", "max_segments": 30},
+            r"\d+ segments in the data exceed segments.max_segments = 30 "
+            r"\(segments.column 'dest'\)",
+        ),
+    ],
+)
+def test_overlapping_filters_and_too_many_segments_fail_etl_and_stage_nothing(
+    spark: Any, day: tuple[Any, Layout, dict[str, Any]], segments: dict[str, Any], message: str
+) -> None:
+    spec, layout, _ = day
+    bad = with_segments(spec, **segments)
+    with pytest.raises(DataQualityError, match=message):
+        run_etl(spark, bad, DS, str(layout.root))
+    assert not Layout(layout.root, bad.name, DS).staging_dir.exists()
+
+
+def test_a_null_segment_value_fails_etl_naming_the_column(spark: Any, tmp_path: Path) -> None:
+    data = demo_spec_data()
+    data["schema"]["columns"]["region"] = "string"
+    data["segments"] = {"column": "region"}
+    data["validation"]["min_rows"] = 10
+    spec = parse_spec(data)
+    frame = make_frame(date.fromisoformat(DS), 200, seed=3)
+    frame["region"] = ["west", "east", None, "north"] * 50
+    folder = tmp_path / "raw" / spec.name / f"ds={DS}"
+    folder.mkdir(parents=True)
+    frame.to_csv(folder / "part.csv", index=False)
+    with pytest.raises(DataQualityError, match=r"segments.column 'region' is null in 50 row"):
+        run_etl(spark, spec, DS, str(tmp_path))
