@@ -83,3 +83,12 @@ def required_program(*names: str, debian_package: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}; .ci/run installs it")
     pytest.skip(message)
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's headless Chromium (installed by .ci/run where missing)."""
+    return required_program(*BROWSERS, debian_package="chromium")

@@ -24,7 +24,15 @@ from retune.operators import (
     TuneOperator,
     ValidateOperator,
 )
-from tasks.core import DATASETS, PipelineSpec, SpecError, TuningSpec, load_spec, pipeline_dir
+from tasks.core import (
+    DATASETS,
+    SEGMENT_KEY_PATTERN,
+    PipelineSpec,
+    SpecError,
+    TuningSpec,
+    load_spec,
+    pipeline_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +91,29 @@ def run_params(spec: PipelineSpec) -> dict[str, Param]:
             type="boolean",
             description="Archive this ds's existing study and tune from scratch.",
         ),
+        **segment_params(spec),
         "gpu": Param(
             spec.gpu,
             type="string",
             enum=["auto", "on", "off"],
             description="auto: GPU when one is there; on: require one; off: CPU only.",
         ),
+    }
+
+
+def segment_params(spec: PipelineSpec) -> dict[str, Param]:
+    """A segmented pipeline's manual run may be narrowed to some segments."""
+    if spec.segments is None:
+        return {}
+    return {
+        "segments": Param(
+            spec.segments.only,
+            type=["null", "array"],
+            items={"type": "string", "pattern": f"^{SEGMENT_KEY_PATTERN.pattern}$"},
+            minItems=1,
+            description="Tune and export only these segments (keys, as in segments.json); "
+            "empty: all. The others keep their champions.",
+        )
     }
 
 

@@ -39,9 +39,11 @@ def default_report_base() -> str:
     return f"{base_path}{STORAGE_ROUTE}"
 
 
-def report_url(layout: Layout) -> str:
+def report_url(layout: Layout, segmented: bool = False) -> str:
+    """The run's report; of a segmented run, its page ranking the segments."""
     base = (setting("report_base_url") or default_report_base()).rstrip("/")
-    relative = layout.report_file.relative_to(layout.root)
+    page = layout.segments_report_file if segmented else layout.report_file
+    relative = page.relative_to(layout.root)
     return f"{base}/{quote(relative.as_posix(), safe='/=')}"
 
 

@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 
 from tasks.export import export_best
-from tests.conftest import required_program
 from tests.export_support import tuned
 
 pytestmark = pytest.mark.browser
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # No route out (a dead proxy, every host unresolvable) and none of the browser's own traffic.
 OFFLINE = (
     "--proxy-server=http://127.0.0.1:9",
@@ -26,11 +24,6 @@ OFFLINE = (
     "--disable-default-apps",
     "--no-pings",
 )
-
-
-@pytest.fixture
-def chromium() -> str:
-    return required_program(*BROWSERS, debian_package="chromium")
 
 
 def render(chromium: str, page: Path, out: Path) -> tuple[str, Path, list[str]]:

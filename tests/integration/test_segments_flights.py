@@ -5,6 +5,7 @@ its own champion, the run's index and page, and scoring routed by segment."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tasks.tuning import (
 )
 from tasks.tuning.storage import journal_url, open_storage
 from tests.conftest import ROOT, demo_spec_data
+from tests.integration.test_report_in_chromium import render
 
 SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
 DS = "2013-03-01"
@@ -278,3 +280,25 @@ def test_a_null_segment_value_fails_etl_naming_the_column(spark: Any, tmp_path: 
     frame.to_csv(folder / "part.csv", index=False)
     with pytest.raises(DataQualityError, match=r"segments.column 'region' is null in 50 row"):
         run_etl(spark, spec, DS, str(tmp_path))
+
+
+@pytest.mark.browser
+def test_the_segments_page_renders_offline_with_the_ranking(
+    day: tuple[Any, Layout, dict[str, Any]], chromium: str, tmp_path: Path
+) -> None:
+    """After the export above: the run's page in headless Chromium, no network."""
+    _, layout, _ = day
+    index = json.loads(layout.segments_index_file.read_text())
+    dom, _, urls = render(chromium, layout.segments_report_file, tmp_path)
+    assert [u for u in urls if not u.startswith("file:")] == []
+    table = dom[dom.index('<table id="ranking">') :]
+    table = table[: table.index("</table>")]
+    shown = re.findall(r"<tr><td>(\d*)</td><td>(?:<a [^>]*>)?([A-Za-z0-9_-]+)", table)
+    own = sorted(
+        (e["metric"], k) for k, e in index["segments"].items() if not e["fallback"]
+    )  # rmse: lowest first
+    assert [key for _, key in shown[: len(own)]] == [key for _, key in own]
+    assert [rank for rank, _ in shown[: len(own)]] == [str(i) for i in range(1, len(own) + 1)]
+    assert {key for _, key in shown} == set(index["segments"])
+    graphs = re.split(r'<div id="[^"]+" class="plotly-graph-div', dom)[1:]
+    assert len(graphs) == 2 and all("main-svg" in g[:4000] for g in graphs)

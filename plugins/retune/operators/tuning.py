@@ -45,7 +45,8 @@ def study_links(
     from tasks.tuning import study_name
 
     study_id = hook.study_id(storage, study_name(spec.name, layout.ds))
-    return report_url(layout), "" if study_id is None else dashboard_url(study_id)
+    report = report_url(layout, segmented=spec.segments is not None)
+    return report, "" if study_id is None else dashboard_url(study_id)
 
 
 class CreateStudyOperator(RetuneOperator):
@@ -58,15 +59,20 @@ class CreateStudyOperator(RetuneOperator):
         self.optuna_conn_id = optuna_conn_id
 
     def execute(self, context: Context) -> list[int]:
-        from tasks.tuning import check_sampler_available, create_study
+        from tasks.model import plan_segments, read_manifest
+        from tasks.tuning import check_sampler_available, create_studies, create_study
 
         spec = self.load_spec(context)
         check_sampler_available(spec.tuning.sampler)
         layout = self.layout(context, spec)
         hook = study_hook(self, self.optuna_conn_id)
         fresh = bool((context.get("params") or {}).get("fresh_study", False))
-        summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh)
-        self.log.info("study on %s storage: %s", hook.get_url()[1], summary)
+        if spec.segments is None:
+            summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh)
+        else:
+            plan = plan_segments(spec, read_manifest(layout.dataset_dir))
+            summary = create_studies(hook.get_storage(), spec, layout.ds, plan, fresh=fresh)
+        self.log.info("studies on %s storage: %s", hook.get_url()[1], summary)
         return list(range(spec.tuning.n_workers))
 
 
@@ -127,7 +133,26 @@ class TuneOperator(StudyJobOperator):
             env_vars={STORAGE_ENV: hook.get_url()[0]},
         )
         study = optuna.load_study(study_name=study_name(spec.name, layout.ds), storage=storage)
-        return {"worker_index": int(self.worker_index), **study_summary(study)}
+        summary = {"worker_index": int(self.worker_index), **study_summary(study)}
+        if spec.segments is not None:
+            summary["segments"] = segments_finished(storage, spec, layout)
+        return summary
+
+
+def segments_finished(storage: BaseStorage, spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
+    """Each tuned segment's finished trials and budget."""
+    import optuna
+
+    from tasks.model import plan_segments, read_manifest
+    from tasks.tuning import study_name, study_summary
+
+    plan = plan_segments(spec, read_manifest(layout.dataset_dir))
+    finished = {}
+    for segment in plan.tuned:
+        name = study_name(spec.name, layout.ds, segment)
+        summary = study_summary(optuna.load_study(study_name=name, storage=storage))
+        finished[segment] = {"finished": summary["finished"], "budget": summary["budget"]}
+    return finished
 
 
 class NothingToExport(NoCompletedTrial, AirflowFailException):
@@ -165,6 +190,8 @@ class ExportOperator(StudyJobOperator):
             env_vars={STORAGE_ENV: url, **mlflow_environment()},
         )
         summary = export_summary(layout)
+        if spec.segments is not None:
+            summary.update(segments_exported(layout, run_id))
         if summary["run_id"] != run_id:
             raise RetuneError(
                 f"the export job ended but {summary['model_card']} is from run "
@@ -176,3 +203,23 @@ class ExportOperator(StudyJobOperator):
                 f"{summary.get('spec_sha256')}, not the run's {run.sha256} ({run.path})"
             )
         return summary
+
+
+def segments_exported(layout: Layout, run_id: str | None) -> dict[str, Any]:
+    """What the run's segments index says: its path, own models, fallbacks, failures."""
+    from tasks.core import RetuneError
+    from tasks.export import read_segments_index
+
+    index = read_segments_index(layout)
+    if index["run_id"] != run_id:
+        raise RetuneError(
+            f"the export job ended but {layout.segments_index_file} is from run "
+            f"{index['run_id']}, not {run_id}"
+        )
+    entries = index["segments"]
+    return {
+        "segments_index": str(layout.segments_index_file),
+        "segments_report": str(layout.segments_report_file),
+        "segments_own_model": sorted(k for k, e in entries.items() if not e["fallback"]),
+        "segments_fallback": sorted(k for k, e in entries.items() if e["fallback"]),
+    }

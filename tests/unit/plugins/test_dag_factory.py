@@ -81,3 +81,24 @@ def test_one_bad_spec_among_three_hides_no_other_pipeline(
         assert "metric 'auc' does not fit task 'regression'" in text
     assert f"{tmp_path / 'broken.yaml'}: invalid spec" in broken.doc_md
     assert [t.task_id for t in broken.tasks] == ["spec_error"]
+
+
+def test_a_segmented_pipeline_may_narrow_a_manual_run_to_some_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    shutil.copy(ROOT / "examples" / "flights" / "flights_by_carrier.yaml", tmp_path)
+    monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
+    bag = dagbag(ROOT / "dags")
+    params = bag.dags["retune_flights_by_carrier"].params
+    assert params["segments"] is None
+    params["segments"] = ["UA", "B6"]
+    params.validate()
+    for bad in ([], ["no/slash"], "UA"):
+        with pytest.raises(ParamValidationError):
+            params["segments"] = bad
+    monkeypatch.delenv("RETUNE_SPEC_DIR")
+    assert "segments" not in dagbag(ROOT / "dags").dags["retune_demo_regression"].params
