@@ -89,7 +89,8 @@ def run_params(spec: PipelineSpec) -> dict[str, Param]:
         "fresh_study": Param(
             False,
             type="boolean",
-            description="Archive this ds's existing study and tune from scratch.",
+            description="Archive this ds's existing studies (the global one and every "
+            "segment's) and tune from scratch.",
         ),
         **segment_params(spec),
         "gpu": Param(

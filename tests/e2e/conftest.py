@@ -31,6 +31,10 @@ DAG_ID = "retune_demo_regression"
 FLIGHTS_SPEC = ROOT / "examples" / "flights" / "flights_delay.yaml"
 FLIGHTS_DAG_ID = "retune_flights_delay"
 FLIGHTS_DS = "2013-03-01"
+SEGMENTS_SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
+SEGMENTS_DAG_ID = "retune_flights_by_carrier"
+SEGMENTS_DAYS = ("2013-03-01", "2013-03-02")
+SEGMENT_TRIALS = 4
 ROWS = 20_000  # the scheduled run
 SMALL_ROWS = 3_000  # the backfill runs
 N_TRIALS = 6
@@ -135,12 +139,12 @@ class Stack:
             f"the run for {ds} did not finish in {RUN_TIMEOUT}s; logs in {self.logs}"
         )
 
-    def wait_for_backfills(self) -> None:
+    def wait_for_backfills(self, dag_id: str = DAG_ID) -> None:
         """Until the scheduler has marked every backfill complete (a new one is refused before)."""
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             open_ = self.query(
-                "SELECT id FROM backfill WHERE dag_id = ? AND completed_at IS NULL", DAG_ID
+                "SELECT id FROM backfill WHERE dag_id = ? AND completed_at IS NULL", dag_id
             )
             if not open_:
                 return
@@ -181,7 +185,12 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     flights = yaml.safe_load(FLIGHTS_SPEC.read_text())
     flights["tuning"].update(n_trials=4, num_boost_round=60)
     (specs / FLIGHTS_SPEC.name).write_text(yaml.safe_dump(flights, sort_keys=False))
-    write_days(storage, date.fromisoformat(FLIGHTS_DS), date.fromisoformat(FLIGHTS_DS))
+    # Segmented tuning on the same raw days: a model per large carrier, two days.
+    by_carrier = yaml.safe_load(SEGMENTS_SPEC.read_text())
+    by_carrier["tuning"].update(n_trials=4, num_boost_round=60)
+    by_carrier["segments"]["n_trials"] = SEGMENT_TRIALS
+    (specs / SEGMENTS_SPEC.name).write_text(yaml.safe_dump(by_carrier, sort_keys=False))
+    write_days(storage, date.fromisoformat(SEGMENTS_DAYS[0]), date.fromisoformat(SEGMENTS_DAYS[-1]))
     env = airflow_env()
     env.update(
         {
@@ -263,14 +272,40 @@ def flights_run(stack: Stack, backfill: dict[str, Any]) -> dict[str, Any]:
     return {"run": run, "runs": stack.runs(FLIGHTS_DAG_ID)}
 
 
-def backfill_command(first: str, last: str) -> list[str]:
-    return ["backfill", "create", "--dag-id", DAG_ID, "--from-date", first, "--to-date", last]
+@pytest.fixture(scope="session")
+def segments_runs(stack: Stack, flights_run: dict[str, Any]) -> dict[str, Any]:
+    """The segmented example: a backfill of two days, one after the other (the second
+    warm-starts each segment from the first), then a rerun of the first day."""
+    airflow(stack.env, "dags", "unpause", SEGMENTS_DAG_ID, capture=True)
+    first, last = SEGMENTS_DAYS[0], SEGMENTS_DAYS[-1]
+    airflow(
+        stack.env,
+        *backfill_command(first, last, SEGMENTS_DAG_ID),
+        *("--max-active-runs", "1"),
+        capture=True,
+    )
+    runs = {ds: stack.wait_for(ds, dag_id=SEGMENTS_DAG_ID) for ds in SEGMENTS_DAYS}
+    stack.wait_for_backfills(SEGMENTS_DAG_ID)
+    index_before = json.loads(
+        Layout(stack.storage, "flights_by_carrier", first).segments_index_file.read_text()
+    )
+    again = rerun(stack, first, SEGMENTS_DAG_ID)
+    return {"runs": runs, "rerun": again, "index_before_rerun": index_before}
 
 
-def rerun(stack: Stack, ds: str) -> dict[str, Any]:
+def backfill_command(first: str, last: str, dag_id: str = DAG_ID) -> list[str]:
+    return ["backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last]
+
+
+def rerun(stack: Stack, ds: str, dag_id: str = DAG_ID) -> dict[str, Any]:
     """Run ``ds`` again, as a user would: a backfill that reprocesses completed runs."""
-    before = stack.runs()[ds]["end_date"]
-    airflow(stack.env, *backfill_command(ds, ds), "--reprocess-behavior", "completed", capture=True)
-    run = stack.wait_for(ds, finished_after=before)
-    stack.wait_for_backfills()
+    before = stack.runs(dag_id)[ds]["end_date"]
+    airflow(
+        stack.env,
+        *backfill_command(ds, ds, dag_id),
+        *("--reprocess-behavior", "completed"),
+        capture=True,
+    )
+    run = stack.wait_for(ds, finished_after=before, dag_id=dag_id)
+    stack.wait_for_backfills(dag_id)
     return run

@@ -1,0 +1,76 @@
+"""Segmented tuning through the running Airflow on real MySQL: the flights-by-carrier
+example over two days (a backfill), then a rerun of the first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import optuna
+import pytest
+
+from tasks.core import Layout
+from tasks.tuning import study_name
+from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR
+from tests.e2e.conftest import SEGMENT_TRIALS, SEGMENTS_DAYS, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
+
+PIPELINE = "flights_by_carrier"
+
+
+def index_of(stack: Stack, ds: str) -> dict[str, Any]:
+    return dict(json.loads(Layout(stack.storage, PIPELINE, ds).segments_index_file.read_text()))
+
+
+def test_each_day_tunes_and_exports_every_large_carrier_and_leaves_the_small_to_global(
+    stack: Stack, segments_runs: dict[str, Any], mysql_url: str
+) -> None:
+    for ds in SEGMENTS_DAYS:
+        assert segments_runs["runs"][ds]["state"] == "success"
+        index = index_of(stack, ds)
+        own = {k: e for k, e in index["segments"].items() if not e["fallback"]}
+        small = {k for k, e in index["segments"].items() if e["fallback_reason"] == "too_small"}
+        assert len(index["segments"]) >= 5 and len(own) >= 3 and small, ds
+        layout = Layout(stack.storage, PIPELINE, ds)
+        for key, entry in own.items():
+            study = optuna.load_study(study_name=entry["study"], storage=mysql_url)
+            finished = [t for t in study.trials if t.state.is_finished()]
+            assert len(finished) == len(study.trials) == SEGMENT_TRIALS, (ds, key)
+            assert study.user_attrs[BUDGET_ATTR] == SEGMENT_TRIALS
+            assert layout.for_segment(key).card_file.is_file()
+            assert layout.for_segment(key).champion_file.is_file()
+        for key in small:
+            assert not layout.for_segment(key).model_dir.exists()
+        assert layout.card_file.is_file() and layout.segments_report_file.is_file()
+
+
+def test_the_second_day_warm_starts_each_segment_from_its_own_first_day(
+    stack: Stack, segments_runs: dict[str, Any], mysql_url: str
+) -> None:
+    first, second = SEGMENTS_DAYS
+    both = set(index_of(stack, first)["segments"]) & set(index_of(stack, second)["segments"])
+    tuned_both = [
+        k
+        for k in both
+        if not index_of(stack, first)["segments"][k]["fallback"]
+        and not index_of(stack, second)["segments"][k]["fallback"]
+    ]
+    assert tuned_both
+    for key in tuned_both:
+        study = optuna.load_study(study_name=study_name(PIPELINE, second, key), storage=mysql_url)
+        assert study.user_attrs[PARENT_ATTR] == study_name(PIPELINE, first, key)
+
+
+def test_a_rerun_resumes_every_segments_study_and_rewrites_the_index(
+    stack: Stack, segments_runs: dict[str, Any], mysql_url: str
+) -> None:
+    first = SEGMENTS_DAYS[0]
+    before, after = segments_runs["index_before_rerun"], index_of(stack, first)
+    assert after["run_id"] == segments_runs["rerun"]["run_id"] != before["run_id"]
+    for key, entry in after["segments"].items():
+        if entry["fallback"]:
+            continue
+        study = optuna.load_study(study_name=entry["study"], storage=mysql_url)
+        assert len(study.trials) == SEGMENT_TRIALS  # resumed: nothing added
+        assert entry["trials"] == before["segments"][key]["trials"]
