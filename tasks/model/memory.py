@@ -58,6 +58,11 @@ class MemoryPlan:
         return max(0, self.need_bytes - WORKER_BASE_BYTES)
 
     @property
+    def data_budget_bytes(self) -> int:
+        """What a worker given :attr:`worker_mib` may hold in matrices and batches."""
+        return max(0, self.worker_mib * MIB - WORKER_BASE_BYTES)
+
+    @property
     def worker_mib(self) -> int:
         """What one worker asks for: its budget when the spec sets one, else its need."""
         wanted = self.budget_bytes if self.budget_from == "resources.worker_memory_gb" else 0

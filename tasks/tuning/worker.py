@@ -39,6 +39,7 @@ from tasks.tuning.samplers import (
     pruning_callback,
 )
 from tasks.tuning.search_space import suggest
+from tasks.tuning.seeds import study_seed
 from tasks.tuning.storage import (
     StorageGuard,
     ensure_retry,
@@ -303,7 +304,8 @@ def run_segment_worker(
     # Retune pins Optuna and tests them, so the per-call warnings are noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     whole = load_snapshot(dataset_dir, spec, identity.device, verify=False)
-    budget = plan_memory(whole.manifest, spec).budget_bytes
+    # What the executor was given (the whole snapshot's need, or the spec's budget).
+    budget = plan_memory(whole.manifest, spec).data_budget_bytes
     data = LoadedData(dataset_dir, spec, identity.device, budget)
     try:
         if preload:
@@ -345,7 +347,7 @@ def open_studies(
             optuna.load_study,
             study_name=name,
             storage=storage,
-            sampler=build_sampler(tuning, identity.seed),
+            sampler=build_sampler(tuning, study_seed(identity.seed, segment)),
             pruner=build_pruner(tuning.pruner, tuning.num_boost_round),
         )
         study_id = guard.call("find the study", storage.get_study_id_from_name, name)

@@ -197,3 +197,40 @@ def test_each_segment_has_its_study_and_warm_starts_from_its_own_previous_one(
     )
     archived = [s.study_name for s in storage.get_all_studies() if ".archived-" in s.study_name]
     assert len(archived) == 3 and ds_study_names(storage, spec.name, DS) == names
+
+
+def test_each_segment_gets_its_own_sampler_seed_and_the_global_study_the_workers() -> None:
+    from tasks.tuning.seeds import study_seed
+
+    assert study_seed(17, None) == 17
+    seeds = {study_seed(17, key) for key in ("UA", "B6", "DL")}
+    assert len(seeds) == 3 and 17 not in seeds
+    assert study_seed(17, "UA") == study_seed(17, "UA") != study_seed(18, "UA")
+
+
+def test_a_worker_holds_segments_matrices_while_its_budget_allows_then_drops_the_oldest(
+    tmp_path: Any,
+) -> None:
+    from bench.segments import segmented_spec, write_segmented_snapshot
+    from tasks.model import load_segment, plan_memory
+    from tasks.tuning.loaded_data import LoadedData
+
+    dataset = write_segmented_snapshot(tmp_path, 3, 500)
+    spec = segmented_spec(dataset, 3, 2, 1, 10)
+    one = plan_memory(load_segment(dataset, spec, "s000").manifest, spec).data_bytes
+    roomy = LoadedData(str(dataset), spec, "cpu", budget_bytes=10 * one)
+    for key in ("s000", "s001", "s000", "s002", None):
+        roomy.get(key)
+    assert list(roomy.held) == ["s001", "s000", "s002", None]  # least recently used first
+    assert roomy.reads == {"s000": 1, "s001": 1, "s002": 1, "": 1}
+    roomy.close()
+    assert not roomy.held
+
+    tight = LoadedData(str(dataset), spec, "cpu", budget_bytes=int(1.5 * one))
+    first = tight.get("s000")
+    tight.get("s001")
+    assert list(tight.held) == ["s001"] and first.matrices.train is None  # closed
+    tight.get("s000")
+    assert tight.reads == {"s000": 2, "s001": 1}
+    train = tight.get("s000").matrices.train
+    assert train.num_row() == 400 and train.num_col() == 20  # no segment column
