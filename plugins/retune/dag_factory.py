@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,10 @@ def snapshot_asset(pipeline: str) -> Asset:
     return Asset(name=f"retune_{pipeline}_snapshot", uri=uri, group="retune")
 
 
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
+
+
 def build_dag(spec_path: Path) -> DAG:
     spec = load_spec(spec_path)
     common = {"spec_path": str(spec_path.resolve()), "pipeline": spec.name}
@@ -141,7 +145,8 @@ def build_dag(spec_path: Path) -> DAG:
         dag_id=f"retune_{spec.name}",
         description=spec.description or f"Daily XGBoost retune of {spec.name}",
         schedule=timetable(spec.schedule),
-        start_date=datetime.combine(spec.start_date, datetime.min.time()).replace(tzinfo=UTC),
+        start_date=midnight(spec.start_date),
+        end_date=midnight(spec.end_date) if spec.end_date is not None else None,
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,

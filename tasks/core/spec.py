@@ -599,6 +599,12 @@ class PipelineSpec(_Strict):
     description: str = ""
     schedule: str | None = "@daily"
     start_date: date = Field(strict=False)  # a YAML date, or its ISO string in JSON
+    end_date: date | None = Field(
+        None,
+        strict=False,
+        description="No scheduled run after this day (a pipeline over historical data); "
+        "backfills may still run any day from start_date to it.",
+    )
     source: SourceSpec
     data_schema: SchemaSpec = Field(alias="schema")
     task: TaskType
@@ -627,6 +633,12 @@ class PipelineSpec(_Strict):
         if isinstance(value, bool):
             return "on" if value else "off"
         return value
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> PipelineSpec:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
 
     @model_validator(mode="after")
     def _classes_declared(self) -> PipelineSpec:

@@ -12,7 +12,7 @@ import pytest
 from tasks.core import Layout
 from tasks.tuning import study_name
 from tasks.tuning.study import BUDGET_ATTR, PARENT_ATTR
-from tests.e2e.conftest import SEGMENT_TRIALS, SEGMENTS_DAYS, Stack
+from tests.e2e.conftest import SEGMENT_TRIALS, SEGMENTS_DAG_ID, SEGMENTS_DAYS, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 
@@ -26,8 +26,10 @@ def index_of(stack: Stack, ds: str) -> dict[str, Any]:
 def test_each_day_tunes_and_exports_every_large_carrier_and_leaves_the_small_to_global(
     stack: Stack, segments_runs: dict[str, Any], mysql_url: str
 ) -> None:
+    # Unpaused, the pipeline over 2013 started no run of its own: only the backfill's.
+    assert sorted(stack.runs(SEGMENTS_DAG_ID)) == sorted(SEGMENTS_DAYS)
     for ds in SEGMENTS_DAYS:
-        assert segments_runs["runs"][ds]["state"] == "success"
+        assert segments_runs["runs"][ds]["run_type"] == "backfill"
         index = index_of(stack, ds)
         own = {k: e for k, e in index["segments"].items() if not e["fallback"]}
         small = {k for k, e in index["segments"].items() if e["fallback_reason"] == "too_small"}
@@ -74,3 +76,15 @@ def test_a_rerun_resumes_every_segments_study_and_rewrites_the_index(
         study = optuna.load_study(study_name=entry["study"], storage=mysql_url)
         assert len(study.trials) == SEGMENT_TRIALS  # resumed: nothing added
         assert entry["trials"] == before["segments"][key]["trials"]
+
+
+def test_a_carrier_too_small_on_the_second_day_keeps_its_first_days_champion(
+    stack: Stack, segments_runs: dict[str, Any]
+) -> None:
+    first, second = SEGMENTS_DAYS
+    # EV: 113 train rows on 2013-03-01, 72 on 2013-03-02 (under min_rows 80).
+    assert index_of(stack, first)["segments"]["EV"]["fallback"] is False
+    assert index_of(stack, second)["segments"]["EV"]["fallback_reason"] == "too_small"
+    champion = Layout(stack.storage, PIPELINE, second).for_segment("EV").champion_file
+    assert json.loads(champion.read_text())["ds"] == first
+    assert not Layout(stack.storage, PIPELINE, second).for_segment("EV").model_dir.exists()

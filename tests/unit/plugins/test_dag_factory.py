@@ -102,3 +102,19 @@ def test_a_segmented_pipeline_may_narrow_a_manual_run_to_some_segments(
             params["segments"] = bad
     monkeypatch.delenv("RETUNE_SPEC_DIR")
     assert "segments" not in dagbag(ROOT / "dags").dags["retune_demo_regression"].params
+
+
+def test_a_pipeline_over_past_data_has_an_end_date_and_may_be_backfilled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    from datetime import UTC, datetime
+
+    from tasks.core import SpecError, parse_spec
+
+    shutil.copy(ROOT / "examples" / "flights" / "flights_by_carrier.yaml", tmp_path)
+    monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
+    dag = dagbag(ROOT / "dags").dags["retune_flights_by_carrier"]
+    assert dag.end_date == datetime(2013, 12, 31, tzinfo=UTC)
+    with pytest.raises(SpecError, match="end_date 2026-10-01 is before start_date 2026-11-01"):
+        parse_spec({**demo_spec_data(), "end_date": "2026-10-01"})
