@@ -220,7 +220,10 @@ def segment_expectations(spec: PipelineSpec) -> list[Any]:
         ),
         _with(
             gxe.ExpectColumnUniqueValueCountToBeBetween(
-                column=SEGMENT_COLUMN, min_value=1, max_value=segments.max_segments
+                column=SEGMENT_COLUMN,
+                min_value=1,
+                # with filters, the rows no filter matches are one more value
+                max_value=segments.max_segments + (segments.filters is not None),
             ),
             spec_field=f"segments.max_segments = {segments.max_segments}",
         ),

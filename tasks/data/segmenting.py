@@ -124,7 +124,9 @@ def day_segments(frame: DataFrame, spec: PipelineSpec) -> DaySegments:
         key = row[SEGMENT_COLUMN]
         day.values[key] = row["value"]
         day.rows.setdefault(key, {"train": 0, "valid": 0})[row[SPLIT_COLUMN]] = int(row["rows"])
-    if len(day.rows) > limit:
+    # Rows that match no filter are no segment of their own.
+    counted = len(day.rows) - (segments.filters is not None and UNMATCHED_SEGMENT in day.rows)
+    if counted > limit:
         distinct = frame.select(SEGMENT_COLUMN).distinct().count()
         raise DataQualityError(
             f"{distinct} segments in the data exceed segments.max_segments = {limit} "

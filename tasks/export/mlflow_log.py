@@ -66,14 +66,17 @@ def log_export(
             settings.experiment, artifact_location=settings.artifact_location
         )
     )
+    segment = (card.get("segment") or {}).get("key")
     tags = {
         "retune.pipeline": card["pipeline"],
         "retune.ds": card["ds"],
         "retune.study": card["study"]["name"],
         "retune.trial_number": str(card["study"]["trial_number"]),
         "retune.promoted": str(promoted).lower(),
+        **({"retune.segment": segment} if segment else {}),
     }
-    run = client.create_run(experiment_id, tags=tags, run_name=f"{card['pipeline']} {card['ds']}")
+    name = f"{card['pipeline']} {card['ds']}" + (f" {segment}" if segment else "")
+    run = client.create_run(experiment_id, tags=tags, run_name=name)
     run_id = run.info.run_id
     try:
         client.log_batch(
@@ -84,7 +87,11 @@ def log_export(
         client.log_artifacts(run_id, str(folder), artifact_path="model")
         result: dict[str, Any] = {"tracking_uri": uri, "run_id": run_id}
         if settings.registered_model:
-            result["model_version"] = register(client, settings.registered_model, run_id, promoted)
+            # A segment's models are versions of their own registered model, so each
+            # segment's champion alias moves with its own promotions only.
+            model = settings.registered_model + (f".{segment}" if segment else "")
+            result["model_version"] = register(client, model, run_id, promoted)
+            result["registered_model"] = model
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise

@@ -1,10 +1,12 @@
-"""An Optuna worker: load the snapshot once, then claim and run trials until none is left.
+"""An Optuna worker: claim and run trials of the run's studies until none is left, with
+each study's data loaded once (the whole snapshot, or one segment's rows).
 
 The loop, per round: fail stale trials (at most once per heartbeat interval; their
-retries are enqueued), stop claiming once the deadline has passed, claim one WAITING
-trial, run it under a heartbeat. With nothing to claim, the worker waits while other
-workers still run trials, because one of those may turn stale and come back as a
-retry; it leaves when no trial is waiting or running.
+retries are enqueued), skip the studies whose deadline has passed, claim one WAITING
+trial (of a study whose data the worker holds first), run it under a heartbeat. With
+nothing to claim, the worker waits while other workers still run trials, because one of
+those may turn stale and come back as a retry; it leaves when no trial is waiting or
+running in any of its studies.
 """
 
 from __future__ import annotations

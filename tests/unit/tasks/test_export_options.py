@@ -119,3 +119,36 @@ def test_no_mlflow_section_logs_nothing(tmp_path: Path) -> None:
     spec, layout, storage = tuned(tmp_path)
     result = export_best(spec, layout, storage, "journal")
     assert "mlflow" not in result and not (layout.model_dir / MLFLOW_FILE).exists()
+
+
+def test_a_segments_model_is_registered_under_its_own_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each segment's champion alias moves with that segment's promotions only."""
+    from mlflow import MlflowClient
+
+    from tasks.core import MlflowSpec
+    from tasks.export.mlflow_log import log_export
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings = MlflowSpec(
+        tracking_uri=uri,
+        registered_model="delays",
+        artifact_location=(tmp_path / "artifacts").as_uri(),
+    )
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model_card.json").write_text("{}")
+    card = {
+        "pipeline": "p",
+        "ds": "2026-11-21",
+        "segment": {"key": "UA", "value": "UA"},
+        "study": {"name": "retune.p.2026-11-21.UA", "trial_number": 3},
+        "metrics": {"rmse": 1.5},
+        "params": {"max_depth": 4},
+    }
+    logged = log_export(settings, folder, card, promoted=True)
+    assert logged["registered_model"] == "delays.UA" and logged["model_version"] == "1"
+    client = MlflowClient(uri, uri)
+    assert client.get_run(logged["run_id"]).data.tags["retune.segment"] == "UA"
+    assert str(client.get_model_version_by_alias("delays.UA", "champion").version) == "1"
