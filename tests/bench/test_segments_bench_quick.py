@@ -9,8 +9,9 @@ def test_quick_segments_benchmark_prints_both_modes_and_reads_each_segment_once(
     lines, _ = run_bench("segments.py", "--quick")
     segmented, separate, summary = lines
     assert (segmented["mode"], separate["mode"]) == ("segmented", "separate")
+    assert segmented["trials"] == 2 + 4 * 3  # the global model's 2, then 3 per segment
+    assert (separate["trials"], separate["segments_timed"]) == (2 + 2 * 3, 2)  # 2 timed
     for line in (segmented, separate):
-        assert line["trials"] == 2 + 4 * 3  # the global model's 2, then 3 per segment
         assert 0 < line["efficiency"] <= 1 and line["training_seconds"] > 0
     # Each worker read a segment once at most, and the two together read every segment.
     assert segmented["max_reads_of_a_segment_per_worker"] == 1
