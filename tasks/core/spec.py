@@ -568,6 +568,10 @@ class SegmentsSpec(_Strict):
         description="Tune and export these segments only (a manual run's parameter); the "
         "others keep their champions.",
     )
+    expectations: list[ExtraExpectation] = Field(
+        default_factory=list,
+        description="Great Expectations by name, checked on each segment's rows apart.",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> SegmentsSpec:

@@ -16,7 +16,7 @@ from tasks.core import SEGMENT_COLUMN, UNMATCHED_SEGMENT, SpecError
 if TYPE_CHECKING:
     import great_expectations as gx
 
-    from tasks.core import PipelineSpec
+    from tasks.core import ExtraExpectation, PipelineSpec
 
 # Spark's type names for the spec's column types (what ExpectColumnValuesToBeOfType sees).
 SPARK_TYPES = {
@@ -185,23 +185,45 @@ def target_expectations(spec: PipelineSpec) -> list[Any]:
     return found
 
 
-def extra_expectations(spec: PipelineSpec) -> list[Any]:
-    """The spec's ``validation.expectations``; an unknown name or argument is a SpecError."""
+def named_expectation(spec: PipelineSpec, extra: ExtraExpectation, where: str) -> Any:
+    """The GX expectation an ``ExtraExpectation`` names; an unknown name or argument is a
+    SpecError naming ``where``."""
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
+    try:
+        return ExpectationConfiguration(type=extra.type, kwargs=dict(extra.kwargs)).to_domain_obj()
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(
+            f"{spec.name}: {where} ({extra.type}) is not a valid expectation: {detail}"
+        ) from None
+
+
+def extra_expectations(spec: PipelineSpec) -> list[Any]:
+    """The spec's ``validation.expectations``; an unknown name or argument is a SpecError."""
     found = []
     for index, extra in enumerate(spec.validation.expectations):
-        where = f"validation.expectations[{index}] ({extra.type})"
-        try:
-            expectation = ExpectationConfiguration(
-                type=extra.type, kwargs=dict(extra.kwargs)
-            ).to_domain_obj()
-        except Exception as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SpecError(f"{spec.name}: {where} is not a valid expectation: {detail}") from None
-        found.append(_with(expectation, extra.severity, f"validation.expectations[{index}]"))
+        where = f"validation.expectations[{index}]"
+        found.append(_with(named_expectation(spec, extra, where), extra.severity, where))
+    return found
+
+
+def per_segment_expectations(spec: PipelineSpec, segments: list[str]) -> list[Any]:
+    """``segments.expectations``, each on every one of ``segments`` (its rows only, by a GX
+    row condition on the segment column)."""
+    from great_expectations.expectations.row_conditions import Column
+
+    if spec.segments is None:
+        return []
+    found = []
+    for index, extra in enumerate(spec.segments.expectations):
+        for key in segments:
+            where = f"segments.expectations[{index}] on segment {key}"
+            expectation = named_expectation(spec, extra, where)
+            expectation.row_condition = Column(SEGMENT_COLUMN) == key
+            found.append(_with(expectation, extra.severity, where))
     return found
 
 
@@ -240,10 +262,15 @@ def segment_expectations(spec: PipelineSpec) -> list[Any]:
     return found
 
 
-def build_suite(spec: PipelineSpec, rows: int | None = None) -> gx.ExpectationSuite:
+def build_suite(
+    spec: PipelineSpec, rows: int | None = None, segments: list[str] | None = None
+) -> gx.ExpectationSuite:
+    """The run's suite: what the spec says of the data, its extra expectations, and the
+    per-segment ones on each of ``segments`` (the keys ETL found)."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=f"retune.{spec.name}")
-    for expectation in [*spec_expectations(spec, rows), *extra_expectations(spec)]:
+    extra = [*extra_expectations(spec), *per_segment_expectations(spec, segments or [])]
+    for expectation in [*spec_expectations(spec, rows), *extra]:
         suite.add_expectation(expectation)
     return suite

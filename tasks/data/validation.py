@@ -186,8 +186,9 @@ def run_validate(
     if not all((staging / split).is_dir() for split in SPLITS):
         raise SnapshotMissing(f"no staged data to validate in {staging}: run etl for this ds")
     context = new_context()
-    staged_rows = (read_json(layout.etl_summary_file).get("rows") or {}).values()
-    suite = build_suite(spec, sum(staged_rows) or None)
+    etl_summary = read_json(layout.etl_summary_file)
+    staged_rows = (etl_summary.get("rows") or {}).values()
+    suite = build_suite(spec, sum(staged_rows) or None, sorted(etl_summary.get("segments") or {}))
     for stale in (layout.gate_file, layout.validation_result_file):
         stale.unlink(missing_ok=True)
     staged_hash = content_hash(staging)

@@ -20,6 +20,7 @@ from tasks.core import (
     SEGMENT_COLUMN,
     DataQualityError,
     Layout,
+    ValidationFailed,
     content_hash,
     journal_path,
     load_spec,
@@ -315,3 +316,30 @@ def test_the_segments_page_renders_offline_with_the_ranking(
     assert {key for _, key in shown} == set(index["segments"])
     graphs = re.split(r'<div id="[^"]+" class="plotly-graph-div', dom)[1:]
     assert len(graphs) == 2 and all("main-svg" in g[:4000] for g in graphs)
+
+
+def test_per_segment_expectations_are_checked_on_each_segments_rows_and_named(
+    spark: Any, day: tuple[Any, Layout, dict[str, Any]]
+) -> None:
+    """A flight of over 1,000 miles: some carriers fly them (a warning names each), and
+    the error-severity version stops the run, naming a segment."""
+    spec, layout, _ = day
+    check = {"type": "expect_column_max_to_be_between", "kwargs": {"column": "distance",
+             "max_value": 1000}}  # fmt: skip
+    warned = with_segments(spec, column="carrier", expectations=[{**check, "severity": "warn"}])
+    run_etl(spark, warned, DS, str(layout.root))
+    gate = run_validate(spark, warned, DS, str(layout.root))
+    labelled = raw_day(layout).dropna(subset=["arr_delay"])
+    far = sorted(labelled.loc[labelled["distance"] > 1000, "carrier"].unique())
+    assert far and len(far) < labelled["carrier"].nunique()
+    assert gate["warnings"] == len(far)
+    result = json.loads(Layout(layout.root, warned.name, DS).validation_result_file.read_text())
+    failed = [r for r in result["results"] if not r["success"]]
+    assert (
+        sorted(r["expectation_config"]["kwargs"]["row_condition"]["parameter"] for r in failed)
+        == far
+    )
+
+    stopped = with_segments(spec, column="carrier", expectations=[check])
+    with pytest.raises(ValidationFailed, match=r"segments.expectations\[0\] on segment "):
+        run_validate(spark, stopped, DS, str(layout.root))
