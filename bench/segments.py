@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -163,21 +161,13 @@ def run_workers(
     url: str, data: dict[str, Any], studies: dict[str, str | None], dataset: Path, workers: int
 ) -> tuple[float, list[dict[str, Any]]]:
     """Wall seconds from the first worker's start to the last one's end, and their summaries."""
-    context = multiprocessing.get_context("spawn")
+    from bench.processes import run_processes
+
     with tempfile.TemporaryDirectory(prefix="retune-bench-workers-") as tmp:
         outs = [Path(tmp) / f"worker-{i}.json" for i in range(workers)]
-        processes = [
-            context.Process(target=worker, args=(url, data, studies, str(dataset), i, str(outs[i])))
-            for i in range(workers)
-        ]
-        started = time.perf_counter()
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join()
-            if process.exitcode != 0:
-                raise RuntimeError(f"a worker exited with {process.exitcode}")
-        wall = time.perf_counter() - started
+        wall = run_processes(
+            worker, [(url, data, studies, str(dataset), i, str(outs[i])) for i in range(workers)]
+        )
         return wall, [json.loads(out.read_text()) for out in outs]
 
 

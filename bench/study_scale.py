@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import tempfile
@@ -191,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import optuna
 
+    from bench.processes import run_processes
     from bench.scale import write_snapshot
     from tasks.core import parse_spec
     from tasks.tuning import create_study, study_name
@@ -205,22 +205,10 @@ def main(argv: list[str] | None = None) -> None:
         create_study(open_storage(args.mysql_url), spec, DS)
         created = time.perf_counter() - started
         print(json.dumps(read_costs(args.mysql_url, data)), flush=True)
-        context = multiprocessing.get_context("spawn")
         outs = [Path(tmp) / f"worker-{i}.json" for i in range(workers)]
-        processes = [
-            context.Process(
-                target=worker, args=(args.mysql_url, data, str(dataset), i, str(outs[i]))
-            )
-            for i in range(workers)
-        ]
-        started = time.perf_counter()
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join()
-            if process.exitcode != 0:
-                raise RuntimeError(f"a worker exited with {process.exitcode}")
-        wall = time.perf_counter() - started
+        wall = run_processes(
+            worker, [(args.mysql_url, data, str(dataset), i, str(outs[i])) for i in range(workers)]
+        )
         study = optuna.load_study(
             study_name=study_name(spec.name, DS), storage=open_storage(args.mysql_url)
         )
