@@ -19,7 +19,7 @@ from tasks.tuning.storage import beat, retried_numbers, trial_counts, waiting_tr
 from tasks.tuning.warm_start import warm_start_trials
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     import optuna
     from optuna.storages import BaseStorage
@@ -225,6 +225,12 @@ class Claimer:
                 self.lost += 1
 
 
+def parallel_cap(budget: int) -> int:
+    """How many trials of a segment's study may run at once: a quarter of its budget,
+    rounded up (the Bayesian trade-off the spec checks for one study, kept per segment)."""
+    return max(1, -(-budget // 4))
+
+
 class StudiesClaimer:
     """Claims WAITING trials across several studies of one storage (one study per segment),
     each claim as atomic as :class:`Claimer`'s, so no study ever runs more than its budget.
@@ -232,12 +238,21 @@ class StudiesClaimer:
     Each claim counts the waiting trials of every study (one grouped query), then tries the
     studies whose data the worker has already loaded (``loaded``), then the others, each
     group with the most trials left first: a worker stays on the data it holds while that
-    has work, and the segments with most left get workers first.
+    has work, and the segments with most left get workers first. With ``max_running``
+    (study id -> cap), a study already running that many trials is passed over (one more
+    grouped count; two workers claiming at once may pass a cap by one), so the workers
+    spread over the segments instead of crowding the first.
     """
 
-    def __init__(self, storage: BaseStorage, study_ids: Sequence[int]) -> None:
+    def __init__(
+        self,
+        storage: BaseStorage,
+        study_ids: Sequence[int],
+        max_running: Mapping[int, int] | None = None,
+    ) -> None:
         self.storage = storage
         self.claimers = {study_id: Claimer(storage, study_id) for study_id in study_ids}
+        self.max_running = dict(max_running) if max_running is not None else None
 
     @property
     def lost(self) -> int:
@@ -247,15 +262,21 @@ class StudiesClaimer:
         self, loaded: Collection[int] = (), allowed: Collection[int] | None = None
     ) -> tuple[int, int] | None:
         """``(study id, trial id)`` of the trial now RUNNING for this worker; ``None`` when
-        no study (of ``allowed``, default all) has a waiting trial."""
+        no study (of ``allowed``, default all) has a waiting trial it may run now."""
+        from optuna.trial import TrialState
+
         ids = list(self.claimers) if allowed is None else [i for i in self.claimers if i in allowed]
-        if len(ids) == 1:  # nothing to choose: no count needed
+        if len(ids) == 1 and self.max_running is None:  # nothing to choose: no count needed
             trial_id = self.claimers[ids[0]].claim()
             return None if trial_id is None else (ids[0], trial_id)
         while True:
             counts = trial_counts(self.storage, ids)
+            full: set[int] = set()
+            if self.max_running is not None:
+                running = trial_counts(self.storage, ids, TrialState.RUNNING)
+                full = {i for i in ids if running[i] >= self.max_running.get(i, running[i] + 1)}
             order = sorted(
-                (study_id for study_id, n in counts.items() if n > 0),
+                (study_id for study_id, n in counts.items() if n > 0 and study_id not in full),
                 key=lambda study_id: (study_id not in loaded, -counts[study_id], study_id),
             )
             if not order:

@@ -52,7 +52,7 @@ from tasks.tuning.storage import (
     trial_id_of,
     write_held_params,
 )
-from tasks.tuning.study import RECORD_ATTR, StudiesClaimer
+from tasks.tuning.study import BUDGET_ATTR, RECORD_ATTR, StudiesClaimer, parallel_cap
 
 if TYPE_CHECKING:
     import optuna
@@ -404,7 +404,12 @@ def work_on_studies(
     tuning = spec.tuning
     guard = StorageGuard(tuning.storage_outage_seconds)
     works = open_studies(storage, studies, spec, identity, guard)
-    claimer = StudiesClaimer(storage, list(works))
+    caps = None
+    if len(works) > 1:  # segments: the workers spread, no study runs more than its share
+        caps = {
+            i: parallel_cap(int(w.study.user_attrs.get(BUDGET_ATTR, 1))) for i, w in works.items()
+        }
+    claimer = StudiesClaimer(storage, list(works), caps)
     done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
     waited, next_stale_check = 0.0, 0.0
     while True:

@@ -485,3 +485,29 @@ def test_claims_across_studies_take_loaded_data_first_then_most_left_and_stop_at
     for name, study_id in ids.items():
         states = [t.state for t in storage.get_all_trials(study_id)]
         assert states == [TrialState.COMPLETE] * budgets[name], name
+
+
+def test_with_caps_the_claims_spread_over_the_studies_and_wait_when_all_are_full(
+    tmp_path: Path,
+) -> None:
+    from tasks.tuning.study import parallel_cap
+
+    assert [parallel_cap(b) for b in (1, 4, 5, 10, 40)] == [1, 1, 2, 3, 10]
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    ids = {}
+    for name, budget in {"big": 8, "small": 4}.items():
+        study = optuna.create_study(study_name=name, storage=storage)
+        for _ in range(budget):
+            study.enqueue_trial({}, skip_if_exists=False)
+        ids[name] = study._study_id
+    name_of = {study_id: name for name, study_id in ids.items()}
+    claimer = StudiesClaimer(storage, list(ids.values()), {ids["big"]: 2, ids["small"]: 1})
+    running = [claimer.claim() for _ in range(3)]
+    assert [name_of[r[0]] for r in running if r] == ["big", "big", "small"]
+    assert claimer.claim() is None  # every study at its cap: wait, trials are still waiting
+    assert trial_counts(storage, [ids["big"]])[ids["big"]] == 6
+    first = running[0]
+    assert first is not None
+    storage.set_trial_state_values(first[1], TrialState.COMPLETE, [0.0])
+    again = claimer.claim()
+    assert again is not None and name_of[again[0]] == "big"  # a place came free
