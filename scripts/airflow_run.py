@@ -43,6 +43,9 @@ def airflow_env() -> dict[str, str]:
 # retried.
 SQLITE_LOCKED = "database is locked"
 LOCKED_RETRIES = 5
+# ... but a backfill's lock error may come after the backfill itself was written: its
+# retry then finds it running, and that backfill is the one asked for.
+BACKFILL_LANDED = "AlreadyRunningBackfill"
 
 
 def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
@@ -52,6 +55,8 @@ def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
         result = subprocess.run(
             [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
         )
+        if attempt and args[:2] == ("backfill", "create") and BACKFILL_LANDED in result.stderr:
+            return result.stdout  # the locked attempt before this one created it
         locked = capture and SQLITE_LOCKED in (result.stderr or "")
         if result.returncode == 0 or not locked or attempt == LOCKED_RETRIES:
             break

@@ -48,3 +48,32 @@ def test_a_locked_command_is_tried_again_and_other_failures_are_not(
     with pytest.raises(SystemExit, match="database is locked"):
         airflow_run.airflow(env, "dags", "trigger", "x", capture=True)
     assert len(calls.read_text().splitlines()) == airflow_run.LOCKED_RETRIES + 1
+
+
+def test_a_backfill_whose_locked_attempt_landed_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt wrote the backfill, then hit the lock: the retry finds it running."""
+    monkeypatch.setattr(airflow_run, "BIN", tmp_path)
+    monkeypatch.setattr(airflow_run.time, "sleep", lambda _: None)
+    env = dict(os.environ)
+    calls = tmp_path / "calls"
+    script = tmp_path / "airflow"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo call >> "{calls}"\n'
+        f'if [ "$(wc -l < "{calls}")" -le 1 ]; then echo "database is locked" >&2; exit 1; fi\n'
+        'echo "AlreadyRunningBackfill: Another backfill is running" >&2; exit 1\n'
+    )
+    script.chmod(0o755)
+    airflow_run.airflow(env, "backfill", "create", "--dag-id", "d", capture=True)
+    assert len(calls.read_text().splitlines()) == 2
+    calls.unlink()
+    # Without a locked attempt first, a running backfill is the user's error.
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo call >> "{calls}"\n'
+        'echo "AlreadyRunningBackfill: Another backfill is running" >&2; exit 1\n'
+    )
+    with pytest.raises(SystemExit, match="AlreadyRunningBackfill"):
+        airflow_run.airflow(env, "backfill", "create", "--dag-id", "d", capture=True)
