@@ -55,7 +55,8 @@ def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
         result = subprocess.run(
             [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
         )
-        if attempt and args[:2] == ("backfill", "create") and BACKFILL_LANDED in result.stderr:
+        landed = BACKFILL_LANDED in (result.stderr or "")
+        if attempt and args[:2] == ("backfill", "create") and landed:
             return result.stdout  # the locked attempt before this one created it
         locked = capture and SQLITE_LOCKED in (result.stderr or "")
         if result.returncode == 0 or not locked or attempt == LOCKED_RETRIES:
