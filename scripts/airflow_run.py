@@ -57,7 +57,7 @@ def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
         )
         landed = BACKFILL_LANDED in (result.stderr or "")
         if attempt and args[:2] == ("backfill", "create") and landed:
-            return result.stdout  # the locked attempt before this one created it
+            return result.stdout or ""  # the locked attempt before this one created it
         locked = capture and SQLITE_LOCKED in (result.stderr or "")
         if result.returncode == 0 or not locked or attempt == LOCKED_RETRIES:
             break
