@@ -22,6 +22,7 @@ then a summary with medians over the seeds.
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -41,14 +42,7 @@ from tasks.tuning.storage import mask_url, open_storage
 from tests.staging import stage_frame
 
 DS = "2026-11-21"
-NEXT_DS = "2026-11-22"
-# (system, the system whose final best it is timed against)
-PAIRS = (
-    ("retune", "seed-approach"),
-    ("seed-approach", "retune"),
-    ("retune-warm", "seed-approach-next-day"),
-    ("seed-approach-next-day", "retune-warm"),
-)
+NEXT_DS = "2026-11-22"  # day 2: a new sample of the same process, mildly drifted
 SEARCH_SPACE = {
     "max_depth": {"type": "int", "low": 3, "high": 10},
     "learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
@@ -63,8 +57,10 @@ FULL = {
     "trials": 40,
     "workers": 2,
     "rounds": 200,
-    "seeds": 3,
+    "seeds": 5,
     "bookkeeping_trials": 100,
+    "fidelity_settings": 16,
+    "min_rung_rows": 2000,
 }
 QUICK = {
     "rows": 8_000,
@@ -74,16 +70,34 @@ QUICK = {
     "rounds": 30,
     "seeds": 1,
     "bookkeeping_trials": 20,
+    "fidelity_settings": 4,
+    "min_rung_rows": 500,
 }
+# (system, day) -> what differs from the default tune stage. Every Retune system has a
+# pipeline (and so a study and snapshot) of its own per name; on day 2 "retune" warm-starts
+# from "retune" of day 1, and "retune-rows" from "retune-rows".
+ROWS = {"fidelity": {"type": "rows"}}
+RETUNE_SYSTEMS: dict[tuple[str, int], dict[str, Any]] = {
+    ("retune", 1): {},
+    ("retune-rows", 1): ROWS,
+    ("retune-1x2threads", 1): {"spark_tasks_per_worker": 1, "nthread": 2},
+    ("retune", 2): {"warm_start": True},
+    ("retune-rows", 2): {**ROWS, "warm_start": True},
+    ("retune-cold", 2): {},
+}
+SYSTEMS = [*(f"{name}@{day}" for name, day in RETUNE_SYSTEMS), "seed-approach@1", "seed-approach@2"]
 
 
 def bench_spec(
-    features: int, trials: int, workers: int, rounds: int, seed: int, pruner: str | None = None
+    size: dict[str, Any], seed: int, name: str | None = None, **tuning: Any
 ) -> PipelineSpec:
+    """The benchmark's pipeline; ``tuning`` overrides the tune stage's settings."""
+    features = size["features"]
     columns = {"id": "long", **{f"f{i:02d}": "double" for i in range(features)}, "y": "double"}
+    fidelity = {"min_rows": size["min_rung_rows"], **tuning.pop("fidelity", {})}
     return parse_spec(
         {
-            "name": f"bench_{uuid.uuid4().hex[:10]}",
+            "name": name or f"bench_{uuid.uuid4().hex[:10]}",
             "start_date": "2026-11-01",
             "source": {"path": "{storage_root}/raw/bench/ds={ds}"},
             "schema": {"key": "id", "target": "y", "columns": columns},
@@ -91,15 +105,16 @@ def bench_spec(
             "metric": "rmse",
             "search_space": SEARCH_SPACE,
             "tuning": {
-                "n_trials": trials,
+                "n_trials": size["trials"],
                 "n_workers": 1,
-                "spark_tasks_per_worker": workers,
-                "num_boost_round": rounds,
+                "spark_tasks_per_worker": size["workers"],
+                "num_boost_round": size["rounds"],
                 "early_stopping_rounds": 20,
                 "nthread": 1,
                 "seed": seed,
                 "warm_start": False,
-                **({"pruner": {"type": pruner}} if pruner else {}),
+                "fidelity": fidelity,
+                **tuning,
             },
             "gpu": "off",
         }
@@ -186,10 +201,16 @@ def trial_figures(
     finished = [t for t in engine.counted_trials(trials) if t.state.is_finished()]
     fit = sum(end - start for start, end, _ in fits)
     complete = [t for t in finished if t.state.name == "COMPLETE"]
+    rungs: dict[str, int] = {}
+    for trial in finished:
+        rung = engine.trial_record(trial).get("rung")
+        if rung is not None:
+            rungs[str(rung)] = rungs.get(str(rung), 0) + 1
     return {
         "wall_s": round(wall, 2),
         "fit_s": round(fit, 2),
         "efficiency": round(fit / (workers * wall), 3),
+        "trials_by_rung": dict(sorted(rungs.items())),
         "best_value": min(float(t.value or 0.0) for t in complete) if complete else None,
         "distinct_params": len({tuple(sorted(t.params.items())) for t in trials if t.params}),
         "finished_trials": len(finished),
@@ -335,6 +356,62 @@ def bookkeeping(url: str, layout: Layout, spec: PipelineSpec, trials: int) -> li
     ]
 
 
+def fidelity_check(layout: Layout, spec: PipelineSpec, settings: int) -> list[dict[str, Any]]:
+    """Rank correlation of random settings between each row sample and all rows.
+
+    ``settings`` parameter sets drawn at random from the search space are each trained on
+    every rung's row sample (the matrices a worker builds) and on all rows, with early
+    stopping, 2 threads, one after another; per rung: Spearman's rho of the validation
+    metric against all rows', the median fit time and its ratio to all rows'.
+    """
+    import optuna
+    from scipy.stats import spearmanr
+
+    from tasks.model import base_params, build_matrices, fit, load_snapshot
+
+    snapshot = load_snapshot(str(layout.dataset_dir), spec, "cpu")
+    fractions = spec.tuning.fidelity.fractions(snapshot.rows["train"])
+    matrices = build_matrices(snapshot, sample_fractions=fractions, sample_seed=spec.tuning.seed)
+    sampler = optuna.samplers.RandomSampler(seed=spec.tuning.seed)
+    study = optuna.create_study(sampler=sampler)
+    params = [engine.suggest(study.ask(), spec.search_space) for _ in range(settings)]
+    fixed = {**base_params(spec, "cpu", spec.tuning.seed, snapshot), "nthread": 2}
+    levels = {**{f: matrices.sample(f) for f in fractions}, 1.0: matrices}
+    values: dict[float, list[float]] = {f: [] for f in levels}
+    times: dict[float, list[float]] = {f: [] for f in levels}
+    for point in params:
+        for fraction, level in levels.items():
+            clock = time.perf_counter()
+            _, value = fit(
+                {**fixed, **point},
+                level,
+                spec.tuning.num_boost_round,
+                spec.tuning.early_stopping_rounds,
+            )
+            times[fraction].append(time.perf_counter() - clock)
+            values[fraction].append(value)
+    full_time = statistics.median(times[1.0])
+    lines = []
+    for fraction, level in levels.items():
+        rho = spearmanr(values[fraction], values[1.0]).statistic
+        lines.append(
+            {
+                "fidelity_check": {
+                    "fraction": round(fraction, 4),
+                    "rows": level.rows["train"],
+                    "settings": settings,
+                    "spearman_to_all_rows": round(float(rho), 3),
+                    "fit_s_median": round(statistics.median(times[fraction]), 3),
+                    "time_ratio_to_all_rows": round(
+                        statistics.median(times[fraction]) / full_time, 3
+                    ),
+                }
+            }
+        )
+    matrices.close()
+    return lines
+
+
 def warm_up(spark: Any, workers: int) -> None:
     """Import the heavy modules in Spark's (reused) Python workers before anything is timed."""
 
@@ -351,6 +428,10 @@ def warm_up(spark: Any, workers: int) -> None:
     spark.sparkContext.parallelize(range(workers), workers).mapPartitions(load).collect()
 
 
+def system_key(name: str, day: int) -> str:
+    return f"{name}@{day}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.tuning",
@@ -362,18 +443,28 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("RETUNE_BENCH_MYSQL_URL") or os.environ.get("RETUNE_TEST_MYSQL_URL"),
     )
     parser.add_argument("--quick", action="store_true", help="a small run for CI")
-    parser.add_argument("--seeds", type=int, nargs="*", help="base seeds (default: 0 1 2)")
+    parser.add_argument("--seeds", type=int, nargs="*", help="base seeds (default: 0 to 4)")
+    parser.add_argument(
+        "--fidelity-settings",
+        type=int,
+        help="random settings of the fidelity check (default: 16, quick 4; 0 skips it)",
+    )
     parser.add_argument("--root", type=Path, help="storage root (default: a temporary folder)")
     parser.add_argument(
-        "--pruner",
-        choices=["median", "successive_halving", "hyperband", "none"],
-        help="Retune's pruner (default: the spec's default)",
+        "--systems",
+        nargs="*",
+        choices=SYSTEMS,
+        help="the systems to run, as name@day (default: all; retune@2 needs retune@1)",
     )
     args = parser.parse_args(argv)
     if not args.mysql_url:
         parser.error("--mysql-url (or RETUNE_BENCH_MYSQL_URL) is required: both systems use MySQL")
     size = QUICK if args.quick else FULL
     seeds = args.seeds if args.seeds else list(range(size["seeds"]))
+    systems = args.systems or SYSTEMS
+    for name in ("retune", "retune-rows"):
+        if f"{name}@2" in systems and f"{name}@1" not in systems:
+            parser.error(f"{name}@2 warm-starts from {name}@1: run both")
     root = args.root or Path(tempfile.mkdtemp(prefix="retune-bench-"))
     print(
         json.dumps(
@@ -381,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
                 "config": {
                     **size,
                     "seeds": seeds,
-                    "pruner": args.pruner or "spec default (median)",
+                    "systems": systems,
                     "storage": mask_url(args.mysql_url),
                 }
             }
@@ -404,94 +495,146 @@ def main(argv: list[str] | None = None) -> None:
     warm_up(spark, size["workers"])
     rows: list[dict[str, Any]] = []
     try:
-        for seed in seeds:
-            spec = bench_spec(
-                size["features"], size["trials"], size["workers"], size["rounds"], seed, args.pruner
-            )
+        for index, seed in enumerate(seeds):
+            rows.extend(run_seed(spark, args.mysql_url, root, size, seed, systems, index == 0))
+        settings = size["fidelity_settings"]
+        if args.fidelity_settings is not None:
+            settings = args.fidelity_settings
+        if settings:
+            spec = bench_spec(size, seeds[0], None, fidelity={"type": "rows"})
             layout = publish_snapshot(root, spec, size["rows"], size["features"])
-            # Alternate which system goes first, so neither always meets a warmer machine.
-            order = ["retune", "seed-approach"][:: 1 if seed % 2 == 0 else -1]
-            results = {}
-            for system in order:
-                if system == "retune":
-                    results[system] = run_retune(spark, args.mysql_url, root, spec)
-                else:
-                    results[system] = run_seed_approach(spark, args.mysql_url, layout, spec)
-            if not args.quick:
-                # The daily case: the next day's data; Retune warm-starts from today's study,
-                # the seed approach has nothing to start from.
-                warm = parse_spec(
-                    {
-                        **spec.model_dump(by_alias=True, mode="json"),
-                        "tuning": {**spec.tuning.model_dump(mode="json"), "warm_start": True},
-                    }
-                )
-                next_day = publish_snapshot(root, warm, size["rows"], size["features"], NEXT_DS)
-                results["retune-warm"] = run_retune(spark, args.mysql_url, root, warm, NEXT_DS)
-                results["seed-approach-next-day"] = run_seed_approach(
-                    spark, args.mysql_url, next_day, warm
-                )
-            for system, other in PAIRS:
-                if system not in results:
-                    continue
-                figures = dict(results[system])
-                curve = figures.pop("curve")
-                figures["time_to_other_best_s"] = time_to_reach(curve, results[other]["best_value"])
-                row = {"system": system, "seed": seed, **figures}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-            for line in bookkeeping(args.mysql_url, layout, spec, size["bookkeeping_trials"]):
-                row = {**line, "seed": seed}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+            for line in fidelity_check(layout, spec, settings):
+                print(json.dumps(line), flush=True)
     finally:
         spark.stop()
     print(json.dumps({"summary": summarize(rows)}), flush=True)
 
 
+def run_seed(
+    spark: Any,
+    url: str,
+    root: Path,
+    size: dict[str, Any],
+    seed: int,
+    systems: list[str],
+    bookkeeping_too: bool,
+) -> list[dict[str, Any]]:
+    """Every system of one seed, day 1 then day 2; one line each (printed as it ends)."""
+    tag = uuid.uuid4().hex[:8]
+    # Which system runs first alternates with the seed, so none always meets a warmer machine.
+    step = 1 if seed % 2 == 0 else -1
+    results: dict[str, dict[str, Any]] = {}
+    layouts: dict[int, Layout] = {}
+    for day, ds in ((1, DS), (2, NEXT_DS)):
+        order = [key for key in systems if key.endswith(f"@{day}")][::step]
+        for key in order:
+            name, _ = key.split("@")
+            if name == "seed-approach":
+                if day not in layouts:
+                    layouts[day] = publish_snapshot(
+                        root,
+                        bench_spec(size, seed, f"bench_{tag}_s"),
+                        size["rows"],
+                        size["features"],
+                        ds,
+                    )
+                spec = bench_spec(size, seed, layouts[day].pipeline)
+                results[key] = run_seed_approach(spark, url, layouts[day], spec)
+                continue
+            pipeline = f"bench_{tag}_" + ("r" if name == "retune" else name.replace("-", "_"))
+            spec = bench_spec(size, seed, pipeline, **copy.deepcopy(RETUNE_SYSTEMS[(name, day)]))
+            layout = publish_snapshot(root, spec, size["rows"], size["features"], ds)
+            layouts.setdefault(day, layout)
+            results[key] = run_retune(spark, url, root, spec, ds)
+    lines = []
+    for key, figures in results.items():
+        system, day_text = key.split("@")
+        figures = dict(figures)
+        curve = figures.pop("curve")
+        other = results.get(f"seed-approach@{day_text}")
+        target = other["best_value"] if other else None
+        figures["time_to_other_best_s"] = time_to_reach(curve, target)
+        line = {"system": system, "day": int(day_text), "seed": seed, **figures}
+        lines.append(line)
+        print(json.dumps(line), flush=True)
+    if bookkeeping_too and layouts:
+        spec = bench_spec(size, seed)
+        for line in bookkeeping(
+            url, layouts[1 if 1 in layouts else 2], spec, size["bookkeeping_trials"]
+        ):
+            line = {**line, "seed": seed}
+            lines.append(line)
+            print(json.dumps(line), flush=True)
+    return lines
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over seeds per system, and the issue's targets computed from them."""
-    systems = [system for system, _ in PAIRS if any(r.get("system") == system for r in rows)]
+    """Medians (and the spread) over seeds per system and day, and the issue's targets."""
+    runs = [r for r in rows if "day" in r]
 
-    def median(system: str, key: str) -> float | None:
-        values = [r[key] for r in rows if r.get("system") == system and r.get(key) is not None]
-        return round(statistics.median(values), 3) if values else None
+    def values(system: str, day: int, key: str) -> list[Any]:
+        return [r.get(key) for r in runs if r["system"] == system and r["day"] == day]
 
-    def reach_ratios(system: str, other: str) -> list[float | None]:
-        """Per seed: when ``system`` reached ``other``'s final best, over ``other``'s wall."""
-        ratios = []
-        for row in (r for r in rows if r.get("system") == system):
-            (theirs,) = [r for r in rows if r.get("system") == other and r["seed"] == row["seed"]]
-            reach = row["time_to_other_best_s"]
-            ratios.append(None if reach is None else round(reach / theirs["wall_s"], 3))
-        return ratios
+    def median(system: str, day: int, key: str) -> float | None:
+        found = [v for v in values(system, day, key) if v is not None]
+        return round(statistics.median(found), 4) if found else None
 
-    def median_ratio(ratios: list[float | None]) -> float | None:
-        """Median, counting "never reached" as infinitely late."""
-        if not ratios:
+    def median_reach(system: str, day: int) -> float | None:
+        """Median time to the seed approach's best, "never" counted as infinitely late."""
+        found = values(system, day, "time_to_other_best_s")
+        if not found:
             return None
-        value = statistics.median(float("inf") if r is None else r for r in ratios)
-        return None if value == float("inf") else round(value, 3)
+        value = statistics.median(float("inf") if v is None else v for v in found)
+        return None if value == float("inf") else round(value, 2)
 
-    keys = (
-        "wall_s",
-        "fit_s",
-        "efficiency",
-        "best_value",
-        "distinct_params",
-        "time_to_other_best_s",
-    )
-    summary: dict[str, Any] = {system: {k: median(system, k) for k in keys} for system in systems}
-    cold = reach_ratios("retune", "seed-approach")
-    warm = reach_ratios("retune-warm", "seed-approach-next-day")
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or not b else round(a / b, 3)
+
+    summary: dict[str, Any] = {}
+    for system, day in sorted({(r["system"], r["day"]) for r in runs}, key=lambda k: (k[1], k[0])):
+        best = [v for v in values(system, day, "best_value") if v is not None]
+        summary[system_key(system, day)] = {
+            **{
+                key: median(system, day, key)
+                for key in ("wall_s", "fit_s", "efficiency", "best_value", "distinct_params")
+            },
+            "best_value_spread": [min(best), max(best)] if best else None,
+            "time_to_seed_best_s": median_reach(system, day),
+            "reached_seed_best": sum(
+                v is not None for v in values(system, day, "time_to_other_best_s")
+            ),
+            "seeds": len(values(system, day, "wall_s")),
+        }
+
+    def ttq(system: str, day: int) -> float | None:
+        return ratio(median_reach(system, day), median("seed-approach", day, "wall_s"))
+
+    def best_ratio(system: str, day: int, other: str = "seed-approach") -> float | None:
+        return ratio(median(system, day, "best_value"), median(other, day, "best_value"))
+
     summary["targets"] = {
-        "retune_efficiency": median("retune", "efficiency"),
-        "retune_reach_over_seed_wall": median_ratio(cold),
-        "retune_reach_over_seed_wall_per_seed": cold,
-        "retune_warm_reach_over_seed_wall": median_ratio(warm),
-        "retune_warm_reach_over_seed_wall_per_seed": warm,
-        "bookkeeping_ratio": median("retune-bookkeeping", "ratio_to_bare"),
+        "ttq_cold_ratio": ttq("retune", 1),
+        "ttq_warm_ratio": ttq("retune", 2),
+        "best_cold_ratio": best_ratio("retune", 1),
+        "best_warm_ratio": best_ratio("retune", 2),
+        "efficiency": median("retune", 1, "efficiency"),
     }
+    summary["levers"] = {
+        "ttq_rows_ratio": ttq("retune-rows", 1),
+        "best_rows_ratio": best_ratio("retune-rows", 1),
+        "ttq_rows_warm_ratio": ttq("retune-rows", 2),
+        "best_rows_warm_ratio": best_ratio("retune-rows", 2),
+        "ttq_1x2threads_ratio": ttq("retune-1x2threads", 1),
+        "best_1x2threads_ratio": best_ratio("retune-1x2threads", 1),
+        "ttq_day2_cold_ratio": ttq("retune-cold", 2),
+        "best_warm_over_day2_cold": best_ratio("retune", 2, "retune-cold"),
+        "wall_warm_over_day2_cold": ratio(
+            median("retune", 2, "wall_s"), median("retune-cold", 2, "wall_s")
+        ),
+    }
+    bookkeeping_ratios = [r["ratio_to_bare"] for r in rows if "ratio_to_bare" in r]
+    if bookkeeping_ratios:
+        summary["bookkeeping_ratio"] = statistics.median(bookkeeping_ratios)
     return summary
 
 

@@ -122,7 +122,7 @@ def export_best(
     rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}
-    memory = plan_memory(snapshot.manifest, spec)
+    memory = plan_memory(snapshot.manifest, spec, row_samples=False)
     booster = retrain(snapshot, spec, params, rounds, memory, ("train",))
     pred = predict_valid(booster, snapshot, rounds)
     metrics = standard_scores(spec.task, spec.metric, to_numpy(snapshot.y_valid), pred)

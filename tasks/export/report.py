@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import PLOTS_DIR, REPORT_FILE
-from tasks.tuning import budget_counts, trial_record
+from tasks.tuning import budget_counts, counted_trials, trial_record
 
 if TYPE_CHECKING:
     import optuna
@@ -91,6 +91,39 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     counts = budget_counts(study.get_trials(deepcopy=False))
     names = {"complete": "complete", "pruned": "pruned", "fail": "failed", "retried": "retried"}
     return {label: counts.get(key, 0) for key, label in names.items()}
+
+
+def rung_table(study: optuna.Study) -> dict[str, str]:
+    """Row-sample fidelity: per rung, how many trials trained on it and how many stopped
+    there (pruned); empty when no trial trained on a row sample."""
+    from optuna.trial import TrialState
+
+    rungs: dict[float, dict[str, int]] = {}
+    full = 0
+    for trial in budget_trials(study):
+        record = trial_record(trial)
+        for index, rung in enumerate(record.get("rungs") or []):
+            entry = rungs.setdefault(
+                float(rung["fraction"]), {"rows": rung["rows"], "trained": 0, "pruned": 0}
+            )
+            entry["trained"] += 1
+            last = index == len(record["rungs"]) - 1
+            entry["pruned"] += last and trial.state == TrialState.PRUNED
+        full += "rungs" in record and trial.state == TrialState.COMPLETE
+    if not rungs:
+        return {}
+    table = {
+        f"{fraction:.3g} of the train rows ({entry['rows']:,} rows)": (
+            f"{entry['trained']} trained, {entry['pruned']} stopped here"
+        )
+        for fraction, entry in sorted(rungs.items())
+    }
+    table["all rows"] = f"{full} trained to the end"
+    return table
+
+
+def budget_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return counted_trials(study.get_trials(deepcopy=False))
 
 
 def _table(rows: dict[str, Any]) -> str:
@@ -177,6 +210,8 @@ def write_report(
         "device": card["device"],
         "trained on": card.get("trained_on", "train"),
     }
+    rungs = rung_table(study)
+    rungs_html = f"<h3>Row-sample rungs</h3>{_table(rungs)}" if rungs else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Retune report: {html.escape(card["pipeline"])} ds={html.escape(card["ds"])}</title>
@@ -185,7 +220,7 @@ th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><
 <h1>Retune: {html.escape(card["pipeline"])}, ds={html.escape(card["ds"])}</h1>
 <section><h2>Model</h2>{_table(summary)}</section>
 <section><h2>Champion</h2>{_table(champion)}</section>
-<section><h2>Trials</h2>{_table(state_counts(study))}</section>
+<section><h2>Trials</h2>{_table(state_counts(study))}{rungs_html}</section>
 <section><h2>Validation</h2>{_table(validation)}{docs_link}</section>
 <section><h2>Stage timings</h2>{stage_table(stages or [])}</section>
 {"".join(parts)}

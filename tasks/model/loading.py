@@ -112,6 +112,22 @@ def release_freed_memory() -> None:
         trim(0)
 
 
+def row_uniforms(start: int, count: int, seed: int) -> Any:
+    """A number in [0, 1) for each row ``start .. start + count - 1`` of a split, from its
+    position and ``seed`` alone (splitmix64): the same rows fall in a row sample whatever
+    the batch size, the worker or the day's retry, and a sample of fraction ``f`` (the rows
+    below ``f``) holds every smaller one."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        z = np.arange(start, start + count, dtype=np.uint64) + np.uint64(seed)
+        z = z * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def split_batches(
     split_dirs: Sequence[Path],
     plan: FeaturePlan,
@@ -119,9 +135,14 @@ def split_batches(
     batch_rows: int,
     engine: str = "pandas",
     cache_prefix: str | None = None,
+    sample: tuple[float, int] | None = None,
 ) -> Any:
-    """XGBoost's data iterator over one or more splits of a snapshot, encoded by ``plan``."""
-    return _split_batches_class()(split_dirs, plan, target, batch_rows, engine, cache_prefix)
+    """XGBoost's data iterator over one or more splits of a snapshot, encoded by ``plan``;
+    with ``sample`` (fraction, seed) only the rows of that row sample (see
+    :func:`row_uniforms`)."""
+    return _split_batches_class()(
+        split_dirs, plan, target, batch_rows, engine, cache_prefix, sample
+    )
 
 
 @cache
@@ -140,6 +161,7 @@ def _split_batches_class() -> type:
             batch_rows: int,
             engine: str = "pandas",
             cache_prefix: str | None = None,
+            sample: tuple[float, int] | None = None,
         ) -> None:
             self.files = [f for d in split_dirs for f in split_files(Path(d))]
             if not self.files:
@@ -148,7 +170,8 @@ def _split_batches_class() -> type:
             self.target = target
             self.batch_rows = batch_rows
             self.engine = engine
-            self.rows = 0
+            self.sample = sample
+            self.rows = 0  # rows read, before any sample
             self._batches: Iterator[Any] | None = None
             super().__init__(cache_prefix=cache_prefix, release_data=True)
 
@@ -165,9 +188,19 @@ def _split_batches_class() -> type:
                 return False
             if len(batch) == 0:
                 return self.next(input_data)
-            self.rows += len(batch)
+            start, self.rows = self.rows, self.rows + len(batch)
             data, label = encoded_batch(self.plan, batch, self.target, self.engine)
             del batch
+            if self.sample is not None:
+                fraction, seed = self.sample
+                keep = row_uniforms(start, len(label), seed) < fraction
+                if type(data).__module__.startswith("cupy"):
+                    import cupy
+
+                    keep = cupy.asarray(keep)
+                data, label = data[keep], label[keep]
+                if len(label) == 0:
+                    return self.next(input_data)
             input_data(
                 data=data,
                 label=label,
@@ -204,9 +237,20 @@ class Matrices:
     mode: str = IN_MEMORY
     cache_dir: Path | None = None
     rows: dict[str, int] = field(default_factory=dict)
+    # Matrices of nested row samples of the train split (fraction -> matrices): the
+    # sample quantised with the train matrix's cuts, and a valid matrix of its own
+    # (XGBoost evaluates a QuantileDMatrix only with the one it was built against).
+    samples: dict[float, Matrices] = field(default_factory=dict)
+
+    def sample(self, fraction: float) -> Matrices:
+        """The matrices of the row sample ``fraction``."""
+        return self.samples[fraction]
 
     def close(self) -> None:
         self.train = self.valid = None  # type: ignore[assignment]
+        for sample in self.samples.values():
+            sample.close()
+        self.samples = {}
         if self.cache_dir is not None:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
             self.cache_dir = None
@@ -229,12 +273,15 @@ def build_split_matrices(
     engine: str = "pandas",
     cache_root: str | None = None,
     nthread: int | None = None,
+    sample_fractions: Sequence[float] = (),
+    sample_seed: int = 0,
 ) -> Matrices:
     """Train and valid matrices of a snapshot, built batch by batch from its files.
 
     ``train_splits`` names the splits the model trains on (``("train", "valid")`` for a
     final model on everything); the valid matrix is always the valid split, quantised
-    with the train matrix's cuts.
+    with the train matrix's cuts. ``sample_fractions`` adds a train matrix for each of
+    those nested row samples (seeded by ``sample_seed``), with the same cuts.
     """
     import xgboost as xgb
 
@@ -247,10 +294,12 @@ def build_split_matrices(
     try:
         rows = page_rows(batch_rows, len(plan.features), mode)
 
-        def batches(splits: Sequence[str], name: str) -> Any:
+        def batches(
+            splits: Sequence[str], name: str, sample: tuple[float, int] | None = None
+        ) -> Any:
             prefix = str(cache_dir / name) if cache_dir is not None else None
             dirs = [split_dir(split) for split in splits]
-            return split_batches(dirs, plan, target, rows, engine, prefix)
+            return split_batches(dirs, plan, target, rows, engine, prefix, sample)
 
         train_it, valid_it = batches(train_splits, "train"), batches(["valid"], "valid")
         if mode == EXTERNAL_MEMORY:
@@ -265,10 +314,33 @@ def build_split_matrices(
             valid = xgb.QuantileDMatrix(
                 valid_it, ref=train, enable_categorical=categorical, nthread=nthread
             )
+        matrix_class = xgb.ExtMemQuantileDMatrix if mode == EXTERNAL_MEMORY else xgb.QuantileDMatrix
+        samples: dict[float, Matrices] = {}
+        for fraction in sample_fractions:
+            name = f"train-{fraction:.6f}"
+            sample = matrix_class(
+                batches(train_splits, name, (fraction, sample_seed)),
+                ref=train,
+                enable_categorical=categorical,
+                nthread=nthread,
+            )
+            sample_valid = matrix_class(
+                batches(["valid"], f"valid-{fraction:.6f}"),
+                ref=sample,
+                enable_categorical=categorical,
+                nthread=nthread,
+            )
+            rows_of = {"train": sample.num_row(), "valid": sample_valid.num_row()}
+            samples[fraction] = Matrices(sample, sample_valid, mode, None, rows_of)
     except BaseException:
         if cache_dir is not None:
             shutil.rmtree(cache_dir, ignore_errors=True)
         raise
     return Matrices(
-        train, valid, mode, cache_dir, {"train": train.num_row(), "valid": valid.num_row()}
+        train,
+        valid,
+        mode,
+        cache_dir,
+        {"train": train.num_row(), "valid": valid.num_row()},
+        samples,
     )

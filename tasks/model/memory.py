@@ -87,8 +87,12 @@ def gib(value: int) -> str:
     return f"{value / GIB:.2f} GiB"
 
 
-def plan_memory(manifest: dict[str, Any], spec: PipelineSpec) -> MemoryPlan:
-    """The mode and memory of a worker training on the snapshot of ``manifest``.
+def plan_memory(
+    manifest: dict[str, Any], spec: PipelineSpec, row_samples: bool = True
+) -> MemoryPlan:
+    """The mode and memory of a worker training on the snapshot of ``manifest``; with
+    ``row_samples`` (a tuning worker) also the train matrices of the fidelity rungs'
+    row samples (:meth:`tasks.core.FidelitySpec.fractions`).
 
     Raises :class:`SnapshotTooLarge` (with the figures) when the snapshot does not fit
     the largest worker allowed in the mode the spec permits.
@@ -102,7 +106,11 @@ def plan_memory(manifest: dict[str, Any], spec: PipelineSpec) -> MemoryPlan:
     in_rows = page_rows(resources.batch_rows, features, IN_MEMORY)
     ext_rows = page_rows(resources.batch_rows, features, EXTERNAL_MEMORY)
     row_state = rows * ROW_STATE_BYTES * classes
-    matrix_bytes = rows * features * IN_MEMORY_BYTES_PER_VALUE
+    train_rows = int((manifest.get("rows") or {}).get("train", rows))
+    # Each rung's row sample, and a valid matrix of its own beside it.
+    fractions = spec.tuning.fidelity.fractions(train_rows) if row_samples else ()
+    sampled = sum(fractions) * train_rows + len(fractions) * (rows - train_rows)
+    matrix_bytes = int((rows + sampled) * features * IN_MEMORY_BYTES_PER_VALUE)
     in_memory = WORKER_BASE_BYTES + matrix_bytes + row_state + min(in_rows, rows) * batch_row_bytes
     if resources.worker_memory_gb is not None:
         budget, budget_from = int(resources.worker_memory_gb * GIB), "resources.worker_memory_gb"

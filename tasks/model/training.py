@@ -41,9 +41,12 @@ def build_matrices(
     batch_rows: int | None = None,
     cache_root: str | None = None,
     nthread: int | None = None,
+    sample_fractions: Sequence[float] = (),
+    sample_seed: int = 0,
 ) -> Matrices:
     """The snapshot's train and valid matrices, built batch by batch from its files
-    (``mode``: ``in_memory`` or ``external_memory``, see :mod:`tasks.model.loading`)."""
+    (``mode``: ``in_memory`` or ``external_memory``, see :mod:`tasks.model.loading`),
+    with a train matrix for each nested row sample of ``sample_fractions``."""
     return build_split_matrices(
         snapshot.split_dir,
         snapshot.plan,
@@ -54,6 +57,8 @@ def build_matrices(
         engine=snapshot.engine,
         cache_root=cache_root,
         nthread=nthread,
+        sample_fractions=sample_fractions,
+        sample_seed=sample_seed,
     )
 
 

@@ -64,6 +64,8 @@ class LoadedData:
             batch_rows=memory.batch_rows,
             cache_root=self.spec.resources.external_memory_dir,
             nthread=self.spec.tuning.nthread,
+            sample_fractions=self.spec.tuning.fidelity.fractions(snapshot.rows["train"]),
+            sample_seed=self.spec.tuning.seed,
         )
         key = segment or ""
         self.reads[key] = self.reads.get(key, 0) + 1

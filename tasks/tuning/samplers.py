@@ -107,14 +107,31 @@ class WindowedSampler(optuna.samplers.BaseSampler):
         self.base.reseed_rng()
 
 
-def build_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
+def warm_startup_trials(tuning: TuningSpec, warm: int) -> int:
+    """Start-up trials of a study whose first ``warm`` trials are yesterday's best: the
+    model starts once those and one random trial per parallel worker have finished, not
+    after a whole cold start-up phase (never more than the cold one)."""
+    cold = (
+        tuning.sampler.n_startup_trials
+        if tuning.sampler.n_startup_trials is not None
+        else startup_trials(tuning.n_trials, tuning.parallelism)
+    )
+    return min(cold, warm + tuning.parallelism)
+
+
+def build_sampler(
+    tuning: TuningSpec, seed: int, n_startup: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The spec's sampler; ``n_startup`` overrides its start-up trials (a warm study's)."""
     spec = tuning.sampler
     if spec.type == "random":  # reads no trial
         return optuna.samplers.RandomSampler(seed=seed)
-    return WindowedSampler(model_sampler(tuning, seed), spec.history)
+    return WindowedSampler(model_sampler(tuning, seed, n_startup), spec.history)
 
 
-def model_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
+def model_sampler(
+    tuning: TuningSpec, seed: int, n_startup: int | None = None
+) -> optuna.samplers.BaseSampler:
     """The spec's model-based sampler (TPE or GP), before the window."""
     import warnings
 
@@ -122,11 +139,12 @@ def model_sampler(tuning: TuningSpec, seed: int) -> optuna.samplers.BaseSampler:
 
     spec = tuning.sampler
     check_sampler_available(spec)
-    n_startup = (
-        spec.n_startup_trials
-        if spec.n_startup_trials is not None
-        else startup_trials(tuning.n_trials, tuning.parallelism)
-    )
+    if n_startup is None:
+        n_startup = (
+            spec.n_startup_trials
+            if spec.n_startup_trials is not None
+            else startup_trials(tuning.n_trials, tuning.parallelism)
+        )
     if spec.type == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
     warnings.filterwarnings("ignore", message=".*``group``.*", category=ExperimentalWarning)
@@ -164,8 +182,14 @@ def pruning_callback(
     return EveryKRounds(trial, observation_key)
 
 
-def build_pruner(spec: PrunerSpec, num_boost_round: int) -> optuna.pruners.BasePruner:
-    """The pruner the XGBoost callback reports to; one step is one boosting round."""
+def build_pruner(
+    spec: PrunerSpec, num_boost_round: int, warm: int = 0
+) -> optuna.pruners.BasePruner:
+    """The pruner the XGBoost callback reports to; one step is one boosting round.
+
+    ``warm``: the study's first trials that are yesterday's best; the median pruner waits
+    for as many of today's own trials besides them (yesterday's best would set the bar
+    from the start and prune most new trials: measured in bench/tuning.py)."""
     if spec.type == "none":
         return optuna.pruners.NopPruner()
     if spec.type == "successive_halving":
@@ -180,5 +204,5 @@ def build_pruner(spec: PrunerSpec, num_boost_round: int) -> optuna.pruners.BaseP
         )
     warmup = spec.n_warmup_steps if spec.n_warmup_steps is not None else num_boost_round // 2
     return optuna.pruners.MedianPruner(
-        n_startup_trials=spec.n_startup_trials, n_warmup_steps=warmup
+        n_startup_trials=spec.n_startup_trials + warm, n_warmup_steps=warmup
     )

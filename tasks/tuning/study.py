@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tasks.tuning.deadline import Deadline, iso
+from tasks.tuning.samplers import warm_startup_trials
 from tasks.tuning.storage import beat, retried_numbers, trial_counts, waiting_trial_ids
 from tasks.tuning.warm_start import warm_start_trials
 
@@ -35,6 +36,8 @@ BUDGET_ATTR = "retune_budget"
 # attempt, host, fit_seconds, best_rounds, fail_reason): one write, not one per field.
 RECORD_ATTR = "retune"
 PARENT_ATTR = "retune_parent_study"
+# How a warm study uses its parent: trials enqueued, the sampler's start-up trials.
+WARM_POLICY_ATTR = "retune_warm_start"
 SEGMENT_ATTR = "retune_segment"
 # Waiting trials a claim looks at: more than the workers that may race for them.
 CANDIDATES = 32
@@ -123,6 +126,12 @@ def create_study(
     attrs: dict[str, Any] = {BUDGET_ATTR: budget, **deadline.as_attrs()}
     if parent is not None:
         attrs[PARENT_ATTR] = parent
+        attrs[WARM_POLICY_ATTR] = {
+            "policy": "top_k_first",
+            "enqueued": len(warm),
+            "sampler_startup_trials": warm_startup_trials(tuning, len(warm)),
+            "pruner_waits_for_own_trials": tuning.fidelity.type == "rounds",
+        }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     if segment is not None:

@@ -33,6 +33,7 @@ from tasks.model import (
 )
 from tasks.tuning.checkpoints import TrialCheckpoints, chain_start
 from tasks.tuning.deadline import Deadline, DeadlineReached
+from tasks.tuning.fidelity import run_rungs, rung_pruner
 from tasks.tuning.loaded_data import LoadedData
 from tasks.tuning.samplers import (
     WindowedSampler,
@@ -52,7 +53,13 @@ from tasks.tuning.storage import (
     trial_id_of,
     write_held_params,
 )
-from tasks.tuning.study import BUDGET_ATTR, RECORD_ATTR, StudiesClaimer, parallel_cap
+from tasks.tuning.study import (
+    BUDGET_ATTR,
+    RECORD_ATTR,
+    WARM_POLICY_ATTR,
+    StudiesClaimer,
+    parallel_cap,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -146,7 +153,8 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     record = dict(worker.identity_record)
     guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
     callbacks: list[Any] = [worker.stop_at_deadline]
-    if tuning.pruner.type != "none":
+    by_rows = tuning.fidelity.type == "rows"
+    if not by_rows and tuning.pruner.type != "none":
         callbacks.append(
             pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
         )
@@ -171,8 +179,23 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     state, value, reason, rounds = TrialState.FAIL, None, None, None
     record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
     started = time.perf_counter()
+    rungs: list[dict[str, Any]] = []
+
+    def fit_rung(sample: Matrices) -> float:
+        return worker.train(
+            {**worker.fixed_params, **params, "seed": seed},
+            sample,
+            tuning.num_boost_round,
+            tuning.early_stopping_rounds,
+            [worker.stop_at_deadline],
+        )[1]
+
     with heartbeat(worker.storage, trial_id, tuning.heartbeat_seconds):
         try:
+            if by_rows and resume is None:
+                # A retry resuming from a checkpoint passed its rungs before (the
+                # checkpoints are of the all-rows fit).
+                run_rungs(trial, tuning.fidelity, worker.matrices, fit_rung, rungs)
             booster, value = worker.train(
                 {**worker.fixed_params, **params, "seed": seed},
                 worker.matrices,
@@ -193,6 +216,10 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
         state, reason = TrialState.FAIL, f"objective returned {value}"
 
     record["fit_seconds"] = round(time.perf_counter() - started, 4)
+    if by_rows:
+        # The rung reached: 0 for the smallest sample; len(rungs) means all rows.
+        record["rung"] = len(rungs) - (state == TrialState.PRUNED)
+        record["rungs"] = rungs
     if rounds is not None:
         record["best_rounds"] = rounds
     if reason is not None:
@@ -344,13 +371,16 @@ def open_studies(
     tuning = spec.tuning
     works: dict[int, StudyWork] = {}
     for name, segment in studies.items():
-        study = guard.call(
-            "load the study",
-            optuna.load_study,
-            study_name=name,
-            storage=storage,
-            sampler=build_sampler(tuning, study_seed(identity.seed, segment)),
-            pruner=build_pruner(tuning.pruner, tuning.num_boost_round),
+        study = guard.call("load the study", optuna.load_study, study_name=name, storage=storage)
+        warm = study.user_attrs.get(WARM_POLICY_ATTR) or {}
+        study.sampler = build_sampler(
+            tuning, study_seed(identity.seed, segment), warm.get("sampler_startup_trials")
+        )
+        # By rows, the rungs' pruner is set once the worker knows the data's rungs.
+        study.pruner = (
+            build_pruner(tuning.pruner, tuning.num_boost_round, int(warm.get("enqueued", 0)))
+            if tuning.fidelity.type == "rounds"
+            else optuna.pruners.NopPruner()
         )
         study_id = guard.call("find the study", storage.get_study_id_from_name, name)
         works[study_id] = StudyWork(name, segment, study, study_id, Deadline.of(study))
@@ -374,6 +404,9 @@ def work_context(
     record = {**identity.trial_attrs(), "matrix": loaded.matrices.mode}
     if work.segment is not None:
         record["segment"] = work.segment
+    if spec.tuning.fidelity.type == "rows":
+        fractions = tuple(sorted(loaded.matrices.samples))
+        work.study.pruner = rung_pruner(spec.tuning.fidelity, fractions)
     work.context = WorkerContext(
         storage=storage,
         study=work.study,
