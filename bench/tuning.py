@@ -1,20 +1,30 @@
-"""Tuning benchmark: Retune's tune stage against the NVIDIA joblib-spark approach.
+"""Tuning benchmark: time to a good model, Retune's tune stage against the NVIDIA
+joblib-spark approach, on a first day and on a second, drifted day.
 
-Both run in one invocation, on the same generated snapshot, the same search space,
-the same MySQL and the same local Spark (W Spark tasks, one XGBoost thread each):
+Every system runs in one invocation, per seed, in a shuffled order, on the same generated
+snapshots (day 2 is a new sample of the same process, drifted: one of its six terms
+has the weight 1.0 instead of 1.3), the same search space, the same MySQL and the same local Spark (W Spark tasks,
+one XGBoost thread each):
 
-- ``retune``: the tune stage (``tasks.tuning.run_tune``): a global budget claimed trial by
-  trial, a seed per worker, TPE with constant liar, median pruning.
+- ``retune``: the tune stage as shipped (``tasks.tuning.run_tune``): a global budget
+  claimed trial by trial, a seed per worker, TPE with constant liar, median pruning on
+  boosting rounds (``fidelity: rounds``); on day 2 warm-started from its day-1 study.
+- ``retune-rows``: the same with ``fidelity: rows`` (successive halving on nested row
+  samples); on day 2 warm-started from its own day-1 study.
+- ``retune-1x2threads``: one trial at a time with 2 XGBoost threads (day 1).
+- ``retune-cold``: day 2 without warm start.
 - ``seed-approach``: a faithful re-expression of the NVIDIA example: every Spark task
   loads the data once, builds its DMatrix once, then runs ``study.optimize`` on its
   static share ``n_trials / W`` with ``TPESampler(seed=seed)``, the same seed on every
   worker, ask/tell through the same MySQL.
 
-It also measures per-trial bookkeeping with an objective that does nothing: Retune's
-worker loop against bare ``study.optimize``, both on MySQL.
+It also measures per-trial bookkeeping with an objective that does nothing (Retune's
+worker loop against bare ``study.optimize``, both on MySQL), and the fidelity check: the
+rank correlation of random settings between each row sample and all rows, and the
+sample's training time against the all-rows time.
 
-Prints one JSON object per line: one per system and seed, then the bookkeeping lines,
-then a summary with medians over the seeds.
+Prints one JSON object per line: one per system, day and seed, the bookkeeping lines,
+the fidelity check, then a summary with medians over the seeds.
 
     python -m bench.tuning --mysql-url mysql+pymysql://user:pw@127.0.0.1/db [--quick]
 """
@@ -466,11 +476,15 @@ def main(argv: list[str] | None = None) -> None:
         if f"{name}@2" in systems and f"{name}@1" not in systems:
             parser.error(f"{name}@2 warm-starts from {name}@1: run both")
     root = args.root or Path(tempfile.mkdtemp(prefix="retune-bench-"))
+    settings = size["fidelity_settings"]
+    if args.fidelity_settings is not None:
+        settings = args.fidelity_settings
     print(
         json.dumps(
             {
                 "config": {
                     **size,
+                    "fidelity_settings": settings,
                     "seeds": seeds,
                     "systems": systems,
                     "storage": mask_url(args.mysql_url),
@@ -497,9 +511,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for index, seed in enumerate(seeds):
             rows.extend(run_seed(spark, args.mysql_url, root, size, seed, systems, index == 0))
-        settings = size["fidelity_settings"]
-        if args.fidelity_settings is not None:
-            settings = args.fidelity_settings
         if settings:
             spec = bench_spec(size, seeds[0], None, fidelity={"type": "rows"})
             layout = publish_snapshot(root, spec, size["rows"], size["features"])

@@ -204,3 +204,57 @@ def test_a_day_over_the_memory_budget_trains_in_external_memory_and_exports(
 
 def with_resources(spec: Any, **resources: Any) -> Any:
     return parse_spec({**spec.model_dump(by_alias=True, mode="json"), "resources": resources})
+
+
+def test_row_sample_fidelity_tunes_and_exports_a_real_day(
+    day: tuple[Any, Layout, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Rows mode on the real day (about 770 train rows): with ``min_rows`` 100 the 1/9
+    sample is too small, so trials train on a third of the rows first, and only those
+    that rank in the best third there go on to all rows; export retrains one of those."""
+    spec, layout, _ = day
+    rows_spec = parse_spec(
+        {
+            **spec.model_dump(by_alias=True, mode="json"),
+            "tuning": {
+                **spec.tuning.model_dump(mode="json"),
+                "fidelity": {"type": "rows", "min_rows": 100},
+            },
+        }
+    )
+    snapshot = load_snapshot(layout.dataset_dir, rows_spec)
+    train_rows = snapshot.rows["train"]
+    assert rows_spec.tuning.fidelity.fractions(train_rows) == (1 / 3,)
+
+    storage = open_storage(journal_url(journal_path(tmp_path)))
+    create_study(storage, rows_spec, DS)
+    identity = WorkerIdentity(0, 0, 1, 11, "cpu")
+    name = study_name(rows_spec.name, DS)
+    run_worker(storage, name, rows_spec, str(layout.dataset_dir), identity)
+    study = optuna.load_study(study_name=name, storage=storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(complete) + len(pruned) == rows_spec.tuning.n_trials
+    assert complete and pruned
+    records = [t.user_attrs["retune"] for t in study.trials]
+    sample_rows = {rung["rows"] for record in records for rung in record["rungs"]}
+    assert len(sample_rows) == 1  # every trial ranked on the same rows
+    assert 0.25 * train_rows < sample_rows.pop() < 0.42 * train_rows
+    assert {t.user_attrs["retune"]["rung"] for t in complete} == {1}
+    assert {t.user_attrs["retune"]["rung"] for t in pruned} == {0}
+    for trial in pruned:  # stopped at the rung's step, with the sample's value
+        (rung,) = trial.user_attrs["retune"]["rungs"]
+        assert trial.intermediate_values == {3: pytest.approx(rung["value"])}
+
+    export_root = tmp_path / "export"
+    shutil.copytree(layout.dataset_dir, Layout(export_root, rows_spec.name, DS).dataset_dir)
+    exported = Layout(export_root, rows_spec.name, DS)
+    summary = export_best(rows_spec, exported, storage, "journal")
+    assert summary["trial_number"] in {t.number for t in complete}
+    report = exported.report_file.read_text()
+    assert "Row-sample rungs" in report and f"{len(complete)} trained to the end" in report
+    card = json.loads(exported.card_file.read_text())
+    model = load_model(exported.model_dir)
+    x_valid, _ = snapshot.read_split("valid")
+    predictions = predict_encoded(model.booster, x_valid, model.plan, card["num_boost_round"])
+    assert len(predictions) == snapshot.rows["valid"] and np.isfinite(predictions).all()
