@@ -3,8 +3,8 @@ joblib-spark approach, on a first day and on a second, drifted day.
 
 Every system runs in one invocation, per seed, in a shuffled order, on the same generated
 snapshots (day 2 is a new sample of the same process, drifted: one of its six terms
-has the weight 1.0 instead of 1.3), the same search space, the same MySQL and the same local Spark (W Spark tasks,
-one XGBoost thread each):
+has the weight 1.0 instead of 1.3), the same search space, the same MySQL and the same
+local Spark (W Spark tasks, one XGBoost thread each):
 
 - ``retune``: the tune stage as shipped (``tasks.tuning.run_tune``): a global budget
   claimed trial by trial, a seed per worker, TPE with constant liar, median pruning on
