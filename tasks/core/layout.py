@@ -64,6 +64,9 @@ SEGMENTS_REPORT = "segments.html"
 CHAMPION_FILE = "champion.json"
 CHAMPIONS_DIR = "champions"
 CHAMPION_LOCK = ".champion.lock"
+# models/<p>/: one JSON line per export across days, and the page that charts them
+HISTORY_FILE = "history.jsonl"
+PIPELINE_INDEX = "index.html"
 # scores/<p>/ds=<ds>/: a model's predictions for the day's rows
 SCORED_ROWS = "predictions"
 SCORES_SUMMARY = "summary.json"
@@ -258,6 +261,16 @@ class Layout:
     @property
     def champion_lock_file(self) -> Path:
         return self.pipeline_models_dir / CHAMPION_LOCK
+
+    @property
+    def history_file(self) -> Path:
+        """The pipeline's runs across days, one JSON line per export (global layout)."""
+        return pipeline_dir(self.root, MODELS, self.pipeline) / HISTORY_FILE
+
+    @property
+    def pipeline_index_file(self) -> Path:
+        """The pipeline's page: its history charted, with a link to each day's report."""
+        return pipeline_dir(self.root, MODELS, self.pipeline) / PIPELINE_INDEX
 
     @property
     def champions_dir(self) -> Path:

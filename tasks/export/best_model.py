@@ -23,8 +23,9 @@ from tasks.core import (
     spec_sha256,
 )
 from tasks.export.champion import champion_lock, decide, promote, read_champion
+from tasks.export.history import history_entry, record_run, report_history
 from tasks.export.mlflow_log import check_mlflow, log_export
-from tasks.export.report import write_report
+from tasks.export.report import state_counts, write_report
 from tasks.model import (
     MemoryPlan,
     Snapshot,
@@ -104,11 +105,13 @@ def export_best(
     storage: BaseStorage,
     storage_kind: str,
     run_id: str | None = None,
+    record_history: bool = True,
 ) -> dict[str, Any]:
     """Retrain the study's best trial, score it, write model + card, promote it if it wins.
 
     The model folder is complete before the champion pointer moves; any error before
-    that (MLflow logging included) leaves the champion as it was.
+    that (MLflow logging included) leaves the champion as it was. Then, for the global
+    model with ``record_history``, the run's line is added to the pipeline's history.
     """
     import optuna
 
@@ -152,6 +155,7 @@ def export_best(
                 "spec_sha256": spec_sha256(spec),
                 "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
                 "tuned_value": trial.value,
+                "trials": state_counts(study),
                 "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
                 "metrics": metrics,
                 "trained_on": trained_on,
@@ -176,7 +180,10 @@ def export_best(
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
-            write_report(tmp, study, card, data_docs(snapshot.manifest), read_stages(layout))
+            stages = read_stages(layout)
+            entry = history_entry(card, stages)
+            history = report_history(layout, entry) if layout.segment is None else None
+            write_report(tmp, study, card, data_docs(snapshot.manifest), stages, history)
             if spec.export.mlflow is not None:
                 logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
                 (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
@@ -186,6 +193,8 @@ def export_best(
                 [layout.model_file, layout.card_file, layout.features_file],
                 {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
             )
+        if record_history and layout.segment is None:
+            record_run(layout, entry)
     return export_summary(layout)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import PLOTS_DIR, REPORT_FILE
+from tasks.export.history import history_html
 from tasks.tuning import budget_counts, counted_trials, trial_record
 
 if TYPE_CHECKING:
@@ -183,17 +184,29 @@ def write_report(
     card: dict[str, Any],
     data_docs: Path | None,
     stages: list[dict[str, Any]] | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """Write ``report.html`` and ``plots/*.png`` into ``folder``; return the page's path."""
+    """Write ``report.html`` and ``plots/*.png`` into ``folder``; return the page's path.
+
+    ``history``: the pipeline's days to chart (this run's among them), or None for none.
+    """
     figures = {
         **optuna_figures(study),
         "Feature importance": feature_importance(card),
         "Trials per worker": worker_timeline(study),
     }
+    # plotly.js is embedded once, with the first figure on the page, so it works offline.
+    history_section = ""
+    if history is not None:
+        history_section = (
+            "<section><h2>History</h2>"
+            '<p><a href="../index.html">All days of the pipeline</a></p>'
+            f"{history_html(history, include_plotlyjs=True, link_prefix='../')}</section>"
+        )
     parts = []
     for index, (title, figure) in enumerate(figures.items()):
-        # plotly.js is embedded once, with the first figure, so the page works offline.
-        body = figure.to_html(full_html=False, include_plotlyjs=index == 0)
+        embed = index == 0 and not history
+        body = figure.to_html(full_html=False, include_plotlyjs=embed)
         parts.append(f"<section><h2>{html.escape(title)}</h2>{body}</section>")
     champion = card.get("champion") or {}
     validation = (card.get("data") or {}).get("validation") or {}
@@ -220,6 +233,7 @@ th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><
 <h1>Retune: {html.escape(card["pipeline"])}, ds={html.escape(card["ds"])}</h1>
 <section><h2>Model</h2>{_table(summary)}</section>
 <section><h2>Champion</h2>{_table(champion)}</section>
+{history_section}
 <section><h2>Trials</h2>{_table(state_counts(study))}{rungs_html}</section>
 <section><h2>Validation</h2>{_table(validation)}{docs_link}</section>
 <section><h2>Stage timings</h2>{stage_table(stages or [])}</section>

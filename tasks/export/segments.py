@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import ExportRefused, NoCompletedTrial
+from tasks.core import ExportRefused, NoCompletedTrial, read_stages
 from tasks.export.best_model import export_best
+from tasks.export.champion import champion_lock
+from tasks.export.history import history_entry, record_run
 from tasks.export.segments_report import write_segments_report
 from tasks.model import plan_segments, read_manifest
 from tasks.tuning import budget_counts, study_name, trial_record
@@ -67,7 +69,7 @@ def export_segments(
     manifest = read_manifest(layout.dataset_dir)
     plan = plan_segments(spec, manifest)
     whole = layout.whole
-    global_summary = export_best(spec, whole, storage, storage_kind, run_id)
+    global_summary = export_best(spec, whole, storage, storage_kind, run_id, record_history=False)
     entries: dict[str, dict[str, Any]] = {}
     for key, rows in sorted(plan.rows.items()):
         entry: dict[str, Any] = {
@@ -106,6 +108,14 @@ def export_segments(
     write_atomically(whole.segments_index_file, json.dumps(index, indent=2))
     write_segments_report(whole.segments_report_file, index)
     own = sum(1 for e in entries.values() if not e["fallback"])
+    entry = history_entry(json.loads(whole.card_file.read_text()), read_stages(whole))
+    entry["segments"] = {
+        "own_model": own,
+        "fallback": len(entries) - own,
+        "promoted": sum(1 for e in entries.values() if e.get("promoted")),
+    }
+    with champion_lock(whole):
+        record_run(whole, entry)
     return {
         **global_summary,
         "segments_index": str(whole.segments_index_file),

@@ -95,3 +95,29 @@ def test_rerunning_a_day_is_idempotent(
         (t.number, t.params, t.value) for t in study_of(stack, ds, mysql_url).get_trials()
     ]
     assert trials_after == trials_before  # the budget was spent: no new trial
+
+
+def test_the_history_has_a_line_for_each_export_and_the_page_links_each_day(
+    stack: Stack, backfill: dict[str, Any]
+) -> None:
+    from tasks.export.history import latest_per_day, read_history
+
+    layout = stack.layout(backfill["days"][0])
+    cards = [
+        json.loads(path.read_text())
+        for path in layout.pipeline_models_dir.glob(f"ds=*/{CARD_FILE}")
+    ]
+    lines = read_history(layout.history_file)
+    assert {(c["ds"], c["run_id"]) for c in cards} <= {(e["ds"], e["run_id"]) for e in lines}
+    latest = {entry["ds"]: entry for entry in latest_per_day(lines)}
+    assert sorted(latest) == sorted(card["ds"] for card in cards)
+    page = layout.pipeline_index_file.read_text()
+    for card in cards:
+        entry = latest[card["ds"]]
+        assert entry["run_id"] == card["run_id"] and entry["value"] == card["metric"]["value"]
+        assert entry["promoted"] == card["champion"]["promoted"]
+        # Airflow's stage timings: every stage before export, the tune workers' span
+        assert {"etl", "validate", "materialize", "tune"} <= set(entry["stage_seconds"])
+        assert entry["wall_seconds"] >= entry["stage_seconds"]["tune"] > 0
+        assert entry["trials"]["complete"] >= 1 and entry["rows"]["train"] > 0
+        assert f'<a href="ds={card["ds"]}/report.html">' in page

@@ -90,3 +90,27 @@ def test_a_carrier_too_small_on_the_second_day_keeps_its_first_days_champion(
     champion = Layout(stack.storage, PIPELINE, second).for_segment("EV").champion_file
     assert json.loads(champion.read_text())["ds"] == first
     assert not Layout(stack.storage, PIPELINE, second).for_segment("EV").model_dir.exists()
+
+
+def test_each_segmented_run_adds_a_history_line_that_counts_its_segments(
+    stack: Stack, segments_runs: dict[str, Any]
+) -> None:
+    from tasks.export.history import read_history
+
+    layout = Layout(stack.storage, PIPELINE, SEGMENTS_DAYS[0])
+    lines = read_history(layout.history_file)
+    # Two backfilled days, then the rerun of the first: a line each, in that order.
+    assert [e["ds"] for e in lines] == [*SEGMENTS_DAYS, SEGMENTS_DAYS[0]]
+    assert lines[-1]["run_id"] == segments_runs["rerun"]["run_id"]
+    # The first day's index is the rerun's now: the last two lines match the indexes.
+    for entry in lines[1:]:
+        index = index_of(stack, entry["ds"])
+        own = sum(1 for e in index["segments"].values() if not e["fallback"])
+        assert entry["segments"]["own_model"] == own, entry["ds"]
+        assert entry["segments"]["fallback"] == len(index["segments"]) - own
+    for entry in lines:
+        counts = entry["segments"]
+        assert counts["own_model"] >= 3 and 0 <= counts["promoted"] <= counts["own_model"]
+    page = layout.pipeline_index_file.read_text()
+    for ds in SEGMENTS_DAYS:
+        assert f'<a href="ds={ds}/segments.html">' in page

@@ -72,9 +72,10 @@ def test_the_report_renders_offline_in_headless_chromium(chromium: str, tmp_path
 
     # Every plot container was filled by plotly.js (embedded in the page) with an SVG.
     graphs = re.split(r'<div id="[^"]+" class="plotly-graph-div', dom)[1:]
+    # the pipeline's days (scores, rows, trials and time), then the run's: optimization
     # history, parameter importances, parallel coordinates, slices, feature importance,
     # trials per worker
-    assert len(graphs) == 6
+    assert len(graphs) == 3 + 6
     for graph in graphs:
         assert 'class="plot-container plotly"' in graph[:400] and "main-svg" in graph[:4000]
     assert "Stage timings" in dom and "no champion yet" in dom

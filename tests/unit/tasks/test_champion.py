@@ -113,7 +113,7 @@ def test_export_writes_a_self_contained_report_and_pngs(tmp_path: Path) -> None:
     assert result["report"] == str(layout.model_dir / REPORT_FILE)
     # Offline: plotly.js is inside the page; no script or stylesheet is fetched.
     assert external_resources(page) == []
-    assert page.count('class="plotly-graph-div"') == 6
+    assert page.count('class="plotly-graph-div"') == 6 + 3  # the run, then its history
     headings = ("Optimization history", "Parameter importances", "Feature importance")
     for heading in (*headings, "Trials per worker"):
         assert f"<h2>{heading}</h2>" in page

@@ -1,0 +1,285 @@
+"""A pipeline's runs across days: one JSON line per export in ``models/<p>/history.jsonl``,
+charted in each day's report and on the pipeline's page ``models/<p>/index.html``.
+
+A line is appended once the champion is settled, so it says what the run left behind.
+Reruns of a day add lines; the charts and tables show each day's last one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import html
+import json
+import logging
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import REPORT_FILE, SEGMENTS_REPORT
+
+if TYPE_CHECKING:
+    from tasks.core import Layout
+
+log = logging.getLogger(__name__)
+
+# The day's report charts the last days only; the pipeline's page charts them all.
+REPORT_DAYS = 90
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def stage_seconds(stages: list[dict[str, Any]]) -> tuple[dict[str, float], float | None]:
+    """Each task's span (first start to last finish over its mapped instances and tries),
+    and the span of all of them: the run's wall time up to export."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for stage in stages:
+        try:
+            start, end = _parse_time(stage["started"]), _parse_time(stage["finished"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        first, last = spans.get(stage["task"], (start, end))
+        spans[stage["task"]] = (min(first, start), max(last, end))
+    seconds = {
+        task: round((end - start).total_seconds(), 1) for task, (start, end) in spans.items()
+    }
+    if not spans:
+        return seconds, None
+    wall = max(end for _, end in spans.values()) - min(start for start, _ in spans.values())
+    return seconds, round(wall.total_seconds(), 1)
+
+
+def history_entry(card: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The line a run adds, from its model card and its stage timings."""
+    champion = card.get("champion") or {}
+    data = card.get("data") or {}
+    seconds, wall = stage_seconds(stages)
+    return {
+        "ds": card["ds"],
+        "run_id": card.get("run_id"),
+        "metric": card["metric"]["name"],
+        "tuned_best": card.get("tuned_value"),
+        "value": card["metric"]["value"],
+        "champion_value": champion.get("champion_value"),
+        "champion_ds": champion.get("champion_ds"),
+        "promoted": bool(champion.get("promoted")),
+        "reason": champion.get("reason"),
+        "trials": card.get("trials"),
+        "rows": data.get("rows"),
+        "stage_seconds": seconds,
+        "wall_seconds": wall,
+        "spec_sha256": card.get("spec_sha256"),
+        "content_hash": data.get("content_hash"),
+        "drift": data.get("drift"),
+        "segments": None,
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def append_history(path: Path, entry: dict[str, Any]) -> None:
+    """Add ``entry`` as one line: a single write under an exclusive lock, then fsync.
+
+    Writers on other hosts of a shared filesystem may not honour the lock; O_APPEND
+    still puts each line whole at the end on a local or NFSv4 filesystem.
+    """
+    line = (json.dumps(entry, sort_keys=True) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        # A writer killed mid-line left it without its newline: start on a line of our own.
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """Every readable line of the history, in the order they were written; a line that is
+    not a JSON object (torn by a crash, edited by hand) is skipped with a warning."""
+    if not path.is_file():
+        return []
+    entries = []
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                log.warning("%s line %d is not JSON (%s); skipped", path, number, exc.msg)
+                continue
+            if not isinstance(entry, dict) or not isinstance(entry.get("ds"), str):
+                log.warning("%s line %d is not a history entry with a ds; skipped", path, number)
+                continue
+            entries.append(entry)
+    return entries
+
+
+def latest_per_day(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each day's last line, by ds."""
+    days = {entry["ds"]: entry for entry in entries}
+    return [days[ds] for ds in sorted(days)]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def history_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scores, rows, and trials and time per day (plotly figures)."""
+    import plotly.graph_objects as go
+
+    days = [e["ds"] for e in entries]
+    metric = entries[-1].get("metric", "metric") if entries else "metric"
+    scores = go.Figure()
+    for key, name in (
+        ("tuned_best", "tuned best (trial on valid)"),
+        ("value", "exported model (valid)"),
+        ("champion_value", "champion before the run (same valid)"),
+    ):
+        scores.add_scatter(x=days, y=[_number(e.get(key)) for e in entries], name=name)
+    promoted = [e for e in entries if e.get("promoted")]
+    scores.add_scatter(
+        x=[e["ds"] for e in promoted],
+        y=[_number(e.get("value")) for e in promoted],
+        mode="markers",
+        marker={"symbol": "star", "size": 14},
+        name="promoted",
+    )
+    scores.update_layout(title=f"{metric} per day", xaxis_title="ds", yaxis_title=metric)
+
+    rows = go.Figure()
+    splits = sorted({s for e in entries for s in (e.get("rows") or {})})
+    for split in splits:
+        rows.add_bar(x=days, y=[(e.get("rows") or {}).get(split) for e in entries], name=split)
+    rows.update_layout(title="Rows per day", barmode="stack", xaxis_title="ds")
+
+    effort = go.Figure()
+    for state in ("complete", "pruned", "failed"):
+        effort.add_bar(
+            x=days, y=[(e.get("trials") or {}).get(state, 0) for e in entries], name=state
+        )
+    effort.add_scatter(
+        x=days,
+        y=[_number(e.get("wall_seconds")) for e in entries],
+        name="wall seconds up to export",
+        yaxis="y2",
+    )
+    effort.update_layout(
+        title="Trials and time per day",
+        barmode="stack",
+        xaxis_title="ds",
+        yaxis={"title": "trials"},
+        yaxis2={"title": "seconds", "overlaying": "y", "side": "right"},
+    )
+    return {"Scores per day": scores, "Rows per day": rows, "Trials and time per day": effort}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def day_page(entry: dict[str, Any]) -> str:
+    """The day's page, relative to ``models/<p>/``."""
+    page = SEGMENTS_REPORT if entry.get("segments") else REPORT_FILE
+    return f"ds={entry['ds']}/{page}"
+
+
+def history_table(entries: list[dict[str, Any]], link_prefix: str | None) -> str:
+    """One row per day, newest first; with ``link_prefix``, each ds links to its page."""
+    head = (
+        "<tr><th>ds</th><th>tuned best</th><th>exported</th><th>champion before</th>"
+        "<th>promoted</th><th>reason</th><th>trials</th><th>rows</th><th>seconds</th>"
+        "<th>drift</th><th>run</th></tr>"
+    )
+    body = []
+    for entry in reversed(entries):
+        ds = html.escape(entry["ds"])
+        if link_prefix is not None:
+            ds = f'<a href="{html.escape(link_prefix + day_page(entry))}">{ds}</a>'
+        trials = entry.get("trials") or {}
+        rows = entry.get("rows") or {}
+        drift = entry.get("drift") or {}
+        segments = entry.get("segments")
+        promoted = "yes" if entry.get("promoted") else "no"
+        if segments:
+            promoted += f" (segments: {segments.get('promoted', 0)} promoted)"
+        cells = [
+            ds,
+            *(html.escape(_cell(entry.get(k))) for k in ("tuned_best", "value", "champion_value")),
+            html.escape(promoted),
+            html.escape(_cell(entry.get("reason"))),
+            html.escape(" / ".join(f"{trials.get(s, 0)} {s}" for s in ("complete", "pruned"))),
+            html.escape(" + ".join(f"{n} {s}" for s, n in rows.items())),
+            html.escape(_cell(entry.get("wall_seconds"))),
+            html.escape(_cell(drift.get("level"))),
+            html.escape(_cell(entry.get("run_id"))),
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def history_html(
+    entries: list[dict[str, Any]], include_plotlyjs: bool, link_prefix: str | None
+) -> str:
+    """The charts and the table, as HTML to put in a page."""
+    if not entries:
+        return "<p>No run recorded yet.</p>"
+    parts = []
+    for index, (title, figure) in enumerate(history_figures(entries).items()):
+        body = figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs and index == 0)
+        parts.append(f"<h3>{html.escape(title)}</h3>{body}")
+    return "".join(parts) + history_table(entries, link_prefix)
+
+
+def write_pipeline_index(layout: Layout, entries: list[dict[str, Any]]) -> Path:
+    """``models/<p>/index.html``: every day's last run, written aside then renamed."""
+    path = layout.pipeline_index_file
+    name = html.escape(layout.pipeline)
+    days = latest_per_day(entries)
+    source = html.escape(str(layout.history_file))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Retune: {name}, all days</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
+<h1>Retune: {name}, {len(days)} days</h1>
+<p>Each day's last run; the history file is <code>{source}</code>.</p>
+{history_html(days, include_plotlyjs=True, link_prefix="")}
+</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(page)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def record_run(layout: Layout, entry: dict[str, Any]) -> Path:
+    """Append the run's line and rewrite the pipeline's page; return the page's path."""
+    whole = layout.whole
+    append_history(whole.history_file, entry)
+    return write_pipeline_index(whole, read_history(whole.history_file))
+
+
+def report_history(layout: Layout, pending: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the day's report charts: the last days of the history with this run's line."""
+    return latest_per_day([*read_history(layout.whole.history_file), pending])[-REPORT_DAYS:]
