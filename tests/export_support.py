@@ -18,8 +18,11 @@ from tests.snapshots import published
 DS = "2026-11-21"
 
 
-def tuned(tmp_path: Path, ds: str = DS, **export_rule: Any) -> tuple[Any, Layout, Any]:
-    spec = parse_spec({**demo_spec_data(n_trials=3), "export": export_rule})
+def tuned(
+    tmp_path: Path, ds: str = DS, drift: dict[str, Any] | None = None, **export_rule: Any
+) -> tuple[Any, Layout, Any]:
+    data = {**demo_spec_data(n_trials=3), "export": export_rule}
+    spec = parse_spec({**data, "drift": drift} if drift is not None else data)
     layout = published(tmp_path, spec, ds, rows=2000)
     storage = open_storage(journal_url(journal_path(tmp_path)))
     create_study(storage, spec, ds)

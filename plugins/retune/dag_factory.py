@@ -16,6 +16,7 @@ from airflow.exceptions import AirflowFailException
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
 from retune.hooks import resolve_storage_root
+from retune.notifiers import FAILURE, PipelineAlert, export_deadline
 from retune.operators import (
     CreateStudyOperator,
     EtlOperator,
@@ -42,6 +43,13 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
 }
+
+
+def default_args(spec: PipelineSpec) -> dict[str, Any]:
+    """Retries, and the failure alert (called once a task has failed for good)."""
+    if not spec.alerts.on_failure:
+        return DEFAULT_ARGS
+    return {**DEFAULT_ARGS, "on_failure_callback": PipelineAlert(spec, FAILURE)}
 
 
 def run_params(spec: PipelineSpec) -> dict[str, Param]:
@@ -93,6 +101,12 @@ def run_params(spec: PipelineSpec) -> dict[str, Param]:
             "segment's) and tune from scratch.",
         ),
         **segment_params(spec),
+        "accept_drift": Param(
+            spec.drift.accept,
+            type="boolean",
+            description="Publish today's snapshot even when it drifted from the champion's "
+            "past drift.error (the drift is still recorded).",
+        ),
         "gpu": Param(
             spec.gpu,
             type="string",
@@ -149,8 +163,9 @@ def build_dag(spec_path: Path) -> DAG:
         end_date=midnight(spec.end_date) if spec.end_date is not None else None,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(spec),
         params=run_params(spec),
+        deadline=export_deadline(spec),
         tags=["retune", spec.task],
     ) as dag:
         etl = EtlOperator(task_id="etl", **common)

@@ -1,12 +1,13 @@
 """The ground every stage stands on: the spec and the run's resolved spec, where files
 are (layout), errors, atomic publishing, content hash, devices and stage timings."""
 
-from tasks.core.atomic import replace_dir
+from tasks.core.atomic import append_json_line, replace_dir
 from tasks.core.content_hash import content_hash
 from tasks.core.devices import gpu_count, resolve_device
 from tasks.core.errors import (
     DataQualityError,
     DataSchemaError,
+    DriftDetected,
     ExportRefused,
     NoCompletedTrial,
     RawPartitionMissing,
@@ -48,6 +49,7 @@ from tasks.core.layout import (
     SUCCESS_MARKER,
     UNMATCHED_SEGMENT,
     Layout,
+    alerts_file,
     champion_pointer,
     check_ds,
     journal_path,
@@ -117,6 +119,7 @@ __all__ = [
     "CategoricalParam",
     "DataQualityError",
     "DataSchemaError",
+    "DriftDetected",
     "ExportRefused",
     "ExtraExpectation",
     "FidelitySpec",
@@ -143,6 +146,8 @@ __all__ = [
     "StorageUnreachable",
     "TuningSpec",
     "ValidationFailed",
+    "alerts_file",
+    "append_json_line",
     "champion_pointer",
     "check_ds",
     "content_hash",

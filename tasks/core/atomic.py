@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import functools
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
@@ -79,3 +82,27 @@ def replace_dir(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def append_json_line(path: Path, entry: dict[str, Any]) -> None:
+    """Add ``entry`` to ``path`` as one JSON line: a single write under an exclusive lock,
+    then fsync, so lines of writers side by side never interleave.
+
+    Writers on other hosts of a shared filesystem may not honour the lock; O_APPEND
+    still puts each line whole at the end on a local or NFSv4 filesystem.
+    """
+    line = (json.dumps(entry, sort_keys=True) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        # A writer killed mid-line left it without its newline: start on a line of our own.
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # releases the lock

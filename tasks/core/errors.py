@@ -53,3 +53,7 @@ class NoCompletedTrial(RetuneError):
 
 class SnapshotTooLarge(RetuneError):
     """The snapshot does not fit the largest worker allowed, even in external memory."""
+
+
+class DriftDetected(RetuneError):
+    """Today's snapshot moved from the champion's past ``drift.error``: nothing published."""

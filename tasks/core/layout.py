@@ -45,6 +45,8 @@ RESULT_FILE = "validation_result.json"
 DOCS_DIR = "data_docs"
 DOCS_INDEX = "index.html"
 TIMINGS_DIR = "timings"
+# Today's snapshot against the champion's, per feature (written by materialize)
+DRIFT_FILE = "drift.json"
 # datasets/<p>/ds=<ds>/: the published snapshot
 MANIFEST = "manifest.json"
 # Written last into a published snapshot: without it, the folder is not a snapshot.
@@ -66,6 +68,7 @@ CHAMPIONS_DIR = "champions"
 CHAMPION_LOCK = ".champion.lock"
 # models/<p>/: one JSON line per export across days, and the page that charts them
 HISTORY_FILE = "history.jsonl"
+ALERTS_FILE = "alerts.jsonl"
 PIPELINE_INDEX = "index.html"
 # scores/<p>/ds=<ds>/: a model's predictions for the day's rows
 SCORED_ROWS = "predictions"
@@ -108,6 +111,11 @@ def run_folder_name(run_id: str) -> str:
 def pipeline_dir(root: str | Path, area: str, pipeline: str) -> Path:
     """``<root>/<area>/<pipeline>``: all days of one pipeline in one area."""
     return Path(root) / area / pipeline
+
+
+def alerts_file(root: str | Path, pipeline: str) -> Path:
+    """The pipeline's alerts, one JSON line each (the default notifier's)."""
+    return pipeline_dir(root, MODELS, pipeline) / ALERTS_FILE
 
 
 def champion_pointer(root: str | Path, pipeline: str) -> Path:
@@ -189,6 +197,10 @@ class Layout:
     @property
     def data_docs_index(self) -> Path:
         return self.data_docs_dir / DOCS_INDEX
+
+    @property
+    def drift_file(self) -> Path:
+        return self.reports_dir / DRIFT_FILE
 
     @property
     def timings_dir(self) -> Path:

@@ -251,6 +251,68 @@ class ValidationSpec(_Strict):
         return self
 
 
+class DriftSpec(_Strict):
+    """Today's snapshot against the champion's, feature by feature (materialize)."""
+
+    warn: float | None = Field(
+        0.1,
+        gt=0.0,
+        description="Report a feature whose drift score (population stability index above "
+        "its sampling noise) reaches this (empty: never).",
+    )
+    error: float | None = Field(
+        None,
+        gt=0.0,
+        description="Stop the run before tuning when a feature's drift score reaches this; "
+        "nothing is published (empty: never stop).",
+    )
+    ignore: list[str] = Field(
+        default_factory=list,
+        strict=False,
+        description="Features (or the target) expected to move from day to day, such as "
+        "date parts: profiled, never scored.",
+    )
+    accept: bool = Field(
+        False,
+        description="Publish even when error is reached (the run parameter accept_drift).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftSpec:
+        if self.warn is not None and self.error is not None and self.error < self.warn:
+            raise ValueError(f"error ({self.error}) is below warn ({self.warn})")
+        return self
+
+
+class AlertsSpec(_Strict):
+    """Who hears of a failed run, or of a run done without a new champion."""
+
+    notifier: str = Field(
+        "retune.notifiers.RetuneFileNotifier",
+        pattern=r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+",
+        description="Dotted path of an Airflow notifier class (a BaseNotifier), such as "
+        "airflow.providers.slack.notifications.slack.SlackNotifier; the default writes to "
+        "the task log and models/<p>/alerts.jsonl.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        strict=False,
+        description="Keyword arguments of the notifier (a connection id, a channel); "
+        "never a secret: keep those in Airflow connections.",
+    )
+    on_failure: bool = Field(True, description="Alert when a task fails for good.")
+    on_not_promoted: bool = Field(
+        True, description="Alert when export ends without promoting the new model."
+    )
+    export_within_minutes: float | None = Field(
+        None,
+        gt=0,
+        le=7 * 24 * 60,
+        description="Alert (an Airflow deadline) when a run has not finished, its model "
+        "exported, this many minutes after it was queued; empty: no deadline.",
+    )
+
+
 def _check_range(low: float, high: float, log: bool) -> None:
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"bounds must be finite numbers, not {low} and {high}")
@@ -673,6 +735,8 @@ class PipelineSpec(_Strict):
     split: SplitSpec = SplitSpec()
     cleaning: CleaningSpec = CleaningSpec()
     validation: ValidationSpec = ValidationSpec()
+    drift: DriftSpec = DriftSpec()
+    alerts: AlertsSpec = AlertsSpec()
     search_space: dict[str, Param] = Field(min_length=1)
     tuning: TuningSpec = TuningSpec()
     export: ExportSpec = ExportSpec()
@@ -754,6 +818,17 @@ class PipelineSpec(_Strict):
                 problems.append(f"{name!r}: {expression!r} {problem}")
         if problems:
             raise ValueError("derived_features: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _drift_names_known(self) -> PipelineSpec:
+        known = {*self.model_features, self.data_schema.target}
+        unknown = [name for name in self.drift.ignore if name not in known]
+        if unknown:
+            raise ValueError(
+                f"drift.ignore: {unknown} are neither features nor the target; "
+                f"known: {sorted(known)}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -893,6 +968,7 @@ RUN_PARAMS: dict[str, tuple[str, ...]] = {
     "warm_start": ("tuning", "warm_start"),
     "gpu": ("gpu",),
     "segments": ("segments", "only"),
+    "accept_drift": ("drift", "accept"),
 }
 
 

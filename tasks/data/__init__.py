@@ -2,6 +2,7 @@
 materialize (the atomic publish of the snapshot); and the demo's synthetic source data."""
 
 from tasks.data.demo_data import generate, make_frame, write_day
+from tasks.data.drift import drift_summary
 from tasks.data.etl import ROW_GROUP_BYTES, check_partition, run_etl, usable_rows
 from tasks.data.materialize import run_materialize
 from tasks.data.segmenting import add_segment
@@ -13,6 +14,7 @@ __all__ = [
     "add_derived_features",
     "add_segment",
     "check_partition",
+    "drift_summary",
     "failure",
     "generate",
     "make_frame",

@@ -19,6 +19,7 @@ from tasks.core import (
     SEGMENT_COLUMN,
     SPLITS,
     SUCCESS_MARKER,
+    DriftDetected,
     Layout,
     PipelineSpec,
     SnapshotCorrupt,
@@ -28,6 +29,7 @@ from tasks.core import (
     content_hash,
     replace_dir,
 )
+from tasks.data.drift import compare_to_champion, drift_message, snapshot_profile
 
 
 def split_schema_and_rows(split_dir: Path) -> tuple[dict[str, str], int]:
@@ -144,8 +146,21 @@ def write_error(exc: OSError) -> str:
     return f"{exc.strerror}: {exc.filename}" if exc.strerror else str(exc)
 
 
+def write_drift(layout: Layout, drift: dict[str, Any]) -> None:
+    """``reports/<p>/ds=<ds>/drift.json``: what was compared, also when nothing is published."""
+    folder = layout.reports_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f".{layout.drift_file.name}.tmp"
+    staged.write_text(json.dumps(drift, indent=2))
+    staged.replace(layout.drift_file)
+
+
 def run_materialize(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
-    """Copy staging aside, check it, write its manifest, then switch it into place at once."""
+    """Copy staging aside, check it, profile it and score its drift from the champion's
+    snapshot, write its manifest, then switch it into place at once.
+
+    Drift past ``drift.error`` (unless accepted) publishes nothing: the previous snapshot,
+    if any, stays, and ``drift.json`` in the day's reports names the features."""
     staging = layout.staging_dir
     gate = _read_json(layout.gate_file, "validation gate file (run validate first)")
     if not gate.get("success"):
@@ -157,6 +172,12 @@ def run_materialize(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
             for split in SPLITS:
                 shutil.copytree(staging / split, tmp / split)
             manifest = build_manifest(spec, layout, tmp, etl_summary, gate)
+            manifest["profile"] = snapshot_profile(spec, tmp)
+            drift = compare_to_champion(spec, layout, tmp)
+            manifest["drift"] = drift
+            write_drift(layout, drift)
+            if drift["level"] == "error" and not drift["accepted"]:
+                raise DriftDetected(drift_message(spec, layout, drift))
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
             (tmp / SUCCESS_MARKER).touch()
     except OSError as exc:

@@ -22,6 +22,7 @@ from tasks.core import (
     resolve_device,
     spec_sha256,
 )
+from tasks.data import drift_summary
 from tasks.export.champion import champion_lock, decide, promote, read_champion
 from tasks.export.history import history_entry, record_run, report_history
 from tasks.export.mlflow_log import check_mlflow, log_export
@@ -175,6 +176,11 @@ def export_best(
                     "content_hash": snapshot.manifest["content_hash"],
                     "rows": snapshot.manifest["rows"],
                     "validation": snapshot.manifest.get("validation"),
+                    # The next days' drift is scored against this, once the model is champion.
+                    "profile": snapshot.manifest.get("profile"),
+                    "drift": drift_summary(snapshot.manifest["drift"])
+                    if snapshot.manifest.get("drift")
+                    else None,
                 },
                 "libraries": library_versions(),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -7,7 +7,6 @@ Reruns of a day add lines; the charts and tables show each day's last one.
 
 from __future__ import annotations
 
-import fcntl
 import html
 import json
 import logging
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import REPORT_FILE, SEGMENTS_REPORT
+from tasks.core import REPORT_FILE, SEGMENTS_REPORT, append_json_line
 
 if TYPE_CHECKING:
     from tasks.core import Layout
@@ -53,6 +52,20 @@ def stage_seconds(stages: list[dict[str, Any]]) -> tuple[dict[str, float], float
     return seconds, round(wall.total_seconds(), 1)
 
 
+def compact_drift(drift: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The card's drift summary as the history keeps it: level, names, top scores."""
+    if not drift:
+        return None
+    return {
+        "level": drift.get("level"),
+        "reference_ds": drift.get("reference_ds"),
+        "errors": drift.get("errors", []),
+        "warned": drift.get("warned", []),
+        "accepted": drift.get("accepted", False),
+        "top": {name: entry.get("score") for name, entry in (drift.get("top") or {}).items()},
+    }
+
+
 def history_entry(card: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
     """The line a run adds, from its model card and its stage timings."""
     champion = card.get("champion") or {}
@@ -74,33 +87,15 @@ def history_entry(card: dict[str, Any], stages: list[dict[str, Any]]) -> dict[st
         "wall_seconds": wall,
         "spec_sha256": card.get("spec_sha256"),
         "content_hash": data.get("content_hash"),
-        "drift": data.get("drift"),
+        "drift": compact_drift(data.get("drift")),
         "segments": None,
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def append_history(path: Path, entry: dict[str, Any]) -> None:
-    """Add ``entry`` as one line: a single write under an exclusive lock, then fsync.
-
-    Writers on other hosts of a shared filesystem may not honour the lock; O_APPEND
-    still puts each line whole at the end on a local or NFSv4 filesystem.
-    """
-    line = (json.dumps(entry, sort_keys=True) + "\n").encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        # A writer killed mid-line left it without its newline: start on a line of our own.
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        written = os.write(fd, line)
-        if written != len(line):
-            raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # releases the lock
+    """Add ``entry`` as one line of the history (see :func:`append_json_line`)."""
+    append_json_line(path, entry)
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
@@ -191,6 +186,14 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def drift_cell(drift: dict[str, Any]) -> str:
+    if not drift:
+        return ""
+    named = drift.get("errors") or drift.get("warned") or []
+    accepted = " (accepted)" if drift.get("accepted") else ""
+    return f"{drift.get('level')}{accepted}" + (f": {', '.join(named)}" if named else "")
+
+
 def day_page(entry: dict[str, Any]) -> str:
     """The day's page, relative to ``models/<p>/``."""
     page = SEGMENTS_REPORT if entry.get("segments") else REPORT_FILE
@@ -224,7 +227,7 @@ def history_table(entries: list[dict[str, Any]], link_prefix: str | None) -> str
             html.escape(" / ".join(f"{trials.get(s, 0)} {s}" for s in ("complete", "pruned"))),
             html.escape(" + ".join(f"{n} {s}" for s, n in rows.items())),
             html.escape(_cell(entry.get("wall_seconds"))),
-            html.escape(_cell(drift.get("level"))),
+            html.escape(drift_cell(drift)),
             html.escape(_cell(entry.get("run_id"))),
         ]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

@@ -135,6 +135,48 @@ def _table(rows: dict[str, Any]) -> str:
     return f"<table>{cells}</table>"
 
 
+def drift_section(drift: dict[str, Any] | None) -> str:
+    """The features that moved most from the champion's snapshot (scored by materialize)."""
+    if not drift:
+        return "<p>No drift scored (the snapshot was published before drift profiles).</p>"
+    if drift["level"] == "none":
+        return f"<p>Nothing to compare with: {html.escape(str(drift.get('reason')))}.</p>"
+    accepted = " (accepted by the run parameter accept_drift)" if drift.get("accepted") else ""
+    head = (
+        "<tr><th>column</th><th>kind</th><th>score</th><th>PSI</th><th>noise</th>"
+        "<th>level</th><th>null share</th><th>mean</th><th>bin that moved most</th></tr>"
+    )
+
+    def pair(values: list[Any] | None) -> str:
+        return " → ".join(_number(v) for v in values or [])
+
+    rows = []
+    for name, entry in (drift.get("top") or {}).items():
+        moved = entry.get("most_moved_bin") or {}
+        cells = [
+            name + (" (target)" if entry.get("role") == "target" else ""),
+            entry["kind"],
+            _number(entry["score"]),
+            _number(entry["psi"]),
+            _number(entry["noise"]),
+            entry["level"],
+            pair(entry.get("null_share")),
+            pair(entry.get("mean")),
+            f"{moved.get('bin')}: {pair([moved.get('reference'), moved.get('today')])}",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return (
+        f"<p>Level <b>{html.escape(drift['level'])}</b>{accepted}, against the champion's "
+        f"snapshot of ds={html.escape(str(drift.get('reference_ds')))}; score = PSI less its "
+        "sampling noise.</p>"
+        f"<table>{head}{''.join(rows)}</table>"
+    )
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
+
+
 def write_pngs(study: optuna.Study, folder: Path) -> list[Path]:
     """The key plots as PNG files, for places that do not render HTML."""
     import matplotlib
@@ -236,6 +278,7 @@ th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><
 {history_section}
 <section><h2>Trials</h2>{_table(state_counts(study))}{rungs_html}</section>
 <section><h2>Validation</h2>{_table(validation)}{docs_link}</section>
+<section><h2>Drift</h2>{drift_section((card.get("data") or {}).get("drift"))}</section>
 <section><h2>Stage timings</h2>{stage_table(stages or [])}</section>
 {"".join(parts)}
 </body></html>

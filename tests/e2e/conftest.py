@@ -125,14 +125,17 @@ class Stack:
         runs = [dict(zip(RUN_FIELDS, row, strict=True)) for row in rows]
         return {str(run["logical_date"])[:10]: run for run in runs}
 
-    def wait_for(self, ds: str, finished_after: Any = None, dag_id: str = DAG_ID) -> dict[str, Any]:
-        """The run for ``ds`` once it has finished (after ``finished_after``, for a rerun)."""
+    def wait_for(
+        self, ds: str, finished_after: Any = None, dag_id: str = DAG_ID, state: str = "success"
+    ) -> dict[str, Any]:
+        """The run for ``ds`` once it has finished (after ``finished_after``, for a rerun),
+        in ``state``."""
         deadline = time.monotonic() + RUN_TIMEOUT
         while time.monotonic() < deadline:
             self.server.check_alive()
             run = self.runs(dag_id).get(ds)
             if run and run["state"] in ("success", "failed") and run["end_date"] != finished_after:
-                assert run["state"] == "success", f"run for {ds} failed; task logs in {self.logs}"
+                assert run["state"] == state, f"run for {ds} {run['state']}; logs in {self.logs}"
                 return run
             time.sleep(5)
         raise AssertionError(
@@ -184,6 +187,8 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # The real-data example beside it, smaller: its own DAG on the same Airflow.
     flights = yaml.safe_load(FLIGHTS_SPEC.read_text())
     flights["tuning"].update(n_trials=4, num_boost_round=60)
+    # A deadline no run can meet: each run's missed-deadline alert is tested.
+    flights["alerts"] = {"export_within_minutes": 0.25}
     (specs / FLIGHTS_SPEC.name).write_text(yaml.safe_dump(flights, sort_keys=False))
     # Segmented tuning on the same raw days: a model per large carrier, two days.
     by_carrier = yaml.safe_load(SEGMENTS_SPEC.read_text())

@@ -121,3 +121,27 @@ def test_the_history_has_a_line_for_each_export_and_the_page_links_each_day(
         assert entry["wall_seconds"] >= entry["stage_seconds"]["tune"] > 0
         assert entry["trials"]["complete"] >= 1 and entry["rows"]["train"] > 0
         assert f'<a href="ds={card["ds"]}/report.html">' in page
+
+
+def test_each_export_that_was_not_promoted_alerted_with_its_reason(
+    stack: Stack, backfill: dict[str, Any]
+) -> None:
+    from tasks.core import alerts_file
+
+    layout = stack.layout(backfill["days"][0])
+    alerts = [
+        json.loads(line)
+        for line in alerts_file(stack.storage, stack.spec.name).read_text().splitlines()
+    ]
+    not_promoted = {(a["ds"], a["run_id"]): a for a in alerts if a["event"] == "not_promoted"}
+    cards = [
+        json.loads(path.read_text())
+        for path in layout.pipeline_models_dir.glob(f"ds=*/{CARD_FILE}")
+    ]
+    for card in cards:
+        alert = not_promoted.get((card["ds"], card["run_id"]))
+        if card["champion"]["promoted"]:
+            assert alert is None, card["ds"]
+        else:
+            assert alert is not None and card["champion"]["reason"] in alert["message"]
+            assert alert["task_id"] == "export" and alert["value"] == card["metric"]["value"]

@@ -7,9 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from tasks.core import Layout
+from scripts.airflow_run import airflow
+from tasks.core import Layout, alerts_file
 from tasks.export import load_model, score_frame
-from tests.e2e.conftest import FLIGHTS_DS, Stack
+from tests.e2e.conftest import FLIGHTS_DAG_ID, FLIGHTS_DS, Stack
 
 
 def test_a_real_day_of_flights_runs_through_airflow_with_categorical_features(
@@ -32,3 +33,45 @@ def test_a_real_day_of_flights_runs_through_airflow_with_categorical_features(
     raw["time_hour"] = pd.to_datetime(raw["time_hour"]).dt.tz_localize(None)
     predictions = score_frame(load_model(layout.model_dir), raw)
     assert len(predictions) == len(raw) and pd.notna(predictions).all()
+
+
+def test_a_day_without_data_fails_and_its_alert_names_the_task_and_the_reason(
+    stack: Stack, flights_run: dict[str, Any]
+) -> None:
+    """The default notifier, called by Airflow once etl has failed for good (three tries)."""
+    ds = "2013-06-01"  # no raw partition was written for it
+    airflow(
+        stack.env,
+        *("dags", "trigger", FLIGHTS_DAG_ID, "--logical-date", f"{ds}T00:00:00+00:00"),
+        capture=True,
+    )
+    run = stack.wait_for(ds, dag_id=FLIGHTS_DAG_ID, state="failed")
+    lines = alerts_file(stack.storage, "flights_delay").read_text().splitlines()
+    alerts = [json.loads(line) for line in lines]
+    (failed,) = [a for a in alerts if a["event"] == "task_failed" and a["ds"] == ds]
+    assert failed["run_id"] == run["run_id"] and failed["task_id"] == "etl"
+    assert failed["try_number"] == 3 and failed["dag_id"] == FLIGHTS_DAG_ID
+    assert "raw partition not found" in failed["message"] and f"ds={ds}" in failed["message"]
+    assert not Layout(stack.storage, "flights_delay", ds).dataset_dir.exists()
+
+
+def test_a_run_past_its_export_deadline_is_alerted_by_the_scheduler(
+    stack: Stack, flights_run: dict[str, Any]
+) -> None:
+    """The e2e spec's deadline is 15 s after a run is queued: the real-data run (minutes
+    long) misses it, and the scheduler has the executor call the alert."""
+    import time
+
+    run_id = flights_run["run"]["run_id"]
+    path = alerts_file(stack.storage, "flights_delay")
+    missed: list[dict[str, Any]] = []
+    for _ in range(60):
+        lines = path.read_text().splitlines() if path.is_file() else []
+        alerts = [json.loads(line) for line in lines]
+        missed = [a for a in alerts if a["event"] == "deadline_missed" and a["run_id"] == run_id]
+        if missed:
+            break
+        time.sleep(2)
+    assert len(missed) == 1, f"no deadline alert for {run_id}; logs in {stack.logs}"
+    assert missed[0]["ds"] == FLIGHTS_DS and missed[0]["dag_id"] == FLIGHTS_DAG_ID
+    assert "had not exported its model 0.25 minutes after it was queued" in missed[0]["message"]

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scripts.flights_example import write_days
-from tasks.core import Layout, journal_path, load_spec, parse_spec
+from tasks.core import DriftDetected, Layout, journal_path, load_spec, parse_spec
 from tasks.data import run_etl, run_materialize, run_validate
 from tasks.export import (
     champion_folder,
@@ -258,3 +258,44 @@ def test_row_sample_fidelity_tunes_and_exports_a_real_day(
     x_valid, _ = snapshot.read_split("valid")
     predictions = predict_encoded(model.booster, x_valid, model.plan, card["num_boost_round"])
     assert len(predictions) == snapshot.rows["valid"] and np.isfinite(predictions).all()
+
+
+def test_the_next_real_day_is_scored_for_drift_and_a_unit_change_stops_the_run(
+    spark: Any, day: tuple[Any, Layout, dict[str, Any]]
+) -> None:
+    """After the tuning test made 2013-03-01 the champion: the real 2013-03-02 is scored
+    against it; the same day with distance in kilometres is stopped before publishing."""
+    spec, layout, _ = day
+    root = layout.root
+    next_ds, km_ds = "2013-03-02", "2013-03-03"
+    write_days(root, date.fromisoformat(next_ds), date.fromisoformat(next_ds))
+    run_etl(spark, spec, next_ds, str(root))
+    run_validate(spark, spec, next_ds, str(root))
+    drift = run_materialize(spec, Layout(root, spec.name, next_ds))["drift"]
+    print(json.dumps({c: [e["psi"], e["score"]] for c, e in drift["columns"].items()}))
+    assert drift["reference"]["ds"] == DS and drift["level"] in ("ok", "warn")
+    columns = drift["columns"]
+    assert "day_of_week" not in columns and drift["ignored"] == ["day_of_week"]
+    assert columns["carrier"]["kind"] == "categorical" and columns["dep_delay"]["kind"] == "numeric"
+    assert columns["arr_delay"]["role"] == "target"
+    # Features have their nulls (a missing departure delay); the target none: unlabelled
+    # rows are kept out of the snapshot.
+    assert columns["arr_delay"]["null_share"] == [0.0, 0.0]
+    assert all(entry["score"] < 0.5 for entry in columns.values())
+
+    raw = pd.read_csv(root / "raw" / "flights_delay" / f"ds={next_ds}" / "flights.csv")
+    raw["distance"] = raw["distance"] * 1.609  # an upstream switch to kilometres
+    folder = root / "raw" / "flights_delay" / f"ds={km_ds}"
+    folder.mkdir(parents=True, exist_ok=True)
+    raw.to_csv(folder / "flights.csv", index=False)
+    strict = parse_spec({**spec.model_dump(by_alias=True, mode="json"), "drift": {
+        "ignore": ["day_of_week"], "error": 0.5}})  # fmt: skip
+    run_etl(spark, strict, km_ds, str(root))
+    run_validate(spark, strict, km_ds, str(root))
+    stopped = Layout(root, spec.name, km_ds)
+    with pytest.raises(DriftDetected, match=r"past drift.error = 0.5: distance \(score"):
+        run_materialize(strict, stopped)
+    assert not stopped.dataset_dir.exists()
+    report = json.loads(stopped.drift_file.read_text())
+    assert report["errors"] == ["distance"] and report["ranked"][0] == "distance"
+    print(json.dumps({"distance_in_km": report["columns"]["distance"]}))

@@ -172,6 +172,10 @@ RUN_PARAM_CASES = {
         "tuning.timeout_minutes: Input should be a valid number",
     ),
     "negative timeout": ({"timeout_minutes": -1}, "tuning.timeout_minutes: Input should be"),
+    "accept_drift as text": (
+        {"accept_drift": "yes"},
+        "drift.accept: Input should be a valid boolean",
+    ),
     "unknown run parameter": ({"storage_root": "/"}, "unknown run parameter(s) ['storage_root']"),
 }
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.core import ValidationFailed
+from tasks.core import DriftDetected, ValidationFailed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,6 +54,11 @@ class DataRejected(ValidationFailed, AirflowFailException):
     """The gate failed: the task fails at once, since a retry would check the same data."""
 
 
+class DriftRejected(DriftDetected, AirflowFailException):
+    """Drift past ``drift.error``: the task fails at once, since a retry would score the
+    same data; a new run with ``accept_drift`` publishes it."""
+
+
 class ValidateOperator(SparkJobOperator):
     """Submit the Great Expectations gate as a Spark job; fails naming failed expectations.
 
@@ -96,7 +101,11 @@ class MaterializeOperator(RetuneOperator):
 
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
-        manifest = run_materialize(spec, layout)
+        try:
+            manifest = run_materialize(spec, layout)
+        except DriftDetected as exc:
+            raise DriftRejected(str(exc)) from None
+        drift = manifest.get("drift") or {}
         summary = {
             "path": str(layout.dataset_dir),
             "ds": layout.ds,
@@ -104,6 +113,7 @@ class MaterializeOperator(RetuneOperator):
             "content_hash": manifest["content_hash"],
             "quarantined": manifest["quarantined"],
             "engine": manifest["engine"],
+            "drift": {key: drift.get(key) for key in ("level", "errors", "warned", "accepted")},
         }
         for asset in self.outlets:
             context["outlet_events"][asset].extra = summary

@@ -202,7 +202,24 @@ class ExportOperator(StudyJobOperator):
                 f"the export job ended but {summary['model_card']} has spec SHA-256 "
                 f"{summary.get('spec_sha256')}, not the run's {run.sha256} ({run.path})"
             )
+        if not summary["promoted"] and spec.alerts.on_not_promoted:
+            self.alert_not_promoted(context, spec, summary)
         return summary
+
+    def alert_not_promoted(
+        self, context: Context, spec: PipelineSpec, summary: dict[str, Any]
+    ) -> None:
+        """The model is exported and the champion settled: a notifier that fails is logged,
+        never a reason to export again."""
+        from retune.notifiers import NOT_PROMOTED, PipelineAlert
+
+        message = f"{spec.name} ds={context.get('ds')}: exported, not promoted: {summary['reason']}"
+        try:
+            PipelineAlert(spec, NOT_PROMOTED)(
+                context, message, value=summary["value"], report=summary["report"]
+            )
+        except Exception as exc:  # any notifier's error
+            self.log.error("the not-promoted alert could not be sent: %s", exc)
 
 
 def segments_exported(layout: Layout, run_id: str | None) -> dict[str, Any]:
