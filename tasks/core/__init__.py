@@ -1,7 +1,7 @@
 """The ground every stage stands on: the spec and the run's resolved spec, where files
 are (layout), errors, atomic publishing, content hash, devices and stage timings."""
 
-from tasks.core.atomic import append_json_line, replace_dir
+from tasks.core.atomic import append_json_line, replace_dir, write_text_atomically
 from tasks.core.content_hash import content_hash
 from tasks.core.devices import gpu_count, resolve_device
 from tasks.core.errors import (
@@ -166,4 +166,5 @@ __all__ = [
     "spec_sha256",
     "with_overrides",
     "write_run_spec",
+    "write_text_atomically",
 ]

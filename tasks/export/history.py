@@ -10,13 +10,11 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import REPORT_FILE, SEGMENTS_REPORT, append_json_line
+from tasks.core import REPORT_FILE, SEGMENTS_REPORT, append_json_line, write_text_atomically
 
 if TYPE_CHECKING:
     from tasks.core import Layout
@@ -263,16 +261,7 @@ th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><
 {history_html(days, include_plotlyjs=True, link_prefix="")}
 </body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, page)
     return path
 
 

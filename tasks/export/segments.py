@@ -9,13 +9,11 @@ all the same. The global model must export: without it nothing serves the fallba
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import ExportRefused, NoCompletedTrial, read_stages
+from tasks.core import ExportRefused, NoCompletedTrial, read_stages, write_text_atomically
 from tasks.export.best_model import export_best
 from tasks.export.champion import champion_lock
 from tasks.export.history import history_entry, record_run
@@ -105,7 +103,7 @@ def export_segments(
         "segments": entries,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    write_atomically(whole.segments_index_file, json.dumps(index, indent=2))
+    write_text_atomically(whole.segments_index_file, json.dumps(index, indent=2))
     write_segments_report(whole.segments_report_file, index)
     own = sum(1 for e in entries.values() if not e["fallback"])
     entry = history_entry(json.loads(whole.card_file.read_text()), read_stages(whole))
@@ -126,19 +124,6 @@ def export_segments(
             k for k, e in entries.items() if e.get("fallback_reason") == FAILED
         ),
     }
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """``path`` with ``text``, whole or not at all (written aside, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_segments_index(layout: Layout) -> dict[str, Any]:
