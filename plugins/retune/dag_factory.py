@@ -12,16 +12,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
+from airflow.sdk.exceptions import AirflowFailException
 
 from retune.hooks import resolve_storage_root
 from retune.notifiers import FAILURE, PipelineAlert, export_deadline
 from retune.operators import (
+    ApprovePromotionOperator,
     CreateStudyOperator,
     EtlOperator,
     ExportOperator,
     MaterializeOperator,
+    SettleApprovalOperator,
     TuneOperator,
     ValidateOperator,
 )
@@ -180,7 +182,21 @@ def build_dag(spec_path: Path) -> DAG:
         export = ExportOperator(task_id="export", **common)
         etl >> validate >> materialize >> create_study
         tune >> export
+        if spec.export.approval.when != "never":
+            approval_gate(spec, common, export)
     return dag
+
+
+def approval_gate(spec: PipelineSpec, common: dict[str, Any], export: ExportOperator) -> None:
+    """export -> approve_promotion -> promote | keep_champion (see retune.operators.approval)."""
+    approve = ApprovePromotionOperator(task_id="approve_promotion", spec=spec, **common)
+    promote = SettleApprovalOperator(
+        task_id="promote", approved=True, approval_task=approve.task_id, **common
+    )
+    keep = SettleApprovalOperator(
+        task_id="keep_champion", approved=False, approval_task=approve.task_id, **common
+    )
+    export >> approve >> [promote, keep]
 
 
 def invalid_spec_dag(spec_path: Path, error: SpecError) -> DAG:

@@ -11,6 +11,7 @@ alert to the task log and as a JSON line to ``models/<p>/alerts.jsonl``.
 from __future__ import annotations
 
 import importlib
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +26,13 @@ if TYPE_CHECKING:
 
     from tasks.core import PipelineSpec
 
+log = logging.getLogger(__name__)
+
 ALERT_KEY = "retune_alert"
 FAILURE = "task_failed"
 NOT_PROMOTED = "not_promoted"
 DEADLINE_MISSED = "deadline_missed"
+APPROVAL_ASKED = "approval_asked"
 
 
 def failure_message(context: Context) -> str:
@@ -104,6 +108,27 @@ class PipelineAlert:
         alert = {"event": self.event, "pipeline": self.pipeline, **extra}
         alert["message"] = message or failure_message(context)
         self.notifier({**context, ALERT_KEY: alert})
+
+
+def alert_quietly(
+    spec: PipelineSpec, event: str, context: Context, message: str, **extra: Any
+) -> None:
+    """Send an alert about work already done: a notifier that fails is logged, never a
+    reason for the task to fail and do that work again."""
+    try:
+        PipelineAlert(spec, event)(context, message, **extra)
+    except Exception as exc:  # any notifier's error
+        log.error("the %s alert could not be sent: %s", event, exc)
+
+
+def not_promoted_alert(spec: PipelineSpec, context: Context, summary: dict[str, Any]) -> None:
+    """The export (and its approval, if one was asked) ended with the champion unchanged."""
+    if not spec.alerts.on_not_promoted:
+        return
+    message = f"{spec.name} ds={context.get('ds')}: exported, not promoted: {summary['reason']}"
+    alert_quietly(
+        spec, NOT_PROMOTED, context, message, value=summary["value"], report=summary["report"]
+    )
 
 
 def export_deadline(spec: PipelineSpec) -> Any:

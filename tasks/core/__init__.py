@@ -66,6 +66,7 @@ from tasks.core.run_spec import (
 from tasks.core.spec import (
     KEEP_BEST_TRIALS,
     RUN_PARAMS,
+    ApprovalSpec,
     CategoricalParam,
     ExtraExpectation,
     FidelitySpec,
@@ -116,6 +117,7 @@ __all__ = [
     "STAGING",
     "SUCCESS_MARKER",
     "UNMATCHED_SEGMENT",
+    "ApprovalSpec",
     "CategoricalParam",
     "DataQualityError",
     "DataSchemaError",

@@ -603,6 +603,47 @@ class ResourcesSpec(_Strict):
         return self
 
 
+class ApprovalSpec(_Strict):
+    """When a person approves a promotion in the Airflow UI before ``champion.json`` moves."""
+
+    when: Literal["never", "always", "conditional"] = Field(
+        "never",
+        description="never: promote on the metric alone; always: every promotion waits for "
+        "an approval; conditional: only when gain_below or drift_above says so.",
+    )
+    gain_below: float | None = Field(
+        None,
+        ge=0.0,
+        description="conditional: ask when the new model beats the champion by less than "
+        "this (in the metric's units), or when there is no champion to compare it with.",
+    )
+    drift_above: float | None = Field(
+        None,
+        gt=0.0,
+        description="conditional: ask when a feature's drift score from the champion's "
+        "snapshot is above this.",
+    )
+    timeout_minutes: float = Field(
+        720,
+        gt=0,
+        le=7 * 24 * 60,
+        description="How long the approval waits (the run waits with it); then on_timeout.",
+    )
+    on_timeout: Literal["reject", "approve"] = Field(
+        "reject",
+        description="The decision taken when nobody answers in time (reject: the champion stays).",
+    )
+
+    @model_validator(mode="after")
+    def _conditions(self) -> ApprovalSpec:
+        given = [n for n in ("gain_below", "drift_above") if getattr(self, n) is not None]
+        if self.when == "conditional" and not given:
+            raise ValueError("when: conditional needs gain_below, drift_above or both")
+        if self.when != "conditional" and given:
+            raise ValueError(f"{', '.join(given)} apply to when: conditional only")
+        return self
+
+
 class ExportSpec(_Strict):
     min_improvement: float = Field(
         0.0,
@@ -618,6 +659,10 @@ class ExportSpec(_Strict):
     )
     mlflow: MlflowSpec | None = Field(
         None, description="Log each export to MLflow (skipped when absent)."
+    )
+    approval: ApprovalSpec = Field(
+        default_factory=ApprovalSpec,
+        description="A person's approval before a promotion (never, by default).",
     )
 
 
@@ -818,6 +863,15 @@ class PipelineSpec(_Strict):
                 problems.append(f"{name!r}: {expression!r} {problem}")
         if problems:
             raise ValueError("derived_features: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _approval_unsegmented(self) -> PipelineSpec:
+        if self.segments is not None and self.export.approval.when != "never":
+            raise ValueError(
+                "export.approval: a segmented pipeline promotes each segment's champion on "
+                "its own, without an approval step; use when: never"
+            )
         return self
 
     @model_validator(mode="after")

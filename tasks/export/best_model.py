@@ -23,6 +23,7 @@ from tasks.core import (
     spec_sha256,
 )
 from tasks.data import drift_summary
+from tasks.export.approval import approval_reason, pending_approval
 from tasks.export.champion import champion_lock, decide, promote, read_champion
 from tasks.export.history import history_entry, record_run, report_history
 from tasks.export.mlflow_log import check_mlflow, log_export
@@ -108,7 +109,8 @@ def export_best(
     run_id: str | None = None,
     record_history: bool = True,
 ) -> dict[str, Any]:
-    """Retrain the study's best trial, score it, write model + card, promote it if it wins.
+    """Retrain the study's best trial, score it, write model + card, promote it if it wins
+    (or, when ``export.approval`` asks for it, leave the promotion pending an approval).
 
     The model folder is complete before the champion pointer moves; any error before
     that (MLflow logging included) leaves the champion as it was. Then, for the global
@@ -142,8 +144,13 @@ def export_best(
         booster = retrain(snapshot, spec, params, rounds, memory, ("train", "valid"))
 
     target = layout.model_dir
+    drift = drift_summary(snapshot.manifest["drift"]) if snapshot.manifest.get("drift") else None
     with champion_lock(layout):  # from reading the champion to replacing it
         decision = decide(spec, metric_value, read_champion(layout), snapshot)
+        champion_block, approval = decision.as_dict(), None
+        why = approval_reason(spec, decision, drift) if layout.segment is None else None
+        if why is not None:
+            champion_block, approval = pending_approval(spec, layout, decision, why)
         with replace_dir(target) as tmp:
             booster.save_model(str(tmp / MODEL_FILE))
             snapshot.plan.write(tmp / FEATURES_FILE)
@@ -163,7 +170,8 @@ def export_best(
                 "metrics_from": "the same parameters and rounds fit on train alone"
                 if trained_on != "train"
                 else "this model",
-                "champion": decision.as_dict(),
+                "champion": champion_block,
+                "approval": approval,
                 "params": trial.params,
                 "xgboost_params": params,
                 "num_boost_round": rounds,
@@ -178,9 +186,7 @@ def export_best(
                     "validation": snapshot.manifest.get("validation"),
                     # The next days' drift is scored against this, once the model is champion.
                     "profile": snapshot.manifest.get("profile"),
-                    "drift": drift_summary(snapshot.manifest["drift"])
-                    if snapshot.manifest.get("drift")
-                    else None,
+                    "drift": drift,
                 },
                 "libraries": library_versions(),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -193,11 +199,16 @@ def export_best(
             if spec.export.mlflow is not None:
                 logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
                 (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
-        if decision.promoted:
+        if decision.promoted and approval is None:
             promote(
                 layout,
                 [layout.model_file, layout.card_file, layout.features_file],
-                {"metric": spec.metric, "value": metric_value, "num_boost_round": rounds},
+                {
+                    "metric": spec.metric,
+                    "value": metric_value,
+                    "num_boost_round": rounds,
+                    "run_id": run_id,
+                },
             )
         if record_history and layout.segment is None:
             record_run(layout, entry)
@@ -240,6 +251,7 @@ def export_summary(layout: Layout) -> dict[str, Any]:
         "promoted": card["champion"]["promoted"],
         "reason": card["champion"]["reason"],
         "champion": str(layout.champion_file),
+        "approval": card.get("approval"),
     }
     if layout.mlflow_file.is_file():
         summary["mlflow"] = json.loads(layout.mlflow_file.read_text())

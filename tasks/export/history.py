@@ -79,6 +79,7 @@ def history_entry(card: dict[str, Any], stages: list[dict[str, Any]]) -> dict[st
         "champion_ds": champion.get("champion_ds"),
         "promoted": bool(champion.get("promoted")),
         "reason": champion.get("reason"),
+        "approval": (card.get("approval") or {}).get("state"),
         "trials": card.get("trials"),
         "rows": data.get("rows"),
         "stage_seconds": seconds,

@@ -220,6 +220,16 @@ def stage_table(stages: list[dict[str, Any]]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def champion_section(card: dict[str, Any]) -> str:
+    """The decision on the champion, and the approval asked for it if any."""
+    approval = card.get("approval")
+    asked = f"<h3>Approval</h3>{_table(approval)}" if approval else ""
+    return (
+        f'<section id="champion"><h2>Champion</h2>{_table(card.get("champion") or {})}'
+        f"{asked}</section>"
+    )
+
+
 def write_report(
     folder: Path,
     study: optuna.Study,
@@ -250,7 +260,6 @@ def write_report(
         embed = index == 0 and not history
         body = figure.to_html(full_html=False, include_plotlyjs=embed)
         parts.append(f"<section><h2>{html.escape(title)}</h2>{body}</section>")
-    champion = card.get("champion") or {}
     validation = (card.get("data") or {}).get("validation") or {}
     docs_link = ""
     if data_docs is not None:
@@ -274,7 +283,7 @@ def write_report(
 th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
 <h1>Retune: {html.escape(card["pipeline"])}, ds={html.escape(card["ds"])}</h1>
 <section><h2>Model</h2>{_table(summary)}</section>
-<section><h2>Champion</h2>{_table(champion)}</section>
+{champion_section(card)}
 {history_section}
 <section><h2>Trials</h2>{_table(state_counts(study))}{rungs_html}</section>
 <section><h2>Validation</h2>{_table(validation)}{docs_link}</section>

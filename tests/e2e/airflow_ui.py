@@ -87,3 +87,20 @@ class AirflowUI:
         self.page.screenshot(path=str(self.shots / "ui-trigger.png"))
         dialog.get_by_role("button", name="Trigger").click()
         dialog.wait_for(state="hidden")
+
+    def answer_required_action(self, dag_id: str, run_id: str, task_id: str, option: str) -> str:
+        """Pick ``option`` on the task's Required Actions page; return what the page showed."""
+        from urllib.parse import quote
+
+        url = f"{self.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/{task_id}"
+        self.page.goto(f"{url}/required_actions")
+        button = self.page.get_by_role("button", name=option, exact=True)
+        button.wait_for()
+        text = str(self.page.locator("body").inner_text())
+        link = self.page.get_by_role("link", name="The run's report")
+        self.last_report_href = str(link.first.get_attribute("href")) if link.count() else ""
+        self.page.screenshot(path=str(self.shots / f"ui-approval-{option.lower()}.png"))
+        button.click()
+        self.page.get_by_text(f"{task_id} response successful").first.wait_for()
+        self.page.screenshot(path=str(self.shots / f"ui-approval-{option.lower()}-done.png"))
+        return text

@@ -35,6 +35,8 @@ SEGMENTS_SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
 SEGMENTS_DAG_ID = "retune_flights_by_carrier"
 SEGMENTS_DAYS = ("2013-03-01", "2013-03-02")
 SEGMENT_TRIALS = 4
+APPROVAL_DAG_ID = "retune_demo_approval"
+APPROVAL_TIMEOUT_MINUTES = 4  # long enough to answer two runs in the UI, short for the third
 ROWS = 20_000  # the scheduled run
 SMALL_ROWS = 3_000  # the backfill runs
 N_TRIALS = 6
@@ -100,6 +102,7 @@ class Stack:
         )
         self.airflow_db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
         self.logs = Path(env["AIRFLOW_HOME"]) / "logs"
+        self.lineage = base / "lineage"
 
     def layout(self, ds: str) -> Layout:
         return Layout(self.storage, self.spec.name, ds)
@@ -141,6 +144,26 @@ class Stack:
         raise AssertionError(
             f"the run for {ds} did not finish in {RUN_TIMEOUT}s; logs in {self.logs}"
         )
+
+    def wait_for_task(self, ds: str, task_id: str, state: str, dag_id: str) -> str:
+        """The run id of ``ds`` once its ``task_id`` is in ``state``."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            self.server.check_alive()
+            run = self.runs(dag_id).get(ds)
+            if run:
+                rows = self.query(
+                    "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? "
+                    "AND task_id = ?",
+                    dag_id,
+                    run["run_id"],
+                    task_id,
+                )
+                if rows and rows[0][0] == state:
+                    return str(run["run_id"])
+                assert run["state"] != "failed", f"the run for {ds} failed; logs in {self.logs}"
+            time.sleep(3)
+        raise AssertionError(f"{task_id} of {ds} was not {state} in {RUN_TIMEOUT}s")
 
     def wait_for_backfills(self, dag_id: str = DAG_ID) -> None:
         """Until the scheduler has marked every backfill complete (a new one is refused before)."""
@@ -196,9 +219,18 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     by_carrier["segments"]["n_trials"] = SEGMENT_TRIALS
     (specs / SEGMENTS_SPEC.name).write_text(yaml.safe_dump(by_carrier, sort_keys=False))
     write_days(storage, date.fromisoformat(SEGMENTS_DAYS[0]), date.fromisoformat(SEGMENTS_DAYS[-1]))
+    # Every promotion waits for an approval: three past days, answered in the UI or not.
+    (specs / "demo_approval.yaml").write_text(yaml.safe_dump(approval_spec_data()))
+    for offset, day in enumerate(approval_days()):
+        write_day(storage / "raw" / "demo_approval", day, SMALL_ROWS, seed=20 + offset)
     env = airflow_env()
+    (base / "lineage").mkdir()
     env.update(
         {
+            # OpenLineage on, to files: one JSON file per event (tests/e2e/test_lineage.py).
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(base / "lineage" / "event")}
+            ),
             "AIRFLOW_HOME": str(base / "airflow"),
             "AIRFLOW_CONFIG": str(base / "airflow" / "airflow.cfg"),
             "AIRFLOW_API_PORT": str(free_port()),
@@ -211,6 +243,20 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     prepare(env)
     with Standalone(env) as server:
         yield Stack(base, env, server)
+
+
+def approval_days() -> list[date]:
+    return [today() - timedelta(days=offset) for offset in (20, 19, 18)]
+
+
+def approval_spec_data() -> dict[str, Any]:
+    days = approval_days()
+    data = demo_spec_data(n_trials=3, n_workers=1, num_boost_round=20)
+    data.update(name="demo_approval", start_date=days[0].isoformat())
+    data["end_date"] = days[-1].isoformat()  # no scheduled run: the backfill's days only
+    data["source"]["path"] = "{storage_root}/raw/demo_approval/ds={ds}"
+    data["export"] = {"approval": {"when": "always", "timeout_minutes": APPROVAL_TIMEOUT_MINUTES}}
+    return data
 
 
 def backfill_days() -> list[date]:
@@ -309,6 +355,34 @@ def segments_runs(stack: Stack, flights_run: dict[str, Any]) -> dict[str, Any]:
     again = stack.wait_for(first, finished_after=before, dag_id=SEGMENTS_DAG_ID)
     stack.wait_for_backfills(SEGMENTS_DAG_ID)
     return {"runs": runs, "rerun": again, "index_before_rerun": index_before}
+
+
+@pytest.fixture(scope="session")
+def approval_runs(stack: Stack) -> dict[str, Any]:
+    """Three days side by side, each export waiting for an approval: the first approved
+    in the UI, the second rejected there, the third left to time out."""
+    from tests.e2e.airflow_ui import AirflowUI
+
+    days = [d.isoformat() for d in approval_days()]
+    airflow(
+        stack.env,
+        *backfill_command(days[0], days[-1], APPROVAL_DAG_ID),
+        *("--max-active-runs", "3"),
+        capture=True,
+    )
+    airflow(stack.env, "dags", "unpause", APPROVAL_DAG_ID, capture=True)
+    shown = {}
+    with AirflowUI(stack.server.url, stack.env["AIRFLOW_HOME"], stack.base) as ui:
+        for ds, option in zip(days[:2], ("Approve", "Reject"), strict=True):
+            run_id = stack.wait_for_task(ds, "approve_promotion", "awaiting_input", APPROVAL_DAG_ID)
+            shown[ds] = ui.answer_required_action(
+                APPROVAL_DAG_ID, run_id, "approve_promotion", option
+            )
+            if option == "Approve":
+                report_href = ui.last_report_href
+    runs = {ds: stack.wait_for(ds, dag_id=APPROVAL_DAG_ID) for ds in days}
+    stack.wait_for_backfills(APPROVAL_DAG_ID)
+    return {"days": days, "runs": runs, "shown": shown, "report_href": report_href}
 
 
 def backfill_command(first: str, last: str, dag_id: str = DAG_ID) -> list[str]:

@@ -127,6 +127,10 @@ SPEC_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         setter("source", "path", value="/data/all.csv"),
         "source.path: Value error, must contain the placeholder {ds}",
     ),
+    "conditional approval without a condition": (
+        setter("export", "approval", value={"when": "conditional"}),
+        "export.approval: Value error, when: conditional needs gain_below, drift_above",
+    ),
 }
 
 

@@ -94,6 +94,15 @@ class RetuneOperator(BaseOperator):
         )
         return self._layout
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What the task read and wrote (:mod:`retune.lineage`); the OpenLineage provider
+        calls it, when it is configured, after the task succeeded."""
+        from retune.lineage import stage_lineage
+
+        if self._run is None or self._layout is None:
+            return None
+        return stage_lineage(self.task_id, self._run.spec, self._layout)
+
     def post_execute(self, context: Context, result: Any = None) -> None:
         """Record this task's timing for the run's report, and the spec's SHA-256 as XCom."""
         from datetime import UTC, datetime

@@ -9,6 +9,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from retune.hooks import OptunaStudyHook, resolve_storage_root
 from retune.links import DashboardLink, ReportLink, dashboard_url, report_url
+from retune.notifiers import not_promoted_alert
 from retune.operators.base import RetuneOperator, SparkJobOperator
 from tasks.core import ExportRefused, NoCompletedTrial, SnapshotTooLarge
 
@@ -202,24 +203,10 @@ class ExportOperator(StudyJobOperator):
                 f"the export job ended but {summary['model_card']} has spec SHA-256 "
                 f"{summary.get('spec_sha256')}, not the run's {run.sha256} ({run.path})"
             )
-        if not summary["promoted"] and spec.alerts.on_not_promoted:
-            self.alert_not_promoted(context, spec, summary)
+        pending = (summary.get("approval") or {}).get("state") == "pending"
+        if not summary["promoted"] and not pending:
+            not_promoted_alert(spec, context, summary)
         return summary
-
-    def alert_not_promoted(
-        self, context: Context, spec: PipelineSpec, summary: dict[str, Any]
-    ) -> None:
-        """The model is exported and the champion settled: a notifier that fails is logged,
-        never a reason to export again."""
-        from retune.notifiers import NOT_PROMOTED, PipelineAlert
-
-        message = f"{spec.name} ds={context.get('ds')}: exported, not promoted: {summary['reason']}"
-        try:
-            PipelineAlert(spec, NOT_PROMOTED)(
-                context, message, value=summary["value"], report=summary["report"]
-            )
-        except Exception as exc:  # any notifier's error
-            self.log.error("the not-promoted alert could not be sent: %s", exc)
 
 
 def segments_exported(layout: Layout, run_id: str | None) -> dict[str, Any]:

@@ -118,3 +118,26 @@ def test_a_pipeline_over_past_data_has_an_end_date_and_may_be_backfilled(
     assert dag.end_date == datetime(2013, 12, 31, tzinfo=UTC)
     with pytest.raises(SpecError, match="end_date 2026-10-01 is before start_date 2026-11-01"):
         parse_spec({**demo_spec_data(), "end_date": "2026-10-01"})
+
+
+def test_an_approval_gate_adds_a_human_in_the_loop_branch_after_export(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from airflow.providers.standard.operators.hitl import HITLBranchOperator
+    from retune.dag_factory import build_dag
+
+    data = demo_spec_data()
+    data["export"] = {
+        "approval": {"when": "always", "timeout_minutes": 90, "on_timeout": "approve"}
+    }
+    (tmp_path / "gated.yaml").write_text(yaml.safe_dump(data))
+    dag = build_dag(tmp_path / "gated.yaml")
+    gate = dag.get_task("approve_promotion")
+    assert isinstance(gate, HITLBranchOperator)
+    assert dag.get_task("export").downstream_task_ids == {"approve_promotion"}
+    assert gate.downstream_task_ids == {"promote", "keep_champion"}
+    assert gate.options == ["Approve", "Reject"] and gate.defaults == ["Approve"]
+    assert gate.response_timeout == timedelta(minutes=90)
+    # Without one, the DAG ends at export as before.
+    ungated = dagbag(ROOT / "dags").dags["retune_demo_regression"]
+    assert "approve_promotion" not in ungated.task_ids

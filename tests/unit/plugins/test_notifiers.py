@@ -110,22 +110,21 @@ def test_a_notifier_that_is_not_one_is_a_spec_error_naming_the_field(
 
 
 def test_an_export_without_promotion_alerts_and_a_failing_notifier_is_only_logged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from retune.operators import ExportOperator
+    from retune.notifiers import not_promoted_alert
 
     from tasks.core import parse_spec
 
     monkeypatch.setenv("RETUNE_STORAGE_ROOT", str(tmp_path / "storage"))
     spec = parse_spec(demo_spec_data())
-    operator = ExportOperator(task_id="export", spec_path="unused.yaml", pipeline=spec.name)
     summary = {
         "promoted": False,
         "reason": "rmse 0.61 does not beat the champion's 0.58",
         "value": 0.61,
         "report": "/storage/models/demo_regression/ds=2026-11-21/report.html",
     }
-    operator.alert_not_promoted(failed_context("export"), spec, summary)  # type: ignore[arg-type]
+    not_promoted_alert(spec, failed_context("export"), summary)  # type: ignore[arg-type]
     (line,) = alerts_file(tmp_path / "storage", spec.name).read_text().splitlines()
     alert = json.loads(line)
     assert alert["event"] == "not_promoted" and alert["value"] == 0.61
@@ -136,8 +135,8 @@ def test_an_export_without_promotion_alerts_and_a_failing_notifier_is_only_logge
     assert alert["report"] == summary["report"]
 
     broken = parse_spec({**demo_spec_data(), "alerts": {"notifier": "json.dumps"}})
-    operator.alert_not_promoted(failed_context("export"), broken, summary)  # type: ignore[arg-type]
-    assert "the not-promoted alert could not be sent" in capsys.readouterr().out
+    not_promoted_alert(broken, failed_context("export"), summary)  # type: ignore[arg-type]
+    assert "the not_promoted alert could not be sent" in caplog.text
 
 
 def test_a_run_not_exported_in_time_alerts_through_airflows_deadline(

@@ -1,0 +1,193 @@
+"""The approval gate: a promotion that waits for a person (``export.approval``).
+
+Export writes the model, its card and report as always; when the spec asks for an
+approval, it leaves ``champion.json`` alone and marks the card's ``approval`` pending.
+The answer (given in the Airflow UI, or the timeout's default) is settled here, under
+the champion lock: an approved model is promoted only if the champion it was compared
+with is still the champion; the card, the report's Champion section and the history
+then say what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tasks.core import RetuneError, read_stages, write_text_atomically
+from tasks.export.champion import champion_lock, promote, read_champion
+from tasks.export.history import history_entry, record_run
+from tasks.export.report import champion_section
+
+if TYPE_CHECKING:
+    from tasks.core import Layout, PipelineSpec
+    from tasks.export.champion import Decision
+
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+TIMED_OUT = "timed_out"
+STALE = "champion_changed"
+
+_CHAMPION_SECTION = re.compile(r'<section id="champion">.*?</section>', re.DOTALL)
+
+
+def gain(spec: PipelineSpec, decision: Decision) -> float | None:
+    """How much better the new model scores than the champion (None: no champion scored)."""
+    if decision.champion_value is None:
+        return None
+    if spec.study_direction == "minimize":
+        return decision.champion_value - decision.challenger_value
+    return decision.challenger_value - decision.champion_value
+
+
+def approval_reason(
+    spec: PipelineSpec, decision: Decision, drift: dict[str, Any] | None
+) -> str | None:
+    """Why this promotion waits for a person, or None when it goes ahead (or there is none)."""
+    rule = spec.export.approval
+    if not decision.promoted or rule.when == "never":
+        return None
+    if rule.when == "always":
+        return "export.approval.when is always"
+    reasons = []
+    if rule.gain_below is not None:
+        won_by = gain(spec, decision)
+        if won_by is None:
+            reasons.append("there is no champion scored on the same split to compare it with")
+        elif won_by < rule.gain_below:
+            reasons.append(
+                f"it beats the champion by {won_by:.6g}, less than "
+                f"export.approval.gain_below = {rule.gain_below:g}"
+            )
+    if rule.drift_above is not None and drift:
+        scores = {name: entry.get("score") for name, entry in (drift.get("top") or {}).items()}
+        moved = {n: s for n, s in scores.items() if s is not None and s > rule.drift_above}
+        if moved:
+            named = ", ".join(f"{n} ({s:.3g})" for n, s in moved.items())
+            reasons.append(
+                f"features drifted past export.approval.drift_above = {rule.drift_above:g}: {named}"
+            )
+    return "; ".join(reasons) or None
+
+
+def pending_approval(
+    spec: PipelineSpec, layout: Layout, decision: Decision, why: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card's ``champion`` and ``approval`` blocks of a promotion left to a person."""
+    rule = spec.export.approval
+    champion = read_champion(layout)
+    approval = {
+        "state": PENDING,
+        "why": why,
+        "comparison": decision.reason,
+        "gain": gain(spec, decision),
+        "compared_with": champion["model"] if champion else None,
+        "timeout_minutes": rule.timeout_minutes,
+        "on_timeout": rule.on_timeout,
+        "asked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    block = {
+        **decision.as_dict(),
+        "promoted": False,
+        "reason": f"awaiting approval ({why}): {decision.reason}",
+    }
+    return block, approval
+
+
+def settle_approval(
+    layout: Layout,
+    run_id: str,
+    approved: bool,
+    by: str | None = None,
+    timed_out: bool = False,
+) -> dict[str, Any]:
+    """Apply the answer to the run's pending approval; return the card's approval block.
+
+    Safe to call again for the same answer (a retried task): an approved model already
+    promoted is not promoted twice.
+    """
+    with champion_lock(layout):
+        card = read_card(layout, run_id)
+        approval = dict(card.get("approval") or {})
+        if not approval:
+            raise RetuneError(f"{layout.card_file}: no approval was asked for run {run_id}")
+        champion = read_champion(layout)
+        if approval["state"] == PENDING:
+            approval.update(
+                settled(approval, champion, approved, by, timed_out),
+                answered_by=by,
+                answered_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                timed_out=timed_out,
+            )
+            card["approval"] = approval
+            card["champion"] = {
+                **card["champion"],
+                "promoted": approval["state"] == APPROVED,
+                "reason": approval["outcome"],
+            }
+            write_text_atomically(layout.card_file, json.dumps(card, indent=2))
+            rewrite_champion_section(layout, card)
+            record_run(layout, history_entry(card, read_stages(layout)))
+        if approval["state"] == APPROVED and (champion or {}).get("run_id") != run_id:
+            promote(
+                layout,
+                [layout.model_file, layout.card_file, layout.features_file],
+                {
+                    "metric": card["metric"]["name"],
+                    "value": card["metric"]["value"],
+                    "num_boost_round": card["num_boost_round"],
+                    "run_id": run_id,
+                },
+            )
+        return approval
+
+
+def settled(
+    approval: dict[str, Any],
+    champion: dict[str, Any] | None,
+    approved: bool,
+    by: str | None,
+    timed_out: bool,
+) -> dict[str, str]:
+    """The state the answer leads to, and the sentence the card and the alert give."""
+    who = by or "nobody"
+    if timed_out:
+        heard = f"no answer in {approval['timeout_minutes']:g} minutes (on_timeout: "
+        heard += f"{approval['on_timeout']})"
+    else:
+        heard = f"{'approved' if approved else 'rejected'} by {who}"
+    if not approved:
+        state = TIMED_OUT if timed_out else REJECTED
+        return {"state": state, "outcome": f"{heard}: the champion stays"}
+    current = champion["model"] if champion else None
+    if current != approval["compared_with"]:
+        ds = champion.get("ds") if champion else None
+        return {
+            "state": STALE,
+            "outcome": f"{heard}, but the champion changed while the approval waited (now "
+            f"ds={ds}): not promoted; run the day again to compare with the new champion",
+        }
+    return {"state": APPROVED, "outcome": f"{heard}: {approval['comparison']}"}
+
+
+def read_card(layout: Layout, run_id: str) -> dict[str, Any]:
+    """The run's model card; an error if the day was exported again by another run."""
+    card = dict(json.loads(layout.card_file.read_text()))
+    if card.get("run_id") != run_id:
+        raise RetuneError(
+            f"{layout.card_file} is from run {card.get('run_id')}, not {run_id}: the day was "
+            "exported again; that run's approval decides"
+        )
+    return card
+
+
+def rewrite_champion_section(layout: Layout, card: dict[str, Any]) -> None:
+    """The report's Champion section, as the settled card says (the rest is unchanged)."""
+    path = layout.report_file
+    if not path.is_file():
+        return
+    page = path.read_text(encoding="utf-8")
+    new = _CHAMPION_SECTION.sub(lambda _: champion_section(card), page, count=1)
+    write_text_atomically(path, new)
