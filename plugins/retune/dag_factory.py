@@ -1,4 +1,5 @@
-"""One DAG per pipeline spec: etl -> validate -> materialize -> create_study -> tune[i] -> export.
+"""One DAG per pipeline spec: etl -> validate -> materialize -> create_study -> tune[i] -> export
+(or two, split at the snapshot Asset: ``tuning.trigger: snapshot_asset``).
 
 Parse-time work is limited to reading the spec YAML; nothing heavy is imported here.
 """
@@ -27,6 +28,7 @@ from retune.operators import (
     TuneOperator,
     ValidateOperator,
 )
+from retune.run_day import SNAPSHOT_DS_PARAM
 from tasks.core import (
     DATASETS,
     SEGMENT_KEY_PATTERN,
@@ -56,6 +58,11 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
 
 def run_params(spec: PipelineSpec) -> dict[str, Param]:
     """The Params form of a manual run; defaults come from the spec, bounds from its model."""
+    return {**tuning_params(spec), **data_params(spec)}
+
+
+def tuning_params(spec: PipelineSpec) -> dict[str, Param]:
+    """The Params of the tuning stages (create_study, tune, export)."""
 
     def integer(name: str, default: int, description: str) -> Param:
         """An integer Param bounded like the spec field it overrides."""
@@ -103,18 +110,44 @@ def run_params(spec: PipelineSpec) -> dict[str, Param]:
             "segment's) and tune from scratch.",
         ),
         **segment_params(spec),
+    }
+
+
+def data_params(spec: PipelineSpec) -> dict[str, Param]:
+    """The Params of the data stages (and ``gpu``, which the tuning stages read too)."""
+    return {
         "accept_drift": Param(
             spec.drift.accept,
             type="boolean",
             description="Publish today's snapshot even when it drifted from the champion's "
             "past drift.error (the drift is still recorded).",
         ),
-        "gpu": Param(
-            spec.gpu,
-            type="string",
-            enum=["auto", "on", "off"],
-            description="auto: GPU when one is there; on: require one; off: CPU only.",
+        "gpu": gpu_param(spec),
+    }
+
+
+def gpu_param(spec: PipelineSpec) -> Param:
+    return Param(
+        spec.gpu,
+        type="string",
+        enum=["auto", "on", "off"],
+        description="auto: GPU when one is there; on: require one; off: CPU only.",
+    )
+
+
+def snapshot_tuning_params(spec: PipelineSpec) -> dict[str, Param]:
+    """The Params of the tuning DAG of ``tuning.trigger: snapshot_asset``: which day to
+    tune when it is run by hand, then the tuning stages'."""
+    return {
+        SNAPSHOT_DS_PARAM: Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="The day to tune (YYYY-MM-DD; its snapshot must be published). "
+            "Empty: the day of the snapshot whose update triggered the run.",
         ),
+        **tuning_params(spec),
+        "gpu": gpu_param(spec),
     }
 
 
@@ -154,37 +187,75 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
 
 
+def tuning_dag_id(pipeline: str) -> str:
+    return f"retune_{pipeline}_tuning"
+
+
 def build_dag(spec_path: Path) -> DAG:
+    """The spec's scheduled DAG (the one that starts with etl)."""
+    return build_pipeline_dags(spec_path)[0]
+
+
+def build_pipeline_dags(spec_path: Path) -> list[DAG]:
+    """``retune_<name>``: etl -> ... -> export; with ``tuning.trigger: snapshot_asset``,
+    ``retune_<name>`` ends at materialize and ``retune_<name>_tuning`` (scheduled on the
+    snapshot Asset) runs create_study -> tune[i] -> export."""
     spec = load_spec(spec_path)
     common = {"spec_path": str(spec_path.resolve()), "pipeline": spec.name}
+    together = spec.tuning.trigger == "with_data"
+    settings: dict[str, Any] = {
+        "start_date": midnight(spec.start_date),
+        "end_date": midnight(spec.end_date) if spec.end_date is not None else None,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_args(spec),
+        "tags": ["retune", spec.task],
+    }
     with DAG(
         dag_id=f"retune_{spec.name}",
         description=spec.description or f"Daily XGBoost retune of {spec.name}",
         schedule=timetable(spec.schedule),
-        start_date=midnight(spec.start_date),
-        end_date=midnight(spec.end_date) if spec.end_date is not None else None,
-        catchup=False,
-        max_active_runs=1,
-        default_args=default_args(spec),
-        params=run_params(spec),
-        deadline=export_deadline(spec),
-        tags=["retune", spec.task],
+        params=run_params(spec) if together else data_params(spec),
+        deadline=export_deadline(spec) if together else None,
+        **settings,
     ) as dag:
-        etl = EtlOperator(task_id="etl", **common)
-        validate = ValidateOperator(task_id="validate", **common)
-        materialize = MaterializeOperator(
-            task_id="materialize", outlets=[snapshot_asset(spec.name)], **common
-        )
-        create_study = CreateStudyOperator(task_id="create_study", **common)
-        tune = TuneOperator.partial(task_id="tune", **common).expand(
-            worker_index=create_study.output
-        )
-        export = ExportOperator(task_id="export", **common)
-        etl >> validate >> materialize >> create_study
-        tune >> export
-        if spec.export.approval.when != "never":
-            approval_gate(spec, common, export)
-    return dag
+        materialize = data_stages(spec, common)
+        if together:
+            materialize >> tuning_stages(spec, common)
+    if together:
+        return [dag]
+    with DAG(
+        dag_id=tuning_dag_id(spec.name),
+        description=f"Tune and export {spec.name} each time its snapshot is published",
+        schedule=[snapshot_asset(spec.name)],
+        params=snapshot_tuning_params(spec),
+        deadline=export_deadline(spec),
+        **settings,
+    ) as tuning:
+        tuning_stages(spec, common)
+    return [dag, tuning]
+
+
+def data_stages(spec: PipelineSpec, common: dict[str, Any]) -> MaterializeOperator:
+    """etl -> validate -> materialize; materialize's outlet is the snapshot Asset."""
+    etl = EtlOperator(task_id="etl", **common)
+    validate = ValidateOperator(task_id="validate", **common)
+    materialize = MaterializeOperator(
+        task_id="materialize", outlets=[snapshot_asset(spec.name)], **common
+    )
+    etl >> validate >> materialize
+    return materialize
+
+
+def tuning_stages(spec: PipelineSpec, common: dict[str, Any]) -> CreateStudyOperator:
+    """create_study -> tune[i] -> export (-> the approval gate); returns the first."""
+    create_study = CreateStudyOperator(task_id="create_study", **common)
+    tune = TuneOperator.partial(task_id="tune", **common).expand(worker_index=create_study.output)
+    export = ExportOperator(task_id="export", **common)
+    tune >> export
+    if spec.export.approval.when != "never":
+        approval_gate(spec, common, export)
+    return create_study
 
 
 def approval_gate(spec: PipelineSpec, common: dict[str, Any], export: ExportOperator) -> None:
@@ -231,12 +302,21 @@ def build_dags(directory: Path) -> dict[str, DAG]:
     error, so it hides no other pipeline.
     """
     directory = Path(os.environ.get(SPEC_DIR_ENV) or directory)
-    dags = {}
+    dags: dict[str, DAG] = {}
+    sources: dict[str, Path] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            dag = build_dag(path)
+            built = build_pipeline_dags(path)
+            for dag in built:
+                if dag.dag_id in dags:
+                    raise SpecError(
+                        f"{path}: its DAG {dag.dag_id} is already built from "
+                        f"{sources[dag.dag_id]}; give one of the pipelines another name"
+                    )
         except SpecError as error:
             log.error("%s", error)
-            dag = invalid_spec_dag(path, error)
-        dags[dag.dag_id] = dag
+            built = [invalid_spec_dag(path, error)]
+        for dag in built:
+            dags[dag.dag_id] = dag
+            sources[dag.dag_id] = path
     return dags

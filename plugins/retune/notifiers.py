@@ -65,7 +65,7 @@ class RetuneFileNotifier(BaseNotifier):
             "run_id": getattr(dag_run, "run_id", None)
             or run.get("dag_run_id")
             or context.get("run_id"),
-            "ds": context.get("ds"),
+            "ds": alert_ds(context),
             "task_id": getattr(ti, "task_id", None),
             "map_index": getattr(ti, "map_index", None),
             "try_number": getattr(ti, "try_number", None),
@@ -76,6 +76,18 @@ class RetuneFileNotifier(BaseNotifier):
         if entry["pipeline"]:
             path = alerts_file(Path(resolve_storage_root(self.storage_root)), entry["pipeline"])
             append_json_line(path, entry)
+
+
+def alert_ds(context: Context) -> str | None:
+    """The run's ds (see :func:`retune.run_day.run_ds`); a deadline's context has no task."""
+    from retune.run_day import run_ds
+
+    if isinstance(context.get("dag_run"), dict) or "dag_run" not in context:
+        return context.get("ds")
+    try:
+        return run_ds(context)
+    except (KeyError, AttributeError, TypeError):  # a partial context: the alert still goes
+        return context.get("ds")
 
 
 def notifier_class(spec: PipelineSpec) -> type[BaseNotifier]:

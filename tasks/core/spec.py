@@ -498,6 +498,13 @@ class TuningSpec(_Strict):
     checkpoint_every_minutes: float | None = Field(
         10.0, gt=0, le=24 * 60, description="... or when this long passed since the last save."
     )
+    trigger: Literal["with_data", "snapshot_asset"] = Field(
+        "with_data",
+        description="with_data: tuning follows materialize in the pipeline's DAG. "
+        "snapshot_asset: the pipeline's DAG ends at materialize, and a second DAG, "
+        "retune_<name>_tuning, tunes and exports each time the snapshot Asset is updated "
+        "(for ETL that lands at irregular times).",
+    )
 
     @property
     def parallelism(self) -> int:

@@ -37,6 +37,10 @@ SEGMENTS_DAYS = ("2013-03-01", "2013-03-02")
 SEGMENT_TRIALS = 4
 APPROVAL_DAG_ID = "retune_demo_approval"
 APPROVAL_TIMEOUT_MINUTES = 4  # long enough to answer two runs in the UI, short for the third
+SNAPSHOT_PIPELINE = "demo_on_snapshot"  # tuning.trigger: snapshot_asset
+SNAPSHOT_DAG_ID = f"retune_{SNAPSHOT_PIPELINE}"
+SNAPSHOT_TUNING_DAG_ID = f"{SNAPSHOT_DAG_ID}_tuning"
+SNAPSHOT_TRIALS = 3
 ROWS = 20_000  # the scheduled run
 SMALL_ROWS = 3_000  # the backfill runs
 N_TRIALS = 6
@@ -165,6 +169,29 @@ class Stack:
             time.sleep(3)
         raise AssertionError(f"{task_id} of {ds} was not {state} in {RUN_TIMEOUT}s")
 
+    def wait_for_run(
+        self, dag_id: str, state: str = "success", run_id: str | None = None
+    ) -> dict[str, Any]:
+        """The run ``run_id`` of the DAG (or its only run) once it has finished in ``state``."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            self.server.check_alive()
+            rows = self.query(
+                "SELECT run_id, run_type, state, logical_date, start_date, end_date, "
+                "backfill_id FROM dag_run WHERE dag_id = ?",
+                dag_id,
+            )
+            runs = [dict(zip(RUN_FIELDS, row, strict=True)) for row in rows]
+            if run_id is not None:
+                runs = [run for run in runs if run["run_id"] == run_id]
+            assert len(runs) <= 1, f"{dag_id} has {len(runs)} runs: {runs}"
+            if runs and runs[0]["state"] in ("success", "failed"):
+                run = runs[0]
+                assert run["state"] == state, f"{run['run_id']} {run['state']}; logs in {self.logs}"
+                return run
+            time.sleep(5)
+        raise AssertionError(f"no run of {dag_id} finished in {RUN_TIMEOUT}s; logs in {self.logs}")
+
     def wait_for_backfills(self, dag_id: str = DAG_ID) -> None:
         """Until the scheduler has marked every backfill complete (a new one is refused before)."""
         deadline = time.monotonic() + 300
@@ -223,6 +250,10 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     (specs / "demo_approval.yaml").write_text(yaml.safe_dump(approval_spec_data()))
     for offset, day in enumerate(approval_days()):
         write_day(storage / "raw" / "demo_approval", day, SMALL_ROWS, seed=20 + offset)
+    # Tuning in its own DAG, run when the snapshot Asset is updated.
+    (specs / f"{SNAPSHOT_PIPELINE}.yaml").write_text(yaml.safe_dump(snapshot_spec_data()))
+    for offset, day in enumerate(snapshot_days()):
+        write_day(storage / "raw" / SNAPSHOT_PIPELINE, day, SMALL_ROWS, seed=30 + offset)
     env = airflow_env()
     (base / "lineage").mkdir()
     env.update(
@@ -256,6 +287,19 @@ def approval_spec_data() -> dict[str, Any]:
     data["end_date"] = days[-1].isoformat()  # no scheduled run: the backfill's days only
     data["source"]["path"] = "{storage_root}/raw/demo_approval/ds={ds}"
     data["export"] = {"approval": {"when": "always", "timeout_minutes": APPROVAL_TIMEOUT_MINUTES}}
+    return data
+
+
+def snapshot_days() -> list[date]:
+    """A day whose snapshot triggers the tuning DAG, and a day without data."""
+    return [today() - timedelta(days=offset) for offset in (30, 29)]
+
+
+def snapshot_spec_data() -> dict[str, Any]:
+    data = demo_spec_data(n_trials=SNAPSHOT_TRIALS, n_workers=1, trigger="snapshot_asset")
+    data.update(name=SNAPSHOT_PIPELINE, start_date=snapshot_days()[0].isoformat())
+    data["schedule"] = None  # runs are triggered by the test
+    data["source"]["path"] = f"{{storage_root}}/raw/{SNAPSHOT_PIPELINE}/ds={{ds}}"
     return data
 
 
@@ -383,6 +427,43 @@ def approval_runs(stack: Stack) -> dict[str, Any]:
     runs = {ds: stack.wait_for(ds, dag_id=APPROVAL_DAG_ID) for ds in days}
     stack.wait_for_backfills(APPROVAL_DAG_ID)
     return {"days": days, "runs": runs, "shown": shown, "report_href": report_href}
+
+
+@pytest.fixture(scope="session")
+def snapshot_runs(stack: Stack) -> dict[str, Any]:
+    """The data DAG run for a day, the tuning run its snapshot triggers, then two tuning runs
+    by hand: the same day with a larger budget, and a day without a snapshot."""
+    ds, missing = (d.isoformat() for d in snapshot_days())
+    layout = Layout(stack.storage, SNAPSHOT_PIPELINE, ds)
+    for dag_id in (SNAPSHOT_DAG_ID, SNAPSHOT_TUNING_DAG_ID):
+        airflow(stack.env, "dags", "unpause", dag_id, capture=True)
+    airflow(
+        stack.env,
+        *("dags", "trigger", SNAPSHOT_DAG_ID, "--logical-date", f"{ds}T00:00:00+00:00"),
+        capture=True,
+    )
+    data_run = stack.wait_for(ds, dag_id=SNAPSHOT_DAG_ID)
+    triggered = stack.wait_for_run(SNAPSHOT_TUNING_DAG_ID)
+    card_after_event = json.loads(layout.card_file.read_text())
+    by_hand = {}
+    for day, trials, state in ((ds, SNAPSHOT_TRIALS + 2, "success"), (missing, 1, "failed")):
+        run_id = f"by_hand_{day}"
+        conf = {"ds": day, "n_trials": trials}
+        airflow(
+            stack.env,
+            *("dags", "trigger", SNAPSHOT_TUNING_DAG_ID, "--run-id", run_id),
+            *("--conf", json.dumps(conf)),
+            capture=True,
+        )
+        by_hand[day] = stack.wait_for_run(SNAPSHOT_TUNING_DAG_ID, state=state, run_id=run_id)
+    return {
+        "ds": ds,
+        "missing": missing,
+        "data_run": data_run,
+        "triggered": triggered,
+        "card_after_event": card_after_event,
+        "by_hand": by_hand,
+    }
 
 
 def backfill_command(first: str, last: str, dag_id: str = DAG_ID) -> list[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from retune.hooks import RetuneSparkSubmitHook, resolve_storage_root
+from retune.run_day import run_ds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,14 +17,6 @@ if TYPE_CHECKING:
     from tasks.core import Layout, PipelineSpec, RunSpec
 
 SPEC_SHA_XCOM = "spec_sha256"
-
-
-def run_ds(context: Context) -> str:
-    """The run's ds; a manual run without a logical date takes the day it was triggered."""
-    ds = context.get("ds")
-    if ds:
-        return str(ds)
-    return str(context["dag_run"].run_after.date().isoformat())
 
 
 class RetuneOperator(BaseOperator):

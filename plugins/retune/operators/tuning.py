@@ -11,7 +11,7 @@ from retune.hooks import OptunaStudyHook, resolve_storage_root
 from retune.links import DashboardLink, ReportLink, dashboard_url, report_url
 from retune.notifiers import not_promoted_alert
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.core import ExportRefused, NoCompletedTrial, SnapshotTooLarge
+from tasks.core import ExportRefused, NoCompletedTrial, SnapshotMissing, SnapshotTooLarge
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -66,15 +66,25 @@ class CreateStudyOperator(RetuneOperator):
         spec = self.load_spec(context)
         check_sampler_available(spec.tuning.sampler)
         layout = self.layout(context, spec)
+        try:
+            manifest = read_manifest(layout.dataset_dir)
+        except SnapshotMissing as exc:
+            raise NoSnapshotToTune(
+                f"{exc}; run retune_{spec.name} for {layout.ds} to publish it"
+            ) from None
         hook = study_hook(self, self.optuna_conn_id)
         fresh = bool((context.get("params") or {}).get("fresh_study", False))
         if spec.segments is None:
             summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh)
         else:
-            plan = plan_segments(spec, read_manifest(layout.dataset_dir))
+            plan = plan_segments(spec, manifest)
             summary = create_studies(hook.get_storage(), spec, layout.ds, plan, fresh=fresh)
         self.log.info("studies on %s storage: %s", hook.get_url()[1], summary)
         return list(range(spec.tuning.n_workers))
+
+
+class NoSnapshotToTune(SnapshotMissing, AirflowFailException):
+    """The day has no published snapshot: a retry would not find one either."""
 
 
 class StudyJobOperator(SparkJobOperator):

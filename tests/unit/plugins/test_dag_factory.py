@@ -141,3 +141,99 @@ def test_an_approval_gate_adds_a_human_in_the_loop_branch_after_export(tmp_path:
     # Without one, the DAG ends at export as before.
     ungated = dagbag(ROOT / "dags").dags["retune_demo_regression"]
     assert "approve_promotion" not in ungated.task_ids
+
+
+def test_tuning_on_the_snapshot_asset_splits_the_pipeline_in_two_dags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.definitions.asset import Asset
+    from airflow.sdk.exceptions import ParamValidationError
+
+    data = demo_spec_data()
+    data["tuning"]["trigger"] = "snapshot_asset"
+    data["alerts"] = {"export_within_minutes": 600}
+    (tmp_path / "on_snapshot.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
+    bag = dagbag(ROOT / "dags")
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == ["retune_demo_regression", "retune_demo_regression_tuning"]
+    data_dag = bag.dags["retune_demo_regression"]
+    tuning = bag.dags["retune_demo_regression_tuning"]
+    assert [t.task_id for t in data_dag.topological_sort()] == ["etl", "validate", "materialize"]
+    assert data_dag.timetable.expression == "0 0 * * *"
+    assert sorted(data_dag.params.keys()) == ["accept_drift", "gpu"]
+    assert data_dag.deadline is None  # the deadline is the export's, in the tuning DAG
+    (outlet,) = data_dag.get_task("materialize").outlets
+    assert isinstance(outlet, Asset) and outlet.name == "retune_demo_regression_snapshot"
+    assert [t.task_id for t in tuning.topological_sort()] == ["create_study", "tune", "export"]
+    assert [asset.name for asset in tuning.timetable.asset_condition.objects] == [outlet.name]
+    assert tuning.deadline is not None
+    assert "accept_drift" not in tuning.params
+    assert tuning.params["ds"] is None and tuning.params["n_trials"] == 12
+    params = tuning.params
+    params["ds"] = "2026-11-30"
+    params.validate()
+    with pytest.raises(ParamValidationError):
+        params["ds"] = "30/11/2026"
+
+
+def test_two_specs_that_would_build_the_same_dag_id_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    split = demo_spec_data()
+    split["tuning"]["trigger"] = "snapshot_asset"
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(split))
+    # Its DAG id is the first pipeline's tuning DAG's.
+    (tmp_path / "b.yaml").write_text(
+        yaml.safe_dump({**demo_spec_data(), "name": "demo_regression_tuning"})
+    )
+    monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
+    bag = dagbag(ROOT / "dags")
+    assert sorted(bag.dag_ids) == [
+        "retune_demo_regression",
+        "retune_demo_regression_tuning",
+        "retune_invalid_spec_b",
+    ]
+    assert bag.dags["retune_demo_regression_tuning"].get_task("create_study")
+    doc = bag.dags["retune_invalid_spec_b"].doc_md
+    assert "its DAG retune_demo_regression_tuning is already built from" in doc
+    assert "a.yaml" in doc
+
+
+def snapshot_event(ds: str):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    return SimpleNamespace(extra={"ds": ds, "rows": 10})
+
+
+def test_a_tuning_run_takes_its_ds_from_the_param_then_the_snapshot_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from types import SimpleNamespace
+
+    from retune.run_day import run_ds
+
+    run = SimpleNamespace(run_after=__import__("datetime").datetime(2026, 12, 6, 3))
+    tuning_dag = SimpleNamespace(params={"ds": None, "n_trials": 3})
+    other_dag = SimpleNamespace(params={"n_trials": 3})
+    asset = "retune_p_snapshot"
+    one = {asset: [snapshot_event("2026-12-01")]}
+    several = {asset: [snapshot_event("2026-12-03"), snapshot_event("2026-12-02")]}
+
+    def ctx(dag, params=None, events=None, ds=None):  # type: ignore[no-untyped-def]
+        return {
+            "dag": dag,
+            "params": params or {},
+            "triggering_asset_events": events or {},
+            "ds": ds,
+            "dag_run": run,
+        }
+
+    assert run_ds(ctx(tuning_dag, events=one)) == "2026-12-01"
+    assert run_ds(ctx(tuning_dag, params={"ds": "2026-11-20"}, events=one)) == "2026-11-20"
+    assert run_ds(ctx(tuning_dag, params={"ds": None})) == "2026-12-06"  # by hand, no ds
+    with caplog.at_level("WARNING"):
+        assert run_ds(ctx(tuning_dag, events=several)) == "2026-12-03"
+    assert "snapshots of 2026-12-02, 2026-12-03 were published" in caplog.text
+    # A DAG without the ds Param ignores a ds in the run's conf: its logical date counts.
+    assert run_ds(ctx(other_dag, params={"ds": "2026-01-01"}, ds="2026-11-30")) == "2026-11-30"
