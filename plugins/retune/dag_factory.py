@@ -142,7 +142,7 @@ def snapshot_tuning_params(spec: PipelineSpec) -> dict[str, Param]:
         SNAPSHOT_DS_PARAM: Param(
             None,
             type=["null", "string"],
-            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            format="date",
             description="The day to tune (YYYY-MM-DD; its snapshot must be published). "
             "Empty: the day of the snapshot whose update triggered the run.",
         ),
@@ -205,7 +205,6 @@ def build_pipeline_dags(spec_path: Path) -> list[DAG]:
     together = spec.tuning.trigger == "with_data"
     settings: dict[str, Any] = {
         "start_date": midnight(spec.start_date),
-        "end_date": midnight(spec.end_date) if spec.end_date is not None else None,
         "catchup": False,
         "max_active_runs": 1,
         "default_args": default_args(spec),
@@ -215,6 +214,7 @@ def build_pipeline_dags(spec_path: Path) -> list[DAG]:
         dag_id=f"retune_{spec.name}",
         description=spec.description or f"Daily XGBoost retune of {spec.name}",
         schedule=timetable(spec.schedule),
+        end_date=midnight(spec.end_date) if spec.end_date is not None else None,
         params=run_params(spec) if together else data_params(spec),
         deadline=export_deadline(spec) if together else None,
         **settings,
@@ -227,7 +227,7 @@ def build_pipeline_dags(spec_path: Path) -> list[DAG]:
     with DAG(
         dag_id=tuning_dag_id(spec.name),
         description=f"Tune and export {spec.name} each time its snapshot is published",
-        schedule=[snapshot_asset(spec.name)],
+        schedule=[snapshot_asset(spec.name)],  # no end_date: it has no scheduled runs
         params=snapshot_tuning_params(spec),
         deadline=export_deadline(spec),
         **settings,

@@ -131,6 +131,10 @@ SPEC_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         setter("export", "approval", value={"when": "conditional"}),
         "export.approval: Value error, when: conditional needs gain_below, drift_above",
     ),
+    "unknown tuning trigger": (
+        setter("tuning", "trigger", value="asset"),
+        "tuning.trigger: Input should be 'with_data' or 'snapshot_asset'",
+    ),
 }
 
 

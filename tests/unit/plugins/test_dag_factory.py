@@ -152,6 +152,7 @@ def test_tuning_on_the_snapshot_asset_splits_the_pipeline_in_two_dags(
     data = demo_spec_data()
     data["tuning"]["trigger"] = "snapshot_asset"
     data["alerts"] = {"export_within_minutes": 600}
+    data["end_date"] = "2030-01-01"
     (tmp_path / "on_snapshot.yaml").write_text(yaml.safe_dump(data))
     monkeypatch.setenv("RETUNE_SPEC_DIR", str(tmp_path))
     bag = dagbag(ROOT / "dags")
@@ -163,6 +164,7 @@ def test_tuning_on_the_snapshot_asset_splits_the_pipeline_in_two_dags(
     assert data_dag.timetable.expression == "0 0 * * *"
     assert sorted(data_dag.params.keys()) == ["accept_drift", "gpu"]
     assert data_dag.deadline is None  # the deadline is the export's, in the tuning DAG
+    assert data_dag.end_date is not None and tuning.end_date is None
     (outlet,) = data_dag.get_task("materialize").outlets
     assert isinstance(outlet, Asset) and outlet.name == "retune_demo_regression_snapshot"
     assert [t.task_id for t in tuning.topological_sort()] == ["create_study", "tune", "export"]
@@ -173,8 +175,9 @@ def test_tuning_on_the_snapshot_asset_splits_the_pipeline_in_two_dags(
     params = tuning.params
     params["ds"] = "2026-11-30"
     params.validate()
-    with pytest.raises(ParamValidationError):
-        params["ds"] = "30/11/2026"
+    for bad in ("30/11/2026", "2026-13-45"):
+        with pytest.raises(ParamValidationError):
+            params["ds"] = bad
 
 
 def test_two_specs_that_would_build_the_same_dag_id_are_refused(
