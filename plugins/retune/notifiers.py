@@ -184,7 +184,9 @@ def deadline_missed(
     alert = {
         "event": DEADLINE_MISSED,
         "pipeline": pipeline,
-        "message": f"{pipeline} run {run.get('dag_run_id')} (ds={logical[:10]}) had not "
+        # An Asset-triggered tuning run has no logical date; its run id names it.
+        "message": f"{pipeline} run {run.get('dag_run_id')}"
+        f"{f' (ds={logical[:10]})' if logical else ''} had not "
         f"exported its model {minutes:g} minutes after it was queued (deadline {deadline})",
         "deadline": str(deadline),
     }

@@ -58,7 +58,7 @@ def test_a_published_snapshot_starts_the_tuning_dag_for_its_day(
     assert {"etl", "validate", "materialize", "create_study", "tune.0", "export"} <= timings
     first = read_history(layout.history_file)[0]
     assert first["ds"] == ds and first["run_id"] == tuned["run_id"]
-    assert first["trials"] == SNAPSHOT_TRIALS
+    assert first["trials"]["complete"] == SNAPSHOT_TRIALS
 
 
 def test_the_tuning_dag_run_by_hand_tunes_the_day_its_ds_names(
