@@ -531,5 +531,5 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
 def main(argv: list[str]) -> None:
     args = stage_parser("retune-etl").parse_args(argv)
     spec = job_spec(args)
-    with stage_session("etl", spec, args.ds) as spark:
+    with stage_session("etl", spec, args.ds, args.storage_root) as spark:
         print(json.dumps(run_etl(spark, spec, args.ds, args.storage_root)))

@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     storage_url = storage_url_from_environment(STORAGE_ENV)
     spec = job_spec(args)
-    with stage_session("export", spec, args.ds) as spark:
+    with stage_session("export", spec, args.ds, args.storage_root) as spark:
         summary = run_export(
             spark, spec, args.ds, args.storage_root, storage_url, args.storage_kind, args.run_id
         )
@@ -75,9 +75,9 @@ def score_main(argv: list[str]) -> None:
     if spec.segments is not None and not args.model:
         from tasks.export.scoring import score_segmented_partition
 
-        with stage_session("score", spec, args.ds) as spark:
+        with stage_session("score", spec, args.ds, args.storage_root) as spark:
             print(json.dumps(score_segmented_partition(spark, spec, args.ds, args.storage_root)))
         return
     model = load_model(args.model or champion_folder(args.storage_root, spec.name))
-    with stage_session("score", spec, args.ds) as spark:
+    with stage_session("score", spec, args.ds, args.storage_root) as spark:
         print(json.dumps(score_partition(spark, spec, args.ds, args.storage_root, model)))

@@ -1,5 +1,5 @@
 """What each stage hands to spark-submit (application file, arguments, conf), the RAPIDS
-accelerator's conf, and Spark's errors in one readable line."""
+accelerator's conf, Spark's errors in one readable line, and the stages' lineage."""
 
 from tasks.spark.commands import (
     base_conf,
@@ -15,9 +15,13 @@ from tasks.spark.commands import (
     tune_conf,
 )
 from tasks.spark.error_text import spark_error_text
+from tasks.spark.lineage import FILE_NAMESPACE, LINEAGE_CONFIG_ENV, STAGE_DATASETS, stage_datasets
 from tasks.spark.rapids import configured_jar, engine_of, rapids_conf
 
 __all__ = [
+    "FILE_NAMESPACE",
+    "LINEAGE_CONFIG_ENV",
+    "STAGE_DATASETS",
     "base_conf",
     "configured_jar",
     "engine_of",
@@ -28,6 +32,7 @@ __all__ = [
     "rapids_conf",
     "spark_error_text",
     "stage_args",
+    "stage_datasets",
     "stage_parser",
     "stage_session",
     "storage_url_from_environment",

@@ -75,15 +75,22 @@ def job_spec(args: argparse.Namespace) -> PipelineSpec:
 
 @contextmanager
 def stage_session(
-    stage: str, spec: PipelineSpec, ds: str, suffix: str = ""
+    stage: str, spec: PipelineSpec, ds: str, storage_root: str, suffix: str = ""
 ) -> Iterator[SparkSession]:
-    """The job's SparkSession, named ``retune-<stage>-<pipeline>-<ds><suffix>``; stopped after."""
+    """The job's SparkSession, named ``retune-<stage>-<pipeline>-<ds><suffix>``; stopped after.
+
+    Its OpenLineage events, when the submitting task asked for them
+    (:mod:`tasks.spark.lineage`), cover the work done inside.
+    """
     from pyspark.sql import SparkSession
+
+    from tasks.spark.lineage import application_lineage
 
     name = f"retune-{stage}-{spec.name}-{ds}{suffix}"
     spark = SparkSession.builder.appName(name).getOrCreate()
     try:
-        yield spark
+        with application_lineage(spark, stage, spec, ds, storage_root):
+            yield spark
     finally:
         spark.stop()
 

@@ -104,7 +104,7 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     storage_url = storage_url_from_environment(STORAGE_ENV)
     spec = job_spec(args)
-    with stage_session("tune", spec, args.ds, f"-{args.map_index}") as spark:
+    with stage_session("tune", spec, args.ds, args.storage_root, f"-{args.map_index}") as spark:
         workers = run_tune(
             spark,
             spec,

@@ -75,7 +75,7 @@ def test_the_tuning_dag_run_by_hand_tunes_the_day_its_ds_names(
     assert len(finished) == SNAPSHOT_TRIALS + 2
     pointer = json.loads(champion_pointer(stack.storage, SNAPSHOT_PIPELINE).read_text())
     assert pointer["ds"] == ds
-    raw = pd.read_parquet(layout.root / "raw" / SNAPSHOT_PIPELINE / f"ds={ds}")
+    raw = pd.read_csv(layout.root / "raw" / SNAPSHOT_PIPELINE / f"ds={ds}" / "part-00000.csv")
     predictions = score_frame(load_model(layout.model_dir), raw)
     assert len(predictions) == len(raw) and pd.notna(predictions).all()
     assert [entry["run_id"] for entry in read_history(layout.history_file)] == [

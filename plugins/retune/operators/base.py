@@ -130,19 +130,25 @@ class SparkJobOperator(RetuneOperator):
 
     def submit(
         self,
+        context: Context,
         job: str,
         application_args: list[str],
         conf: dict[str, str],
         name: str,
         env_vars: dict[str, str] | None = None,
     ) -> None:
+        """Run ``tasks/jobs/<job>_job.py``; with OpenLineage on, the application emits its
+        own events as a child run of this task (:func:`retune.lineage.spark_lineage`)."""
+        from retune.lineage import spark_lineage
         from tasks.spark import job_file
 
+        lineage_conf, lineage_env = spark_lineage(context)
+        environment = {**(env_vars or {}), **lineage_env}
         self._hook = RetuneSparkSubmitHook(
             conn_id=self.conn_id,
-            conf=conf,
+            conf={**conf, **lineage_conf},
             application_args=application_args,
-            env_vars=env_vars,
+            env_vars=environment or None,
             name=name,
         )
         self._hook.submit(job_file(job))

@@ -38,6 +38,7 @@ class EtlOperator(SparkJobOperator):
         check_partition(spec.source_path(str(layout.root), layout.ds))
         gpu = rapids_conf(spec.gpu, gpu_count(), configured_jar(self.rapids_jar))
         self.submit(
+            context,
             "etl",
             self.job_args(context),
             {**base_conf(self.python), **gpu},
@@ -75,6 +76,7 @@ class ValidateOperator(SparkJobOperator):
         layout = self.layout(context, spec)
         try:
             self.submit(
+                context,
                 "validate",
                 self.job_args(context),
                 base_conf(self.python),

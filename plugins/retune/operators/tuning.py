@@ -130,6 +130,7 @@ class TuneOperator(StudyJobOperator):
         memory = worker_memory(spec, layout)
         self.log.info("each worker: %s", memory.as_record())
         self.submit(
+            context,
             "tune",
             tune_args(
                 str(run.path),
@@ -194,6 +195,7 @@ class ExportOperator(StudyJobOperator):
         run_id = context.get("run_id")
         url, kind = hook.get_url()
         self.submit(
+            context,
             "export",
             export_args(str(run.path), layout.ds, str(layout.root), kind, run_id),
             export_conf(self.python, spec.tuning, spec.gpu, memory.executor_memory),

@@ -39,7 +39,7 @@ def test_no_completed_trial_fails_at_once_without_submitting(
     create_study(open_storage(journal_url(journal_path(tmp_path))), spec, DS)
     export = operator(tmp_path)
     submitted: list[str] = []
-    monkeypatch.setattr(export, "submit", lambda job, *a, **k: submitted.append(job))
+    monkeypatch.setattr(export, "submit", lambda _context, job, *a, **k: submitted.append(job))
     with pytest.raises(NoCompletedTrial, match="has no completed trial") as caught:
         export.execute(context())
     assert isinstance(caught.value, AirflowFailException)  # no retry: same study, same result
@@ -54,7 +54,7 @@ def test_the_xcom_is_the_summary_of_what_the_job_wrote(
     _, layout, storage = tuned(tmp_path)
     export = operator(tmp_path)
 
-    def job(job_name: str, args: list[str], *_: Any, **__: Any) -> None:
+    def job(_context: Any, job_name: str, args: list[str], *_: Any, **__: Any) -> None:
         assert job_name == "export" and args[args.index("--run-id") + 1] == "manual__2"
         run_spec = read_spec_file(args[args.index("--spec") + 1])  # as the job reads it
         export_best(run_spec, layout, storage, "journal", run_id="manual__2")
