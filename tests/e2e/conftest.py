@@ -192,6 +192,19 @@ class Stack:
             time.sleep(5)
         raise AssertionError(f"no run of {dag_id} finished in {RUN_TIMEOUT}s; logs in {self.logs}")
 
+    def wait_until_released(self, dag_id: str, run_id: str, task_id: str) -> None:
+        """Until the scheduler has heard from the executor that the task's worker let go of
+        it (``awaiting_input``). An answer given before that hits a race in Airflow 3.3: the
+        executor's late report of the paused workload sends the resumed task to retry."""
+        line = f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id}, run_id={run_id},"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for text in self.server.log_path.read_text(errors="replace").splitlines():
+                if line in text and "state=awaiting_input" in text:
+                    return
+            time.sleep(1)
+        raise AssertionError(f"the executor never released {task_id} of {run_id}")
+
     def wait_for_backfills(self, dag_id: str = DAG_ID) -> None:
         """Until the scheduler has marked every backfill complete (a new one is refused before)."""
         deadline = time.monotonic() + 300
@@ -419,6 +432,7 @@ def approval_runs(stack: Stack) -> dict[str, Any]:
     with AirflowUI(stack.server.url, stack.env["AIRFLOW_HOME"], stack.base) as ui:
         for ds, option in zip(days[:2], ("Approve", "Reject"), strict=True):
             run_id = stack.wait_for_task(ds, "approve_promotion", "awaiting_input", APPROVAL_DAG_ID)
+            stack.wait_until_released(APPROVAL_DAG_ID, run_id, "approve_promotion")
             shown[ds] = ui.answer_required_action(
                 APPROVAL_DAG_ID, run_id, "approve_promotion", option
             )
