@@ -45,11 +45,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.staging import stage_frame
 from tasks import tuning as engine
 from tasks.core import Layout, PipelineSpec, parse_spec
 from tasks.data import make_frame, run_materialize
 from tasks.tuning.storage import mask_url, open_storage
-from tests.staging import stage_frame
 
 DS = "2026-11-21"
 NEXT_DS = "2026-11-22"  # day 2: a new sample of the same process, mildly drifted

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tasks.core import file_written_aside
+
 PIPELINE = "flights_delay"
 FIRST, LAST = date(2013, 1, 1), date(2013, 12, 31)
 
@@ -38,12 +40,9 @@ def write_days(root: Path, first: date, last: date) -> list[Path]:
         rows = table[
             (table["year"] == day.year) & (table["month"] == day.month) & (table["day"] == day.day)
         ]
-        folder = root / "raw" / PIPELINE / f"ds={day.isoformat()}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "flights.csv"
-        staged = path.with_name(f".{path.name}.tmp")
-        rows.to_csv(staged, index=False)
-        staged.replace(path)
+        path = root / "raw" / PIPELINE / f"ds={day.isoformat()}" / "flights.csv"
+        with file_written_aside(path) as staged:
+            rows.to_csv(staged, index=False)
         written.append(path)
         day += timedelta(days=1)
     return written

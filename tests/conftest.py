@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.mysql_support import mysql_root
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SPEC = ROOT / "dags" / "specs" / "demo_regression.yaml"
 MYSQL_ENV = "RETUNE_TEST_MYSQL_URL"
@@ -92,3 +94,15 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 def chromium() -> str:
     """Debian's headless Chromium (installed by .ci/run where missing)."""
     return required_program(*BROWSERS, debian_package="chromium")
+
+
+@pytest.fixture
+def mysql_admin() -> None:
+    """The local server answers as root (skip without one, fail under CI=true)."""
+    import shutil
+
+    if shutil.which("mysql") is None or mysql_root("SELECT 1").returncode != 0:
+        message = "no MySQL server answers as root on 127.0.0.1 (mysql-init.sh needs an admin)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)

@@ -6,9 +6,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.staging import stage_frame
 from tasks.core import Layout
 from tasks.data import make_frame, run_materialize
-from tests.staging import stage_frame
 
 
 def stage(layout: Layout, rows: int, valid_fraction: float = 0.2) -> None:

@@ -1,7 +1,12 @@
 """The ground every stage stands on: the spec and the run's resolved spec, where files
 are (layout), errors, atomic publishing, content hash, devices and stage timings."""
 
-from tasks.core.atomic import append_json_line, replace_dir, write_text_atomically
+from tasks.core.atomic import (
+    append_json_line,
+    file_written_aside,
+    replace_dir,
+    write_text_atomically,
+)
 from tasks.core.content_hash import content_hash
 from tasks.core.devices import gpu_count, resolve_device
 from tasks.core.errors import (
@@ -153,6 +158,7 @@ __all__ = [
     "champion_pointer",
     "check_ds",
     "content_hash",
+    "file_written_aside",
     "gpu_count",
     "journal_path",
     "load_spec",

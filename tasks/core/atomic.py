@@ -109,15 +109,24 @@ def append_json_line(path: Path, entry: dict[str, Any]) -> None:
         os.close(fd)  # releases the lock
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """``path`` with ``text``, whole or not at all (written aside, then renamed)."""
+@contextmanager
+def file_written_aside(path: Path) -> Iterator[Path]:
+    """A fresh temporary path beside ``path`` for the block to write; renamed onto ``path``
+    (mode 0644) when the block ends, removed if it raises. Two writers never share it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """``path`` with ``text``, whole or not at all (written aside, then renamed)."""
+    with file_written_aside(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from tasks.core.atomic import write_text_atomically
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,9 +35,7 @@ def record_stage(
         "seconds": round((finished - started).total_seconds(), 1),
     }
     path = folder / f"{name}.json"
-    staged = folder / f".{name}.{uuid.uuid4().hex}"
-    staged.write_text(json.dumps(entry))
-    os.replace(staged, path)
+    write_text_atomically(path, json.dumps(entry))
     return path
 
 

@@ -28,6 +28,7 @@ from tasks.core import (
     ValidationFailed,
     content_hash,
     replace_dir,
+    write_text_atomically,
 )
 from tasks.data.drift import compare_to_champion, drift_message, snapshot_profile
 
@@ -148,11 +149,7 @@ def write_error(exc: OSError) -> str:
 
 def write_drift(layout: Layout, drift: dict[str, Any]) -> None:
     """``reports/<p>/ds=<ds>/drift.json``: what was compared, also when nothing is published."""
-    folder = layout.reports_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / f".{layout.drift_file.name}.tmp"
-    staged.write_text(json.dumps(drift, indent=2))
-    staged.replace(layout.drift_file)
+    write_text_atomically(layout.drift_file, json.dumps(drift, indent=2))
 
 
 def run_materialize(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import math
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import FEATURES_FILE, replace_dir
+from tasks.core import FEATURES_FILE, replace_dir, write_text_atomically
 
 if TYPE_CHECKING:
     from tasks.core import Layout, PipelineSpec
@@ -137,7 +136,5 @@ def promote(layout: Layout, files: list[Path], entry: dict[str, Any]) -> dict[st
         "files": [str(home / p.name) for p in files],
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    staged = layout.champion_file.with_name(f".{layout.champion_file.name}.{uuid.uuid4().hex}")
-    staged.write_text(json.dumps(pointer, indent=2))
-    os.replace(staged, layout.champion_file)
+    write_text_atomically(layout.champion_file, json.dumps(pointer, indent=2))
     return pointer

@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from tasks.core import REPORT_FILE, SEGMENT_DIR_PREFIX
+from tasks.core import REPORT_FILE, SEGMENT_DIR_PREFIX, write_text_atomically
 
 
 def ranked(index: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -113,8 +113,5 @@ and any segment that appears later.</p>
 {"".join(parts)}
 </body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomically(path, page)
     return path

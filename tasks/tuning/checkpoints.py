@@ -13,13 +13,17 @@ is ever published: exports retrain from the snapshot.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import CHECKPOINT_MODEL, CHECKPOINT_STATE
+from tasks.core import (
+    CHECKPOINT_MODEL,
+    CHECKPOINT_STATE,
+    file_written_aside,
+    write_text_atomically,
+)
 from tasks.model import TrainedSoFar
 
 if TYPE_CHECKING:
@@ -61,9 +65,8 @@ class TrialCheckpoints:
         self.folder.mkdir(parents=True, exist_ok=True)
         rounds = booster.num_boosted_rounds()
         model_name = f"{rounds:07d}-{CHECKPOINT_MODEL}"
-        tmp = self.folder / f".{model_name}.tmp"
-        booster.save_model(str(tmp))
-        os.replace(tmp, self.folder / model_name)
+        with file_written_aside(self.folder / model_name) as tmp:
+            booster.save_model(str(tmp))
         state = {
             "rounds": rounds,
             "curve": curve,
@@ -71,10 +74,8 @@ class TrialCheckpoints:
             "seed": seed,
             "model": model_name,
         }
-        tmp_state = self.folder / f".{CHECKPOINT_STATE}.tmp"
-        tmp_state.write_text(json.dumps(state))
         previous = self._current_model()
-        os.replace(tmp_state, self.folder / CHECKPOINT_STATE)
+        write_text_atomically(self.folder / CHECKPOINT_STATE, json.dumps(state))
         if previous and previous != model_name:
             (self.folder / previous).unlink(missing_ok=True)
         self.saved += 1

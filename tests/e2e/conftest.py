@@ -1,9 +1,15 @@
 """One real Airflow (`airflow standalone`: scheduler, dag-processor, api-server, LocalExecutor)
 for every end-to-end test, with real local Spark and the real MySQL as the Optuna storage.
 
-The three ways users run Retune happen on it one after another: the scheduled run of the
-latest complete day, a manual run triggered from the UI, then a backfill of three past
-days (side by side) and a rerun of one of them.
+Each pipeline the tests look at is a session fixture of its own (``scheduled_run``,
+``ui_run``, ``backfill``, ``flights_run``, ``segments_runs``, ``approval_runs``,
+``snapshot_runs``), which needs nothing but the running stack: any e2e file passes alone
+and starts only the pipelines it uses. When the stack is up, the runs that need no
+interaction are started at once, side by side (``LANE_STARTS``); each fixture then waits
+for its runs and does the rest (UI answers, reruns, runs by hand). The files run in
+``FILE_ORDER``: the approval gate first (its answers must come before its timeout), the
+demo DAG's runs one after another (scheduled, UI, backfill: one DAG, one champion), the
+secrets check last (after every run).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,7 @@ DAG_ID = "retune_demo_regression"
 FLIGHTS_SPEC = ROOT / "examples" / "flights" / "flights_delay.yaml"
 FLIGHTS_DAG_ID = "retune_flights_delay"
 FLIGHTS_DS = "2013-03-01"
+FLIGHTS_MISSING_DS = "2013-06-01"  # no raw partition is written for it
 SEGMENTS_SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
 SEGMENTS_DAG_ID = "retune_flights_by_carrier"
 SEGMENTS_DAYS = ("2013-03-01", "2013-03-02")
@@ -59,12 +66,40 @@ RUN_FIELDS = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The first end-to-end test sets the whole stack up (three runs and a backfill, beside
-    the other tests): longer than the suite's default timeout of 20 min on 2 cores."""
-    for item in items:
-        if "e2e" in item.nodeid.split("/"):
-            item.add_marker(pytest.mark.timeout(2700))
+# The order the e2e files run in; a file not named here runs after them, by name.
+FILE_ORDER = (
+    "test_approval_in_the_ui.py",
+    "test_pipeline_through_airflow.py",
+    "test_manual_run_from_the_ui.py",
+    "test_task_killed.py",
+    "test_backfill.py",
+    "test_flights_through_airflow.py",
+    "test_lineage.py",
+    "test_segments_through_airflow.py",
+    "test_tuning_on_the_snapshot_asset.py",
+    "test_no_secret_anywhere.py",
+)
+LANES = pytest.StashKey[set[str]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The e2e files in FILE_ORDER; the pipelines their tests use are noted for ``stack``,
+    which starts them. The first test waits for the stack and its first runs: longer
+    than the suite's default timeout of 20 min on 2 cores."""
+    e2e = [item for item in items if "e2e" in item.nodeid.split("/")]
+    for item in e2e:
+        item.add_marker(pytest.mark.timeout(2700))
+
+    def rank(item: pytest.Item) -> tuple[int, str]:
+        name = item.path.name
+        return (FILE_ORDER.index(name) if name in FILE_ORDER else len(FILE_ORDER), name)
+
+    if e2e:
+        others = [item for item in items if item not in e2e]
+        items[:] = others + sorted(e2e, key=rank)  # sorted() keeps a file's own order
+    config.stash[LANES] = {
+        name for item in e2e for name in getattr(item, "fixturenames", ()) if name in LANE_STARTS
+    }
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +142,13 @@ class Stack:
         self.airflow_db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
         self.logs = Path(env["AIRFLOW_HOME"]) / "logs"
         self.lineage = base / "lineage"
+        self.started: set[str] = set()
+
+    def start(self, lane: str) -> None:
+        """Start ``lane``'s runs (LANE_STARTS), once."""
+        if lane not in self.started:
+            self.started.add(lane)
+            LANE_STARTS[lane](self)
 
     def layout(self, ds: str) -> Layout:
         return Layout(self.storage, self.spec.name, ds)
@@ -149,61 +191,42 @@ class Stack:
             f"the run for {ds} did not finish in {RUN_TIMEOUT}s; logs in {self.logs}"
         )
 
-    def wait_for_task(self, ds: str, task_id: str, state: str, dag_id: str) -> str:
-        """The run id of ``ds`` once its ``task_id`` is in ``state``."""
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            self.server.check_alive()
-            run = self.runs(dag_id).get(ds)
-            if run:
-                rows = self.query(
-                    "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? "
-                    "AND task_id = ?",
-                    dag_id,
-                    run["run_id"],
-                    task_id,
-                )
-                if rows and rows[0][0] == state:
-                    return str(run["run_id"])
-                assert run["state"] != "failed", f"the run for {ds} failed; logs in {self.logs}"
-            time.sleep(3)
-        raise AssertionError(f"{task_id} of {ds} was not {state} in {RUN_TIMEOUT}s")
+    def task_state(self, ds: str, task_id: str, dag_id: str) -> tuple[str, str | None] | None:
+        """The run id of ``ds`` and the state of its ``task_id``, once the run exists."""
+        run = self.runs(dag_id).get(ds)
+        if not run:
+            return None
+        assert run["state"] != "failed", f"the run for {ds} failed; logs in {self.logs}"
+        rows = self.query(
+            "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+            dag_id,
+            run["run_id"],
+            task_id,
+        )
+        return str(run["run_id"]), (rows[0][0] if rows else None)
 
-    def wait_for_run(
-        self, dag_id: str, state: str = "success", run_id: str | None = None
-    ) -> dict[str, Any]:
-        """The run ``run_id`` of the DAG (or its only run) once it has finished in ``state``."""
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            self.server.check_alive()
-            rows = self.query(
-                "SELECT run_id, run_type, state, logical_date, start_date, end_date, "
-                "backfill_id FROM dag_run WHERE dag_id = ?",
-                dag_id,
-            )
-            runs = [dict(zip(RUN_FIELDS, row, strict=True)) for row in rows]
-            if run_id is not None:
-                runs = [run for run in runs if run["run_id"] == run_id]
-            assert len(runs) <= 1, f"{dag_id} has {len(runs)} runs: {runs}"
-            if runs and runs[0]["state"] in ("success", "failed"):
-                run = runs[0]
-                assert run["state"] == state, f"{run['run_id']} {run['state']}; logs in {self.logs}"
-                return run
-            time.sleep(5)
-        raise AssertionError(f"no run of {dag_id} finished in {RUN_TIMEOUT}s; logs in {self.logs}")
-
-    def wait_until_released(self, dag_id: str, run_id: str, task_id: str) -> None:
-        """Until the scheduler has heard from the executor that the task's worker let go of
-        it (``awaiting_input``). An answer given before that hits a race in Airflow 3.3: the
-        executor's late report of the paused workload sends the resumed task to retry."""
+    def released(self, dag_id: str, run_id: str, task_id: str) -> bool:
+        """Whether the scheduler has heard from the executor that the task's worker let go
+        of it (``awaiting_input``). An answer given before that hits a race in Airflow 3.3:
+        the executor's late report of the paused workload sends the resumed task to retry."""
         line = f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id}, run_id={run_id},"
-        deadline = time.monotonic() + 120
+        return any(
+            line in text and "state=awaiting_input" in text
+            for text in self.server.log_path.read_text(errors="replace").splitlines()
+        )
+
+    def wait_until_idle(self, dag_id: str = DAG_ID) -> None:
+        """Until no run of the DAG is queued or running."""
+        deadline = time.monotonic() + RUN_TIMEOUT
         while time.monotonic() < deadline:
-            for text in self.server.log_path.read_text(errors="replace").splitlines():
-                if line in text and "state=awaiting_input" in text:
-                    return
-            time.sleep(1)
-        raise AssertionError(f"the executor never released {task_id} of {run_id}")
+            self.server.check_alive()
+            if not self.query(
+                "SELECT run_id FROM dag_run WHERE dag_id = ? AND state IN ('queued', 'running')",
+                dag_id,
+            ):
+                return
+            time.sleep(5)
+        raise AssertionError(f"{dag_id} still had runs after {RUN_TIMEOUT}s; logs in {self.logs}")
 
     def wait_for_backfills(self, dag_id: str = DAG_ID) -> None:
         """Until the scheduler has marked every backfill complete (a new one is refused before)."""
@@ -234,7 +257,9 @@ def today() -> date:
 
 
 @pytest.fixture(scope="session")
-def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    mysql_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("e2e")
     storage, specs = base / "storage", base / "specs"
     specs.mkdir()
@@ -286,7 +311,11 @@ def stack(mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     prepare(env)
     with Standalone(env) as server:
-        yield Stack(base, env, server)
+        running = Stack(base, env, server)
+        for lane in LANE_STARTS:  # in this order: the approval gate's runs first
+            if lane in request.config.stash.get(LANES, set()):
+                running.start(lane)
+        yield running
 
 
 def approval_days() -> list[date]:
@@ -320,18 +349,90 @@ def backfill_days() -> list[date]:
     return [today() - timedelta(days=offset) for offset in (12, 11, 10)]
 
 
-@pytest.fixture(scope="session")
-def scheduled_run(stack: Stack) -> dict[str, Any]:
+def start_approval_backfill(stack: Stack) -> None:
+    days = [d.isoformat() for d in approval_days()]
+    airflow(
+        stack.env,
+        *backfill_command(days[0], days[-1], APPROVAL_DAG_ID),
+        *("--max-active-runs", "3"),
+        capture=True,
+    )
+    airflow(stack.env, "dags", "unpause", APPROVAL_DAG_ID, capture=True)
+
+
+def start_scheduled_run(stack: Stack) -> None:
     """Unpaused, the DAG gets its scheduled run for yesterday, as every day."""
     airflow(stack.env, "dags", "unpause", DAG_ID, capture=True)
+
+
+def start_flights_runs(stack: Stack) -> None:
+    """The real-data example, as `make run` runs it: unpaused (it has no schedule, so
+    nothing else starts), then triggered for its historical day, and for a day without
+    data after it."""
+    airflow(stack.env, "dags", "unpause", FLIGHTS_DAG_ID, capture=True)
+    for ds in (FLIGHTS_DS, FLIGHTS_MISSING_DS):
+        airflow(
+            stack.env,
+            *("dags", "trigger", FLIGHTS_DAG_ID, "--logical-date", f"{ds}T00:00:00+00:00"),
+            capture=True,
+        )
+
+
+def start_segments_backfill(stack: Stack) -> None:
+    """The segmented example's two days, one after the other (the second warm-starts
+    each segment from the first).
+
+    The backfill is created while the DAG is paused, then the DAG unpaused: the CLI
+    removes a backfill's runs again when SQLite's lock refuses part of its write, and a
+    scheduler already scheduling those runs would stop (it skips a paused DAG's runs)."""
+    first, last = SEGMENTS_DAYS[0], SEGMENTS_DAYS[-1]
+    airflow(
+        stack.env,
+        *backfill_command(first, last, SEGMENTS_DAG_ID),
+        *("--max-active-runs", "1"),
+        capture=True,
+    )
+    airflow(stack.env, "dags", "unpause", SEGMENTS_DAG_ID, capture=True)
+
+
+def start_snapshot_data_run(stack: Stack) -> None:
+    """The data DAG's run for a day, whose snapshot triggers the tuning DAG."""
+    ds = snapshot_days()[0].isoformat()
+    for dag_id in (SNAPSHOT_DAG_ID, SNAPSHOT_TUNING_DAG_ID):
+        airflow(stack.env, "dags", "unpause", dag_id, capture=True)
+    airflow(
+        stack.env,
+        *("dags", "trigger", SNAPSHOT_DAG_ID, "--logical-date", f"{ds}T00:00:00+00:00"),
+        capture=True,
+    )
+
+
+# What each pipeline fixture starts as soon as the stack is up, in this order; the
+# fixtures of the demo DAG's UI run and backfill start theirs when they run (one DAG,
+# one run after another).
+LANE_STARTS: dict[str, Callable[[Stack], None]] = {
+    "approval_runs": start_approval_backfill,
+    "scheduled_run": start_scheduled_run,
+    "flights_run": start_flights_runs,
+    "segments_runs": start_segments_backfill,
+    "snapshot_runs": start_snapshot_data_run,
+}
+
+
+@pytest.fixture(scope="session")
+def scheduled_run(stack: Stack) -> dict[str, Any]:
+    """The demo DAG's scheduled run of yesterday."""
+    stack.start("scheduled_run")
     return stack.wait_for((today() - timedelta(days=1)).isoformat())
 
 
 @pytest.fixture(scope="session")
-def ui_run(stack: Stack, scheduled_run: dict[str, Any], mysql_url: str) -> dict[str, Any]:
+def ui_run(stack: Stack, mysql_url: str) -> dict[str, Any]:
+    """A run of today triggered from the UI's form, after two refused tries."""
     from tests.e2e.airflow_ui import AirflowUI
     from tests.e2e.task_kill import kill_tune_mid_trial_and_clear
 
+    stack.start("scheduled_run")  # the DAG unpaused (its manual runs wait otherwise)
     ds = today().isoformat()
     with AirflowUI(stack.server.url, stack.env["AIRFLOW_HOME"], stack.base) as ui:
         clamped = ui.typed_into_the_form("n_trials", "0")
@@ -350,8 +451,11 @@ def ui_run(stack: Stack, scheduled_run: dict[str, Any], mysql_url: str) -> dict[
 
 
 @pytest.fixture(scope="session")
-def backfill(stack: Stack, ui_run: dict[str, Any]) -> dict[str, Any]:
-    """Three past days through `airflow backfill create`, all three runs at once."""
+def backfill(stack: Stack) -> dict[str, Any]:
+    """Three past days through `airflow backfill create`, all three runs at once, once the
+    DAG's other runs (scheduled, manual) have ended."""
+    stack.start("scheduled_run")  # the DAG unpaused: a paused DAG's backfill runs wait
+    stack.wait_until_idle()
     days = [d.isoformat() for d in backfill_days()]
     airflow(
         stack.env,
@@ -367,34 +471,18 @@ def backfill(stack: Stack, ui_run: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def flights_run(stack: Stack, backfill: dict[str, Any]) -> dict[str, Any]:
-    """The real-data example, as `make run` runs it: unpaused (it has no schedule, so
-    nothing else starts), then triggered for its historical day."""
-    airflow(stack.env, "dags", "unpause", FLIGHTS_DAG_ID, capture=True)
-    airflow(
-        stack.env,
-        *("dags", "trigger", FLIGHTS_DAG_ID, "--logical-date", f"{FLIGHTS_DS}T00:00:00+00:00"),
-        capture=True,
-    )
+def flights_run(stack: Stack) -> dict[str, Any]:
+    """The real-data example's run of its historical day."""
+    stack.start("flights_run")
     run = stack.wait_for(FLIGHTS_DS, dag_id=FLIGHTS_DAG_ID)
     return {"run": run, "runs": stack.runs(FLIGHTS_DAG_ID)}
 
 
 @pytest.fixture(scope="session")
-def segments_runs(stack: Stack, flights_run: dict[str, Any]) -> dict[str, Any]:
-    """The segmented example: a backfill of two days, one after the other (the second
-    warm-starts each segment from the first), then a rerun of the first day."""
-    first, last = SEGMENTS_DAYS[0], SEGMENTS_DAYS[-1]
-    # Each backfill is created while the DAG is paused, then the DAG unpaused: the CLI
-    # removes a backfill's runs again when SQLite's lock refuses part of its write, and
-    # a scheduler already scheduling those runs would stop (it skips a paused DAG's runs).
-    airflow(
-        stack.env,
-        *backfill_command(first, last, SEGMENTS_DAG_ID),
-        *("--max-active-runs", "1"),
-        capture=True,
-    )
-    airflow(stack.env, "dags", "unpause", SEGMENTS_DAG_ID, capture=True)
+def segments_runs(stack: Stack) -> dict[str, Any]:
+    """The segmented example: a backfill of two days, then a rerun of the first."""
+    stack.start("segments_runs")
+    first = SEGMENTS_DAYS[0]
     runs = {ds: stack.wait_for(ds, dag_id=SEGMENTS_DAG_ID) for ds in SEGMENTS_DAYS}
     stack.wait_for_backfills(SEGMENTS_DAG_ID)
     index_before = json.loads(
@@ -417,27 +505,33 @@ def segments_runs(stack: Stack, flights_run: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def approval_runs(stack: Stack) -> dict[str, Any]:
     """Three days side by side, each export waiting for an approval: the first approved
-    in the UI, the second rejected there, the third left to time out."""
+    in the UI, the second rejected there (each answered as soon as it asks), the third
+    left to time out."""
     from tests.e2e.airflow_ui import AirflowUI
 
+    stack.start("approval_runs")
     days = [d.isoformat() for d in approval_days()]
-    airflow(
-        stack.env,
-        *backfill_command(days[0], days[-1], APPROVAL_DAG_ID),
-        *("--max-active-runs", "3"),
-        capture=True,
-    )
-    airflow(stack.env, "dags", "unpause", APPROVAL_DAG_ID, capture=True)
-    shown = {}
+    answers = dict(zip(days[:2], ("Approve", "Reject"), strict=True))
+    shown, report_href = {}, ""
+    deadline = time.monotonic() + RUN_TIMEOUT
     with AirflowUI(stack.server.url, stack.env["AIRFLOW_HOME"], stack.base) as ui:
-        for ds, option in zip(days[:2], ("Approve", "Reject"), strict=True):
-            run_id = stack.wait_for_task(ds, "approve_promotion", "awaiting_input", APPROVAL_DAG_ID)
-            stack.wait_until_released(APPROVAL_DAG_ID, run_id, "approve_promotion")
-            shown[ds] = ui.answer_required_action(
-                APPROVAL_DAG_ID, run_id, "approve_promotion", option
-            )
-            if option == "Approve":
-                report_href = ui.last_report_href
+        while answers:
+            assert time.monotonic() < deadline, f"{sorted(answers)} never asked for an answer"
+            stack.server.check_alive()
+            for ds, option in list(answers.items()):
+                found = stack.task_state(ds, "approve_promotion", APPROVAL_DAG_ID)
+                if not found or found[1] != "awaiting_input":
+                    continue
+                run_id = found[0]
+                if not stack.released(APPROVAL_DAG_ID, run_id, "approve_promotion"):
+                    continue
+                shown[ds] = ui.answer_required_action(
+                    APPROVAL_DAG_ID, run_id, "approve_promotion", option
+                )
+                if option == "Approve":
+                    report_href = ui.last_report_href
+                del answers[ds]
+            time.sleep(3)
     runs = {ds: stack.wait_for(ds, dag_id=APPROVAL_DAG_ID) for ds in days}
     stack.wait_for_backfills(APPROVAL_DAG_ID)
     return {"days": days, "runs": runs, "shown": shown, "report_href": report_href}
@@ -447,15 +541,9 @@ def approval_runs(stack: Stack) -> dict[str, Any]:
 def snapshot_runs(stack: Stack) -> dict[str, Any]:
     """The data DAG run for a day, the tuning run its snapshot triggers, then two tuning runs
     by hand: the same day with a larger budget, and a day without a snapshot."""
+    stack.start("snapshot_runs")
     ds, missing = (d.isoformat() for d in snapshot_days())
     layout = Layout(stack.storage, SNAPSHOT_PIPELINE, ds)
-    for dag_id in (SNAPSHOT_DAG_ID, SNAPSHOT_TUNING_DAG_ID):
-        airflow(stack.env, "dags", "unpause", dag_id, capture=True)
-    airflow(
-        stack.env,
-        *("dags", "trigger", SNAPSHOT_DAG_ID, "--logical-date", f"{ds}T00:00:00+00:00"),
-        capture=True,
-    )
     data_run = stack.wait_for(ds, dag_id=SNAPSHOT_DAG_ID)
     triggered = stack.wait_for_run(SNAPSHOT_TUNING_DAG_ID)
     card_after_event = json.loads(layout.card_file.read_text())

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
+from bench.staging import stage_frame
 from tasks.core import FEATURES_FILE, Layout, journal_path, parse_spec
 from tasks.data import run_materialize
 from tasks.export import export_best, load_model, read_champion, score_frame
@@ -19,7 +20,6 @@ from tasks.export.champion import score_champion
 from tasks.model import FeaturePlan, base_params, build_matrices, fit, load_snapshot
 from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
 from tasks.tuning.storage import journal_url, open_storage
-from tests.staging import stage_frame
 
 DS, NEXT_DS = "2026-11-21", "2026-11-22"
 CARRIERS = [f"C{i:02d}" for i in range(30)]

@@ -4,38 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
-DOCKER = ROOT / "docker"
-BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
-
-
-def mysql_root(
-    *sql: str, user: str = "root", password: str = ""
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["mysql", f"--user={user}", "--host=127.0.0.1", "--batch", "-e", ";".join(sql)],
-        env={**os.environ, "MYSQL_PWD": password},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-@pytest.fixture
-def mysql_admin() -> None:
-    if shutil.which("mysql") is None or mysql_root("SELECT 1").returncode != 0:
-        message = "no MySQL server answers as root on 127.0.0.1 (mysql-init.sh needs an admin)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+from tests.mysql_support import BIN, DOCKER, mysql_root
 
 
 @pytest.mark.mysql

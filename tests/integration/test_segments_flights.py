@@ -43,8 +43,8 @@ from tasks.tuning import (
     study_name,
 )
 from tasks.tuning.storage import journal_url, open_storage
+from tests.browser_support import render
 from tests.conftest import ROOT, demo_spec_data
-from tests.integration.test_report_in_chromium import render
 
 SPEC = ROOT / "examples" / "flights" / "flights_by_carrier.yaml"
 DS = "2013-03-01"

@@ -77,8 +77,8 @@ def test_four_concurrent_workers_never_overshoot_the_budget(mysql_url: str) -> N
         claims[name] += claimed
         claimers[name] += bool(claimed)
     for process in processes:
-        process.join(60)
-        assert process.exitcode == 0
+        process.join()  # it has sent its results: it ends, or the suite's timeout names it
+        assert process.exitcode == 0, f"{process.name} exited {process.exitcode}"
 
     for name in names:
         assert len(claims[name]) == budget, name
@@ -170,8 +170,8 @@ def test_four_workers_claiming_across_studies_never_overshoot_any_budget(mysql_u
         for name, trial_id in results.get(timeout=300):
             claims[name].append(trial_id)
     for process in processes:
-        process.join(60)
-        assert process.exitcode == 0
+        process.join()  # it has sent its results: it ends, or the suite's timeout names it
+        assert process.exitcode == 0, f"{process.name} exited {process.exitcode}"
 
     for name, budget in budget_of.items():
         assert len(claims[name]) == budget, name

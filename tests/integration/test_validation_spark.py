@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bench.staging import stage_frame
 from tasks.core import (
     DOCS_DIR,
     GATE_FILE,
@@ -21,7 +22,6 @@ from tasks.core import (
 )
 from tasks.data import failure, make_frame, run_validate
 from tests.conftest import demo_spec_data
-from tests.staging import stage_frame
 
 DS = "2026-11-21"
 

@@ -15,9 +15,7 @@ import pytest
 
 from tasks.core import Layout, RetuneError, journal_path
 from tests.conftest import ROOT
-from tests.integration.test_deploy_scripts import DOCKER, mysql_admin, mysql_root
-
-__all__ = ["mysql_admin"]  # a fixture, used by name
+from tests.mysql_support import DOCKER, mysql_root
 
 PYTHON_DIRS = ("dags", "plugins", "tasks", "scripts", "bench", "tests", "docker")
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}

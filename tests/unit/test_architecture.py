@@ -192,3 +192,35 @@ def test_the_engine_holds_no_helper_that_forges_a_validation() -> None:
         if "gate_file.write" in path.read_text(encoding="utf-8"):
             writers.append(name)
     assert writers == []
+
+
+def imported_modules(path: Path) -> list[str]:
+    """Every module ``path`` imports from, lazy imports included."""
+    found = []
+    for node in ast.walk(parsed(path)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return found
+
+
+def test_benchmarks_import_nothing_from_the_tests() -> None:
+    reach_in = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sorted((ROOT / "bench").rglob("*.py"))
+        for module in imported_modules(path)
+        if module == "tests" or module.startswith("tests.")
+    ]
+    assert reach_in == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in support modules or conftest files, never in a test module."""
+    reach_in = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert reach_in == []

@@ -6,12 +6,13 @@ import ast
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.reliability.test_hostile_input import RUN_PARAM_CASES, SPEC_CASES
+from tests.reliability.hostile_cases import RUN_PARAM_CASES, SPEC_CASES
 
 DOC = ROOT / "docs" / "reliability.md"
 SUITE = [
     *sorted((ROOT / "tests" / "reliability").glob("test_*.py")),
     ROOT / "tests" / "e2e" / "test_task_killed.py",
+    ROOT / "tests" / "e2e" / "test_no_secret_anywhere.py",
 ]
 
 

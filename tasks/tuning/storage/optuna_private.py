@@ -1,7 +1,7 @@
 """Every private Optuna name Retune uses, behind one wall, each with why.
 
 Optuna (pinned in pyproject.toml) has no public API for these. An upgrade that
-renames or changes one fails ``tests/unit/tasks/test_optuna_private.py`` loudly,
+renames or changes one fails ``tests/unit/tasks/tuning/storage/test_optuna_private.py`` loudly,
 naming the name, instead of failing a worker at run time. No module outside
 ``tasks.tuning.storage`` uses a private Optuna name.
 """

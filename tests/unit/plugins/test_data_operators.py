@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from bench.staging import stage_frame
 from tasks.core import DOCS_DIR, GATE_FILE, RESULT_FILE, Layout, ValidationFailed
 from tasks.data import make_frame
 from tests.conftest import DEMO_SPEC
-from tests.staging import stage_frame
 
 DS = "2026-11-21"
 

@@ -1,4 +1,5 @@
-"""replace_dir: a reader never finds the published folder missing or half-written."""
+"""replace_dir and file_written_aside: a reader never finds the published folder or file
+missing or half-written."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.core import replace_dir
+from tasks.core import file_written_aside, replace_dir, write_text_atomically
 from tasks.core.atomic import exchange
 
 
@@ -49,3 +50,22 @@ def test_a_failed_build_leaves_the_old_folder(tmp_path: Path) -> None:
         raise RuntimeError("copy failed")
     assert (target / "data").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
+def test_a_file_written_aside_replaces_the_old_one_only_when_its_block_ends(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "champion.json"
+    write_text_atomically(target, "old")
+    with pytest.raises(RuntimeError), file_written_aside(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("write failed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # the half file is gone
+    with file_written_aside(target) as first, file_written_aside(target) as second:
+        assert first != second  # two writers never share a temporary file
+        first.write_text("first")
+        second.write_text("second")
+    assert target.read_text() == "first"  # the outer block ended last
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

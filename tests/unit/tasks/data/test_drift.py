@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from bench.staging import stage_frame
 from tasks.core import DriftDetected, Layout, SpecError, parse_spec
 from tasks.data import make_frame, run_materialize
 from tasks.data.drift import categorical_profile, current_counts, psi, reference_bins
@@ -18,7 +19,6 @@ from tasks.export.history import read_history
 from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
 from tests.conftest import demo_spec_data
 from tests.export_support import tuned
-from tests.staging import stage_frame
 
 DAY_2 = "2026-11-22"
 
