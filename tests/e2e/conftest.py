@@ -303,6 +303,9 @@ def stack(
             "AIRFLOW_HOME": str(base / "airflow"),
             "AIRFLOW_CONFIG": str(base / "airflow" / "airflow.cfg"),
             "AIRFLOW_API_PORT": str(free_port()),
+            # Every pipeline's runs side by side (LANE_STARTS): room for all their tasks at
+            # once, so that a run's two tune tasks still run together.
+            "AIRFLOW_PARALLELISM": "12",
             "RETUNE_STORAGE_ROOT": str(storage),
             "RETUNE_SPEC_DIR": str(specs),
             "AIRFLOW__RETUNE__OPTUNA_DASHBOARD_URL": DASHBOARD,
