@@ -38,12 +38,14 @@ class _Strict(BaseModel):
 
 
 class SourceSpec(_Strict):
+    """Where a day's raw data is, and how to read it."""
+
     path: str = Field(
         description="One ds partition: a folder, a file or a glob, local or any Hadoop URI "
         "(s3a://, hdfs://); placeholders {storage_root} and {ds}."
     )
-    format: Literal["csv", "parquet"] = "csv"
-    csv_delimiter: str = Field(",", min_length=1, max_length=1)
+    format: Literal["csv", "parquet"] = Field("csv", description="The raw files' format.")
+    csv_delimiter: str = Field(",", min_length=1, max_length=1, description="csv: one character.")
     csv_multiline: bool = Field(
         True,
         description="Quoted CSV fields may hold line breaks (RFC 4180). False lets Spark split "
@@ -66,7 +68,7 @@ class SourceSpec(_Strict):
 class ColumnSpec(_Strict):
     """One column: its type, and what validation expects of its values."""
 
-    type: ColumnType
+    type: ColumnType = Field(description="The Spark type the column is read as.")
     nullable: bool = Field(True, description="False: a null quarantines the row.")
     min: float | None = Field(None, description="Validation: no value below this.")
     max: float | None = Field(None, description="Validation: no value above this.")
@@ -109,12 +111,20 @@ class ColumnSpec(_Strict):
 
 
 class SchemaSpec(_Strict):
-    key: str
-    target: str
+    """The raw table's columns; XGBoost trains on every column but the key, the target and
+    the timestamp (and those marked ``feature: false``)."""
+
+    key: str = Field(description="The column that identifies a row; duplicates are dropped.")
+    target: str = Field(description="The column the model predicts; a null one is unlabelled.")
     timestamp: str | None = Field(
         None, description="When given, the latest record per key wins the dedup."
     )
-    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    columns: dict[str, ColumnSpec] = Field(
+        min_length=1,
+        description="name: a type (double, float, long, int, string, boolean, timestamp, "
+        "date), or a column section. Date and timestamp columns are no features: derive "
+        "numbers from them (derived_features).",
+    )
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -175,10 +185,12 @@ class SchemaSpec(_Strict):
 
 
 class SplitSpec(_Strict):
+    """How the day's rows are split into train and valid."""
+
     method: Literal["hash", "time"] = Field(
         "hash", description="hash: by a hash of the key; time: the latest rows are valid."
     )
-    valid_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    valid_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="The valid split's share.")
     time_column: str | None = Field(None, description="time: the column that orders rows.")
 
     @model_validator(mode="after")
@@ -221,14 +233,20 @@ class CleaningSpec(_Strict):
 class ExtraExpectation(_Strict):
     """A Great Expectations expectation by snake_case name (expect_column_max_to_be_between)."""
 
-    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    type: str = Field(
+        pattern=r"^expect_[a-z0-9_]+$", description="The expectation's snake_case name."
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Its arguments: column, min_value, max_value, ..."
+    )
     severity: Literal["error", "warn"] = Field(
         "error", description="error: a failure stops the run; warn: it is reported only."
     )
 
 
 class ValidationSpec(_Strict):
+    """The Great Expectations gate between staging and the snapshot: what stops a day."""
+
     min_rows: int = Field(100, ge=1, description="Fewer staged rows (train + valid) fail the run.")
     split_tolerance: float = Field(
         0.02, gt=0.0, lt=0.5, description="How far the valid share may stray from the spec's."
@@ -240,7 +258,10 @@ class ValidationSpec(_Strict):
     target_stdev: tuple[float, float] | None = Field(
         None, strict=False, description="[low, high] of its stdev."
     )
-    expectations: list[ExtraExpectation] = Field(default_factory=list)
+    expectations: list[ExtraExpectation] = Field(
+        default_factory=list,
+        description="Extra Great Expectations by name, beside those the schema implies.",
+    )
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> ValidationSpec:
@@ -323,10 +344,12 @@ def _check_range(low: float, high: float, log: bool) -> None:
 
 
 class FloatParam(_Strict):
-    type: Literal["float"]
-    low: float
-    high: float
-    log: bool = False
+    """A real XGBoost parameter drawn from a range."""
+
+    type: Literal["float"] = Field(description="Names the kind of range.")
+    low: float = Field(description="The lowest value (> 0 when log).")
+    high: float = Field(description="The highest value, above low.")
+    log: bool = Field(False, description="Draw on a log scale.")
 
     @model_validator(mode="after")
     def _bounds(self) -> FloatParam:
@@ -335,10 +358,12 @@ class FloatParam(_Strict):
 
 
 class IntParam(_Strict):
-    type: Literal["int"]
-    low: int
-    high: int
-    log: bool = False
+    """An integer XGBoost parameter drawn from a range."""
+
+    type: Literal["int"] = Field(description="Names the kind of range.")
+    low: int = Field(description="The lowest value (> 0 when log).")
+    high: int = Field(description="The highest value, above low.")
+    log: bool = Field(False, description="Draw on a log scale.")
 
     @model_validator(mode="after")
     def _bounds(self) -> IntParam:
@@ -347,8 +372,12 @@ class IntParam(_Strict):
 
 
 class CategoricalParam(_Strict):
-    type: Literal["categorical"]
-    choices: list[str | int | float | bool] = Field(min_length=1, max_length=256)
+    """An XGBoost parameter drawn from a list of values."""
+
+    type: Literal["categorical"] = Field(description="Names the kind of parameter.")
+    choices: list[str | int | float | bool] = Field(
+        min_length=1, max_length=256, description="The distinct values to choose from."
+    )
 
     @field_validator("choices")
     @classmethod
@@ -375,7 +404,11 @@ KEEP_BEST_TRIALS = 25
 
 
 class SamplerSpec(_Strict):
-    type: Literal["tpe", "random", "gp"] = "tpe"
+    """The Optuna sampler that proposes each trial's parameters."""
+
+    type: Literal["tpe", "random", "gp"] = Field(
+        "tpe", description="Optuna's TPESampler, RandomSampler or GPSampler (needs retune[gp])."
+    )
     n_startup_trials: int | None = Field(
         None, ge=0, description="Random trials before the model; default: from budget and workers."
     )
@@ -391,7 +424,11 @@ class SamplerSpec(_Strict):
 
 
 class PrunerSpec(_Strict):
-    type: Literal["median", "successive_halving", "hyperband", "none"] = "median"
+    """The Optuna pruner that stops unpromising trials early (rounds fidelity)."""
+
+    type: Literal["median", "successive_halving", "hyperband", "none"] = Field(
+        "median", description="Optuna's pruner of that name; none: every trial runs out."
+    )
     n_startup_trials: int = Field(5, ge=0, description="median: finished trials before pruning.")
     n_warmup_steps: int | None = Field(
         None,
@@ -400,7 +437,9 @@ class PrunerSpec(_Strict):
         "(early rounds favour high learning rates, so earlier pruning drops the slow, good ones).",
     )
     min_resource: int = Field(10, ge=1, description="successive_halving/hyperband: rounds.")
-    reduction_factor: int = Field(3, ge=2)
+    reduction_factor: int = Field(
+        3, ge=2, description="successive_halving/hyperband: 1 in this many trials goes on."
+    )
     report_every: int | None = Field(
         None,
         ge=1,
@@ -451,11 +490,24 @@ class FidelitySpec(_Strict):
 
 
 class TuningSpec(_Strict):
-    n_trials: int = Field(20, ge=1, le=10_000)
+    """The day's Optuna study: its budget, its workers, its sampler and pruner."""
+
+    n_trials: int = Field(
+        20, ge=1, le=10_000, description="The study's trial budget, across every worker."
+    )
     n_workers: int = Field(2, ge=1, le=MAX_PARALLELISM, description="Spark applications.")
-    spark_tasks_per_worker: int = Field(1, ge=1, le=MAX_PARALLELISM)
-    num_boost_round: int = Field(200, ge=1, le=100_000)
-    early_stopping_rounds: int | None = Field(20, ge=1)
+    spark_tasks_per_worker: int = Field(
+        1,
+        ge=1,
+        le=MAX_PARALLELISM,
+        description="Spark tasks in each application, each an Optuna worker pulling trials.",
+    )
+    num_boost_round: int = Field(
+        200, ge=1, le=100_000, description="Boosting rounds of a trial at most."
+    )
+    early_stopping_rounds: int | None = Field(
+        20, ge=1, description="Stop a trial's boosting after this many rounds without gain."
+    )
     nthread: int = Field(
         1,
         ge=1,
@@ -464,10 +516,12 @@ class TuningSpec(_Strict):
         "make fewer, faster trials; on the tuning benchmark (2 cores, 100k rows) 1 trial of 2 "
         "threads took 2.3x the wall of 2 trials of 1 thread for a slightly better best model.",
     )
-    seed: int = Field(0, ge=0)
-    sampler: SamplerSpec = SamplerSpec()
-    pruner: PrunerSpec = PrunerSpec()
-    fidelity: FidelitySpec = FidelitySpec()
+    seed: int = Field(
+        0, ge=0, description="The base seed of the samplers and of each trial's XGBoost."
+    )
+    sampler: SamplerSpec = Field(SamplerSpec(), description="The sampler (below).")
+    pruner: PrunerSpec = Field(PrunerSpec(), description="The pruner (below).")
+    fidelity: FidelitySpec = Field(FidelitySpec(), description="Rounds or rows (below).")
     timeout_minutes: float | None = Field(
         None, gt=0, le=7 * 24 * 60, description="Study deadline: no new trial after it."
     )
@@ -481,7 +535,9 @@ class TuningSpec(_Strict):
         "finished, and (rounds mode) the median pruner waits for its own n_startup_trials "
         "besides them.",
     )
-    warm_start_top_k: int = Field(5, ge=0, le=100)
+    warm_start_top_k: int = Field(
+        5, ge=0, le=100, description="warm_start: how many of the previous ds's best to enqueue."
+    )
     max_trial_retries: int = Field(3, ge=0, le=3, description="Retries of a failed trial.")
     heartbeat_seconds: int = Field(
         10, ge=1, le=600, description="A trial is stale after 3 missed heartbeats."
@@ -531,6 +587,8 @@ class TuningSpec(_Strict):
 
 
 class MlflowSpec(_Strict):
+    """Log each exported model to MLflow (needs retune[mlflow])."""
+
     tracking_uri: str | None = Field(
         None,
         description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI). Credentials go in "
@@ -652,6 +710,8 @@ class ApprovalSpec(_Strict):
 
 
 class ExportSpec(_Strict):
+    """The best trial retrained, and whether it replaces the champion."""
+
     min_improvement: float = Field(
         0.0,
         ge=0.0,
@@ -678,6 +738,8 @@ SEGMENT_COLUMN_TYPES = {"string", "int", "long", "boolean"}
 
 
 class SegmentFilter(_Strict):
+    """A segment named by a filter over the rows, instead of by a column's values."""
+
     name: str = Field(description="The segment's name: it names its study and model folder.")
     where: str = Field(
         min_length=1, description="A per-row Spark SQL condition over schema columns."
@@ -765,36 +827,61 @@ class SegmentsSpec(_Strict):
 
 
 class PipelineSpec(_Strict):
-    name: str
-    description: str = ""
-    schedule: str | None = "@daily"
-    start_date: date = Field(strict=False)  # a YAML date, or its ISO string in JSON
+    name: str = Field(
+        description="Lower case; names the DAG (retune_<name>), its studies and folders."
+    )
+    description: str = Field("", description="The DAG's description in Airflow.")
+    schedule: str | None = Field(
+        "@daily",
+        description="Cron or preset; the run at midnight works on the day just ended (ds). "
+        "Empty: only what is triggered or backfilled runs.",
+    )
+    start_date: date = Field(  # a YAML date, or its ISO string in JSON
+        strict=False, description="The first ds the DAG schedules or may backfill."
+    )
     end_date: date | None = Field(
         None,
         strict=False,
         description="No scheduled run after this day (a pipeline over historical data); "
         "backfills may still run any day from start_date to it.",
     )
-    source: SourceSpec
-    data_schema: SchemaSpec = Field(alias="schema")
-    task: TaskType
-    metric: str
-    direction: Literal["minimize", "maximize"] | None = None
+    source: SourceSpec = Field(description="Where a day's raw data is (below).")
+    data_schema: SchemaSpec = Field(alias="schema", description="The raw table (below).")
+    task: TaskType = Field(
+        description="multiclass needs the target's allowed labels, integers from 0."
+    )
+    metric: str = Field(
+        description="regression: rmse, mae; binary: auc, logloss, error; "
+        "multiclass: mlogloss, merror."
+    )
+    direction: Literal["minimize", "maximize"] | None = Field(
+        None, description="Inferred from the metric; a contradicting one is an error."
+    )
     derived_features: dict[str, str] = Field(
         default_factory=dict,
         description="name: a per-row Spark SQL expression over schema columns (a number).",
     )
-    split: SplitSpec = SplitSpec()
-    cleaning: CleaningSpec = CleaningSpec()
-    validation: ValidationSpec = ValidationSpec()
-    drift: DriftSpec = DriftSpec()
-    alerts: AlertsSpec = AlertsSpec()
-    search_space: dict[str, Param] = Field(min_length=1)
-    tuning: TuningSpec = TuningSpec()
-    export: ExportSpec = ExportSpec()
-    resources: ResourcesSpec = ResourcesSpec()
-    segments: SegmentsSpec | None = None
-    gpu: GpuMode = "auto"
+    split: SplitSpec = Field(SplitSpec(), description="Train and valid (below).")
+    cleaning: CleaningSpec = Field(CleaningSpec(), description="What ETL tolerates (below).")
+    validation: ValidationSpec = Field(ValidationSpec(), description="The data gate (below).")
+    drift: DriftSpec = Field(DriftSpec(), description="Against the champion's data (below).")
+    alerts: AlertsSpec = Field(AlertsSpec(), description="Who hears of what (below).")
+    search_space: dict[str, Param] = Field(
+        min_length=1,
+        description="XGBoost booster parameter name: its range or choices (below). Never "
+        "one Retune sets itself (objective, eval_metric, device, nthread, seed).",
+    )
+    tuning: TuningSpec = Field(TuningSpec(), description="The study (below).")
+    export: ExportSpec = Field(ExportSpec(), description="The champion decision (below).")
+    resources: ResourcesSpec = Field(ResourcesSpec(), description="Memory (below).")
+    segments: SegmentsSpec | None = Field(
+        None, description="A tuned model per segment (below); empty: one model."
+    )
+    gpu: GpuMode = Field(
+        "auto",
+        description="auto: a GPU when one is there; on: require one; off: CPU only. "
+        "YAML's unquoted on/off mean on/off here.",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
