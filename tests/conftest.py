@@ -19,6 +19,9 @@ MYSQL_ENV = "RETUNE_TEST_MYSQL_URL"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+# Spark JVMs tuned for short jobs on small data (tests/spark_conf/spark-defaults.conf);
+# every Spark a test starts inherits it, the e2e suite's Airflow and its tasks included.
+os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).resolve().parent / "spark_conf"))
 # Keep Airflow's files for tests out of ~/airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="retune-airflow-home-"))
 

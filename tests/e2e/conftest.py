@@ -191,6 +191,29 @@ class Stack:
             f"the run for {ds} did not finish in {RUN_TIMEOUT}s; logs in {self.logs}"
         )
 
+    def wait_for_run(
+        self, dag_id: str, state: str = "success", run_id: str | None = None
+    ) -> dict[str, Any]:
+        """The run ``run_id`` of the DAG (or its only run) once it has finished in ``state``."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            self.server.check_alive()
+            rows = self.query(
+                "SELECT run_id, run_type, state, logical_date, start_date, end_date, "
+                "backfill_id FROM dag_run WHERE dag_id = ?",
+                dag_id,
+            )
+            runs = [dict(zip(RUN_FIELDS, row, strict=True)) for row in rows]
+            if run_id is not None:
+                runs = [run for run in runs if run["run_id"] == run_id]
+            assert len(runs) <= 1, f"{dag_id} has {len(runs)} runs: {runs}"
+            if runs and runs[0]["state"] in ("success", "failed"):
+                run = runs[0]
+                assert run["state"] == state, f"{run['run_id']} {run['state']}; logs in {self.logs}"
+                return run
+            time.sleep(5)
+        raise AssertionError(f"no run of {dag_id} finished in {RUN_TIMEOUT}s; logs in {self.logs}")
+
     def task_state(self, ds: str, task_id: str, dag_id: str) -> tuple[str, str | None] | None:
         """The run id of ``ds`` and the state of its ``task_id``, once the run exists."""
         run = self.runs(dag_id).get(ds)
@@ -306,6 +329,10 @@ def stack(
             # Every pipeline's runs side by side (LANE_STARTS): room for all their tasks at
             # once, so that a run's two tune tasks still run together.
             "AIRFLOW_PARALLELISM": "12",
+            # The specs do not change during the suite: the dag-processor parses the DAG
+            # file (every spec's DAGs) every 2 min, not every 10 s, and leaves the CPU to
+            # the runs. `prepare` has serialized them once already.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
             "RETUNE_STORAGE_ROOT": str(storage),
             "RETUNE_SPEC_DIR": str(specs),
             "AIRFLOW__RETUNE__OPTUNA_DASHBOARD_URL": DASHBOARD,
