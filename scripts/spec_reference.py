@@ -71,6 +71,8 @@ def type_text(annotation: Any) -> str:
     """The YAML a field takes, in words."""
     if annotation is type(None):
         return "null"
+    if annotation is typing.Any:
+        return "any"
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return "section"
@@ -79,7 +81,6 @@ def type_text(annotation: Any) -> str:
             int: "integer",
             float: "number",
             bool: "boolean",
-            typing.Any: "any",
         }.get(annotation, annotation.__name__)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Literal:
@@ -94,8 +95,6 @@ def type_text(annotation: Any) -> str:
         return f"map of {type_text(args[1])}"
     if origin is tuple:
         return "[" + ", ".join(type_text(arg) for arg in args) + "]"
-    if annotation is typing.Any:
-        return "any"
     return str(annotation).replace("typing.", "")
 
 
