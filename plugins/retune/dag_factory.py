@@ -36,6 +36,7 @@ from tasks.core import (
     SpecError,
     TuningSpec,
     load_spec,
+    names,
     pipeline_dir,
 )
 
@@ -180,15 +181,11 @@ def timetable(schedule: str | None) -> CronDataIntervalTimetable | None:
 def snapshot_asset(pipeline: str) -> Asset:
     """What materialize updates: the pipeline's published snapshots, one event per ds."""
     uri = pipeline_dir(resolve_storage_root(), DATASETS, pipeline).resolve().as_uri()
-    return Asset(name=f"retune_{pipeline}_snapshot", uri=uri, group="retune")
+    return Asset(name=names.snapshot_asset_name(pipeline), uri=uri, group="retune")
 
 
 def midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
-
-
-def tuning_dag_id(pipeline: str) -> str:
-    return f"retune_{pipeline}_tuning"
 
 
 def build_dag(spec_path: Path) -> DAG:
@@ -211,7 +208,7 @@ def build_pipeline_dags(spec_path: Path) -> list[DAG]:
         "tags": ["retune", spec.task],
     }
     with DAG(
-        dag_id=f"retune_{spec.name}",
+        dag_id=names.dag_id(spec.name),
         description=spec.description or f"Daily XGBoost retune of {spec.name}",
         schedule=timetable(spec.schedule),
         end_date=midnight(spec.end_date) if spec.end_date is not None else None,
@@ -225,7 +222,7 @@ def build_pipeline_dags(spec_path: Path) -> list[DAG]:
     if together:
         return [dag]
     with DAG(
-        dag_id=tuning_dag_id(spec.name),
+        dag_id=names.tuning_dag_id(spec.name),
         description=f"Tune and export {spec.name} each time its snapshot is published",
         schedule=[snapshot_asset(spec.name)],  # no end_date: it has no scheduled runs
         params=snapshot_tuning_params(spec),
@@ -238,10 +235,10 @@ def build_pipeline_dags(spec_path: Path) -> list[DAG]:
 
 def data_stages(spec: PipelineSpec, common: dict[str, Any]) -> MaterializeOperator:
     """etl -> validate -> materialize; materialize's outlet is the snapshot Asset."""
-    etl = EtlOperator(task_id="etl", **common)
-    validate = ValidateOperator(task_id="validate", **common)
+    etl = EtlOperator(task_id=names.ETL, **common)
+    validate = ValidateOperator(task_id=names.VALIDATE, **common)
     materialize = MaterializeOperator(
-        task_id="materialize", outlets=[snapshot_asset(spec.name)], **common
+        task_id=names.MATERIALIZE, outlets=[snapshot_asset(spec.name)], **common
     )
     etl >> validate >> materialize
     return materialize
@@ -249,9 +246,11 @@ def data_stages(spec: PipelineSpec, common: dict[str, Any]) -> MaterializeOperat
 
 def tuning_stages(spec: PipelineSpec, common: dict[str, Any]) -> CreateStudyOperator:
     """create_study -> tune[i] -> export (-> the approval gate); returns the first."""
-    create_study = CreateStudyOperator(task_id="create_study", **common)
-    tune = TuneOperator.partial(task_id="tune", **common).expand(worker_index=create_study.output)
-    export = ExportOperator(task_id="export", **common)
+    create_study = CreateStudyOperator(task_id=names.CREATE_STUDY, **common)
+    tune = TuneOperator.partial(task_id=names.TUNE, **common).expand(
+        worker_index=create_study.output
+    )
+    export = ExportOperator(task_id=names.EXPORT, **common)
     tune >> export
     if spec.export.approval.when != "never":
         approval_gate(spec, common, export)
@@ -260,9 +259,9 @@ def tuning_stages(spec: PipelineSpec, common: dict[str, Any]) -> CreateStudyOper
 
 def approval_gate(spec: PipelineSpec, common: dict[str, Any], export: ExportOperator) -> None:
     """export -> approve_promotion -> promote | keep_champion (see retune.operators.approval)."""
-    approve = ApprovePromotionOperator(task_id="approve_promotion", spec=spec, **common)
+    approve = ApprovePromotionOperator(task_id=names.APPROVE_PROMOTION, spec=spec, **common)
     promote = SettleApprovalOperator(
-        task_id="promote", approved=True, approval_task=approve.task_id, **common
+        task_id=names.PROMOTE, approved=True, approval_task=approve.task_id, **common
     )
     keep = SettleApprovalOperator(
         task_id="keep_champion", approved=False, approval_task=approve.task_id, **common
@@ -278,7 +277,7 @@ def invalid_spec_dag(spec_path: Path, error: SpecError) -> DAG:
     stem = re.sub(r"[^a-z0-9_]", "_", spec_path.stem.lower())
     message = str(error)
     with DAG(
-        dag_id=f"retune_invalid_spec_{stem}",
+        dag_id=names.invalid_spec_dag_id(stem),
         description=f"INVALID SPEC {spec_path.name}: {message.splitlines()[-1].strip()}"[:400],
         doc_md=f"### Invalid pipeline spec\n\n```\n{message}\n```\n",
         schedule=None,
@@ -287,7 +286,7 @@ def invalid_spec_dag(spec_path: Path, error: SpecError) -> DAG:
         tags=["retune", "invalid-spec"],
     ) as dag:
 
-        @task(task_id="spec_error", retries=0)
+        @task(task_id=names.SPEC_ERROR, retries=0)
         def spec_error() -> None:
             raise AirflowFailException(message)
 

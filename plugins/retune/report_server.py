@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse
 
 from retune.hooks import resolve_storage_root
-from tasks.core import DOCS_DIR, MODELS, REPORTS
+from tasks.core import DOCS_DIR, MODELS, REPORTS, names
 
 SANDBOX = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox"
 
@@ -51,10 +51,12 @@ def may_read_pipeline(pipeline: str, user: Annotated[Any, Depends(get_user)]) ->
     if not get_auth_manager().is_authorized_dag(
         method="GET",
         access_entity=DagAccessEntity.TASK_INSTANCE,
-        details=DagDetails(id=f"retune_{pipeline}"),
+        details=DagDetails(id=names.dag_id(pipeline)),
         user=user,
     ):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no read access to retune_{pipeline}")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"no read access to {names.dag_id(pipeline)}"
+        )
 
 
 @app.get("/storage/{kind}/{pipeline}/{path:path}", dependencies=[Depends(may_read_pipeline)])

@@ -1,6 +1,8 @@
 """The ground every stage stands on: the spec and the run's resolved spec, where files
-are (layout), errors, atomic publishing, content hash, devices and stage timings."""
+are (layout), the names the parts share, the stage documents, errors, atomic publishing,
+content hash, devices and stage timings."""
 
+from tasks.core import names
 from tasks.core.atomic import (
     append_json_line,
     file_written_aside,
@@ -9,6 +11,7 @@ from tasks.core.atomic import (
 )
 from tasks.core.content_hash import content_hash
 from tasks.core.devices import gpu_count, resolve_device
+from tasks.core.documents import Document, DocumentError, ReportParts
 from tasks.core.errors import (
     DataQualityError,
     DataSchemaError,
@@ -42,6 +45,7 @@ from tasks.core.layout import (
     PIPELINE_INDEX,
     PLOTS_DIR,
     REPORT_FILE,
+    REPORT_PARTS_FILE,
     REPORTS,
     RESULT_FILE,
     RUNS,
@@ -111,6 +115,7 @@ __all__ = [
     "PLOTS_DIR",
     "REPORTS",
     "REPORT_FILE",
+    "REPORT_PARTS_FILE",
     "RESULT_FILE",
     "RUNS",
     "RUN_PARAMS",
@@ -126,6 +131,8 @@ __all__ = [
     "CategoricalParam",
     "DataQualityError",
     "DataSchemaError",
+    "Document",
+    "DocumentError",
     "DriftDetected",
     "ExportRefused",
     "ExtraExpectation",
@@ -139,6 +146,7 @@ __all__ = [
     "PipelineSpec",
     "PrunerSpec",
     "RawPartitionMissing",
+    "ReportParts",
     "ResourcesSpec",
     "RetuneError",
     "RunSpec",
@@ -162,6 +170,7 @@ __all__ = [
     "gpu_count",
     "journal_path",
     "load_spec",
+    "names",
     "parse_spec",
     "pipeline_dir",
     "read_run_spec",

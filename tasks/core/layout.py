@@ -58,6 +58,7 @@ CARD_FILE = "model_card.json"
 FEATURES_FILE = "features.json"
 MLFLOW_FILE = "mlflow.json"
 REPORT_FILE = "report.html"
+REPORT_PARTS_FILE = "report_parts.json"
 PLOTS_DIR = "plots"
 # models/<p>/ds=<ds>/: a segmented run's index of its segments' models, and its page
 SEGMENTS_INDEX = "segments.json"
@@ -254,6 +255,10 @@ class Layout:
     @property
     def report_file(self) -> Path:
         return self.model_dir / REPORT_FILE
+
+    @property
+    def report_parts_file(self) -> Path:
+        return self.model_dir / REPORT_PARTS_FILE
 
     @property
     def plots_dir(self) -> Path:

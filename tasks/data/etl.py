@@ -29,6 +29,7 @@ from tasks.core import (
     Layout,
     PipelineSpec,
     RawPartitionMissing,
+    names,
     replace_dir,
 )
 from tasks.data.segmenting import MATCHES, add_segment, day_segments
@@ -531,5 +532,5 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
 def main(argv: list[str]) -> None:
     args = stage_parser("retune-etl").parse_args(argv)
     spec = job_spec(args)
-    with stage_session("etl", spec, args.ds, args.storage_root) as spark:
+    with stage_session(names.ETL, spec, args.ds, args.storage_root) as spark:
         print(json.dumps(run_etl(spark, spec, args.ds, args.storage_root)))

@@ -23,6 +23,7 @@ from tasks.core import (
     SnapshotMissing,
     ValidationFailed,
     content_hash,
+    names,
     replace_dir,
 )
 from tasks.data.expectations import IS_VALID, build_suite
@@ -222,7 +223,7 @@ def main(argv: list[str]) -> None:
     """Print the summary as JSON; on failed expectations, print why and exit with 3."""
     args = stage_parser("retune-validate").parse_args(argv)
     spec = job_spec(args)
-    with stage_session("validate", spec, args.ds, args.storage_root) as spark:
+    with stage_session(names.VALIDATE, spec, args.ds, args.storage_root) as spark:
         try:
             print(json.dumps(run_validate(spark, spec, args.ds, args.storage_root)))
         except ValidationFailed as failed:

@@ -3,7 +3,7 @@ decides champion or challenger, writes the model card and report, and logs to ML
 and scoring new rows with an exported model."""
 
 from tasks.export.app import run_export
-from tasks.export.approval import APPROVED, PENDING, settle_approval
+from tasks.export.approval import settle_approval
 from tasks.export.best_model import export_best, export_summary, load_best_trial
 from tasks.export.champion import champion_lock, promote, read_champion
 from tasks.export.mlflow_log import mlflow_environment
@@ -21,8 +21,6 @@ from tasks.export.scoring import (
 from tasks.export.segments import export_segments, read_segments_index
 
 __all__ = [
-    "APPROVED",
-    "PENDING",
     "ScoringModel",
     "SegmentRouting",
     "champion_folder",

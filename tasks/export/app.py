@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import Layout, parse_spec
+from tasks.core import Layout, names, parse_spec
 from tasks.export.mlflow_log import mlflow_environment
 from tasks.spark import job_spec, stage_parser, stage_session, storage_url_from_environment
 from tasks.tuning.storage import STORAGE_ENV, open_storage
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     storage_url = storage_url_from_environment(STORAGE_ENV)
     spec = job_spec(args)
-    with stage_session("export", spec, args.ds, args.storage_root) as spark:
+    with stage_session(names.EXPORT, spec, args.ds, args.storage_root) as spark:
         summary = run_export(
             spark, spec, args.ds, args.storage_root, storage_url, args.storage_kind, args.run_id
         )

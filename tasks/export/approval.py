@@ -5,32 +5,23 @@ approval, it leaves ``champion.json`` alone and marks the card's ``approval`` pe
 The answer (given in the Airflow UI, or the timeout's default) is settled here, under
 the champion lock: an approved model is promoted only if the champion it was compared
 with is still the champion; the card, the report's Champion section and the history
-then say what happened.
+then say what happened (the report is rendered again from the card).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import RetuneError, read_stages, write_text_atomically
+from tasks.core import RetuneError, names, read_stages, write_text_atomically
 from tasks.export.champion import champion_lock, promote, read_champion
 from tasks.export.history import history_entry, record_run
-from tasks.export.report import champion_section
+from tasks.export.report import render_report_again
 
 if TYPE_CHECKING:
     from tasks.core import Layout, PipelineSpec
     from tasks.export.champion import Decision
-
-PENDING = "pending"
-APPROVED = "approved"
-REJECTED = "rejected"
-TIMED_OUT = "timed_out"
-STALE = "champion_changed"
-
-_CHAMPION_SECTION = re.compile(r'<section id="champion">.*?</section>', re.DOTALL)
 
 
 def gain(spec: PipelineSpec, decision: Decision) -> float | None:
@@ -47,7 +38,7 @@ def approval_reason(
 ) -> str | None:
     """Why this promotion waits for a person, or None when it goes ahead (or there is none)."""
     rule = spec.export.approval
-    if not decision.promoted or rule.when == "never":
+    if not decision.promoted or decision.already_champion or rule.when == "never":
         return None
     if rule.when == "always":
         return "export.approval.when is always"
@@ -79,7 +70,7 @@ def pending_approval(
     rule = spec.export.approval
     champion = read_champion(layout)
     approval = {
-        "state": PENDING,
+        "state": names.PENDING,
         "why": why,
         "comparison": decision.reason,
         "gain": gain(spec, decision),
@@ -114,7 +105,7 @@ def settle_approval(
         if not approval:
             raise RetuneError(f"{layout.card_file}: no approval was asked for run {run_id}")
         champion = read_champion(layout)
-        if approval["state"] == PENDING:
+        if approval["state"] == names.PENDING:
             approval.update(
                 settled(approval, champion, approved, by, timed_out),
                 answered_by=by,
@@ -124,13 +115,13 @@ def settle_approval(
             card["approval"] = approval
             card["champion"] = {
                 **card["champion"],
-                "promoted": approval["state"] == APPROVED,
+                "promoted": approval["state"] == names.APPROVED,
                 "reason": approval["outcome"],
             }
             write_text_atomically(layout.card_file, json.dumps(card, indent=2))
-            rewrite_champion_section(layout, card)
+            render_report_again(layout, card)
             record_run(layout, history_entry(card, read_stages(layout)))
-        if approval["state"] == APPROVED and (champion or {}).get("run_id") != run_id:
+        if approval["state"] == names.APPROVED and (champion or {}).get("run_id") != run_id:
             promote(
                 layout,
                 [layout.model_file, layout.card_file, layout.features_file],
@@ -159,17 +150,17 @@ def settled(
     else:
         heard = f"{'approved' if approved else 'rejected'} by {who}"
     if not approved:
-        state = TIMED_OUT if timed_out else REJECTED
+        state = names.TIMED_OUT if timed_out else names.REJECTED
         return {"state": state, "outcome": f"{heard}: the champion stays"}
     current = champion["model"] if champion else None
     if current != approval["compared_with"]:
         ds = champion.get("ds") if champion else None
         return {
-            "state": STALE,
+            "state": names.STALE,
             "outcome": f"{heard}, but the champion changed while the approval waited (now "
             f"ds={ds}): not promoted; run the day again to compare with the new champion",
         }
-    return {"state": APPROVED, "outcome": f"{heard}: {approval['comparison']}"}
+    return {"state": names.APPROVED, "outcome": f"{heard}: {approval['comparison']}"}
 
 
 def read_card(layout: Layout, run_id: str) -> dict[str, Any]:
@@ -181,13 +172,3 @@ def read_card(layout: Layout, run_id: str) -> dict[str, Any]:
             "exported again; that run's approval decides"
         )
     return card
-
-
-def rewrite_champion_section(layout: Layout, card: dict[str, Any]) -> None:
-    """The report's Champion section, as the settled card says (the rest is unchanged)."""
-    path = layout.report_file
-    if not path.is_file():
-        return
-    page = path.read_text(encoding="utf-8")
-    new = _CHAMPION_SECTION.sub(lambda _: champion_section(card), page, count=1)
-    write_text_atomically(path, new)

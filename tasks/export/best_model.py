@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import (
@@ -92,13 +92,25 @@ def export_device(spec: PipelineSpec, record: dict[str, Any]) -> str:
     return training_device(spec.gpu, resolve_device(spec.gpu))
 
 
-def data_docs(manifest: dict[str, Any]) -> Path | None:
-    docs = (manifest.get("validation") or {}).get("data_docs")
-    return Path(docs) if docs else None
-
-
 def library_versions() -> dict[str, str]:
     return {name: metadata.version(name) for name in LIBRARIES}
+
+
+@dataclass
+class Retrained:
+    """The best trial refit and scored on the valid split: what the export writes."""
+
+    trial: optuna.trial.FrozenTrial
+    snapshot: Snapshot
+    booster: Any
+    params: dict[str, Any]
+    rounds: int
+    seed: int
+    device: str
+    memory: MemoryPlan
+    metrics: dict[str, float]
+    value: float
+    trained_on: str
 
 
 def export_best(
@@ -121,6 +133,38 @@ def export_best(
     check_mlflow(spec.export.mlflow)
     name = study_name(spec.name, layout.ds, layout.segment)
     study = optuna.load_study(study_name=name, storage=storage)
+    model = retrain_best(spec, layout, study)
+    drift = model.snapshot.manifest.get("drift")
+    drift = drift_summary(drift) if drift else None
+    with champion_lock(layout):  # from reading the champion to replacing it
+        decision = decide(spec, model.value, read_champion(layout), model.snapshot, run_id)
+        champion_block, approval = decision.as_dict(), None
+        why = approval_reason(spec, decision, drift) if layout.segment is None else None
+        if why is not None:
+            champion_block, approval = pending_approval(spec, layout, decision, why)
+        card = model_card(spec, layout, study, model, run_id, storage_kind, drift)
+        card.update(champion=champion_block, approval=approval)
+        entry = write_model_folder(spec, layout, study, model, card, decision.promoted)
+        if decision.promoted and approval is None:
+            promote(
+                layout,
+                [layout.model_file, layout.card_file, layout.features_file],
+                {
+                    "metric": spec.metric,
+                    "value": model.value,
+                    "num_boost_round": model.rounds,
+                    "run_id": run_id,
+                },
+            )
+        if record_history and layout.segment is None:
+            record_run(layout, entry)
+    return export_summary(layout)
+
+
+def retrain_best(spec: PipelineSpec, layout: Layout, study: optuna.Study) -> Retrained:
+    """The best trial's parameters and rounds fit again on the snapshot (``train``, or
+    ``train`` + ``valid`` by ``export.retrain_on``), scored on valid by the train-only fit;
+    refused when that score is not finite."""
     trial = best_trial(study)
     record = trial_record(trial)
     device = export_device(spec, record)
@@ -132,87 +176,97 @@ def export_best(
     booster = retrain(snapshot, spec, params, rounds, memory, ("train",))
     pred = predict_valid(booster, snapshot, rounds)
     metrics = standard_scores(spec.task, spec.metric, to_numpy(snapshot.y_valid), pred)
-    metric_value = metrics[spec.metric]
-    if not math.isfinite(metric_value):
+    value = metrics[spec.metric]
+    if not math.isfinite(value):
         raise ExportRefused(
             f"{spec.name} ds={layout.ds}: the retrained model's {spec.metric} on the valid "
-            f"split is {metric_value}; nothing exported, the champion is unchanged"
+            f"split is {value}; nothing exported, the champion is unchanged"
         )
     trained_on = "train"
     if spec.export.retrain_on == "train_valid":
         trained_on = "train+valid"
         booster = retrain(snapshot, spec, params, rounds, memory, ("train", "valid"))
+    return Retrained(
+        trial, snapshot, booster, params, rounds, seed, device, memory, metrics, value, trained_on
+    )
 
-    target = layout.model_dir
-    drift = drift_summary(snapshot.manifest["drift"]) if snapshot.manifest.get("drift") else None
-    with champion_lock(layout):  # from reading the champion to replacing it
-        decision = decide(spec, metric_value, read_champion(layout), snapshot)
-        champion_block, approval = decision.as_dict(), None
-        why = approval_reason(spec, decision, drift) if layout.segment is None else None
-        if why is not None:
-            champion_block, approval = pending_approval(spec, layout, decision, why)
-        with replace_dir(target) as tmp:
-            booster.save_model(str(tmp / MODEL_FILE))
-            snapshot.plan.write(tmp / FEATURES_FILE)
-            card = {
-                "pipeline": spec.name,
-                "ds": layout.ds,
-                **({"segment": snapshot.manifest["segment"]} if layout.segment else {}),
-                "task": spec.task,
-                "run_id": run_id,
-                "spec_sha256": spec_sha256(spec),
-                "study": {"name": name, "storage": storage_kind, "trial_number": trial.number},
-                "tuned_value": trial.value,
-                "trials": state_counts(study),
-                "metric": {"name": spec.metric, "value": metric_value, "split": "valid"},
-                "metrics": metrics,
-                "trained_on": trained_on,
-                "metrics_from": "the same parameters and rounds fit on train alone"
-                if trained_on != "train"
-                else "this model",
-                "champion": champion_block,
-                "approval": approval,
-                "params": trial.params,
-                "xgboost_params": params,
-                "num_boost_round": rounds,
-                "seeds": {"base": spec.tuning.seed, "trial": seed, "worker": record.get("worker")},
-                "device": device,
-                "memory": memory.as_record(),
-                "features": snapshot.plan.summary(),
-                "feature_importance": booster.get_score(importance_type="total_gain"),
-                "data": {
-                    "content_hash": snapshot.manifest["content_hash"],
-                    "rows": snapshot.manifest["rows"],
-                    "validation": snapshot.manifest.get("validation"),
-                    # The next days' drift is scored against this, once the model is champion.
-                    "profile": snapshot.manifest.get("profile"),
-                    "drift": drift,
-                },
-                "libraries": library_versions(),
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
-            stages = read_stages(layout)
-            entry = history_entry(card, stages)
-            history = report_history(layout, entry) if layout.segment is None else None
-            write_report(tmp, study, card, data_docs(snapshot.manifest), stages, history)
-            if spec.export.mlflow is not None:
-                logged = log_export(spec.export.mlflow, tmp, card, decision.promoted)
-                (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
-        if decision.promoted and approval is None:
-            promote(
-                layout,
-                [layout.model_file, layout.card_file, layout.features_file],
-                {
-                    "metric": spec.metric,
-                    "value": metric_value,
-                    "num_boost_round": rounds,
-                    "run_id": run_id,
-                },
-            )
-        if record_history and layout.segment is None:
-            record_run(layout, entry)
-    return export_summary(layout)
+
+def model_card(
+    spec: PipelineSpec,
+    layout: Layout,
+    study: optuna.Study,
+    model: Retrained,
+    run_id: str | None,
+    storage_kind: str,
+    drift: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The card of the retrained model (its ``champion`` and ``approval`` come after)."""
+    snapshot, trial = model.snapshot, model.trial
+    return {
+        "pipeline": spec.name,
+        "ds": layout.ds,
+        **({"segment": snapshot.manifest["segment"]} if layout.segment else {}),
+        "task": spec.task,
+        "run_id": run_id,
+        "spec_sha256": spec_sha256(spec),
+        "study": {"name": study.study_name, "storage": storage_kind, "trial_number": trial.number},
+        "tuned_value": trial.value,
+        "trials": state_counts(study),
+        "metric": {"name": spec.metric, "value": model.value, "split": "valid"},
+        "metrics": model.metrics,
+        "trained_on": model.trained_on,
+        "metrics_from": "the same parameters and rounds fit on train alone"
+        if model.trained_on != "train"
+        else "this model",
+        "champion": None,
+        "approval": None,
+        "params": trial.params,
+        "xgboost_params": model.params,
+        "num_boost_round": model.rounds,
+        "seeds": {
+            "base": spec.tuning.seed,
+            "trial": model.seed,
+            "worker": trial_record(trial).get("worker"),
+        },
+        "device": model.device,
+        "memory": model.memory.as_record(),
+        "features": snapshot.plan.summary(),
+        "feature_importance": model.booster.get_score(importance_type="total_gain"),
+        "data": {
+            "content_hash": snapshot.manifest["content_hash"],
+            "rows": snapshot.manifest["rows"],
+            "validation": snapshot.manifest.get("validation"),
+            # The next days' drift is scored against this, once the model is champion.
+            "profile": snapshot.manifest.get("profile"),
+            "drift": drift,
+        },
+        "libraries": library_versions(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_model_folder(
+    spec: PipelineSpec,
+    layout: Layout,
+    study: optuna.Study,
+    model: Retrained,
+    card: dict[str, Any],
+    promoted: bool,
+) -> dict[str, Any]:
+    """Publish the day's model folder whole (model, feature plan, card, report, MLflow's
+    record); return the history line the run adds."""
+    with replace_dir(layout.model_dir) as tmp:
+        model.booster.save_model(str(tmp / MODEL_FILE))
+        model.snapshot.plan.write(tmp / FEATURES_FILE)
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+        stages = read_stages(layout)
+        entry = history_entry(card, stages)
+        history = report_history(layout, entry) if layout.segment is None else None
+        write_report(tmp, study, card, stages, history)
+        if spec.export.mlflow is not None:
+            logged = log_export(spec.export.mlflow, tmp, card, promoted)
+            (tmp / MLFLOW_FILE).write_text(json.dumps(logged, indent=2))
+    return entry
 
 
 def retrain(

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,8 @@ class Decision:
     champion_value: float | None
     champion_ds: str | None
     min_improvement: float
+    # The champion is this run's own model: its export ran again (a retry, or cleared).
+    already_champion: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,8 +98,15 @@ def score_champion(
 
 
 def decide(
-    spec: PipelineSpec, challenger: float, champion: dict[str, Any] | None, snapshot: Snapshot
+    spec: PipelineSpec,
+    challenger: float,
+    champion: dict[str, Any] | None,
+    snapshot: Snapshot,
+    run_id: str | None = None,
 ) -> Decision:
+    """Whether the challenger replaces the champion, and why. An export that runs again in
+    the run that promoted the champion keeps it promoted: compared with itself it would
+    otherwise "not beat the champion" and alert for its own model."""
     minimum = spec.export.min_improvement
 
     def decision(promoted: bool, reason: str, value: float | None = None) -> Decision:
@@ -106,6 +115,9 @@ def decide(
 
     if champion is None:
         return decision(True, "no champion yet")
+    if run_id is not None and champion.get("run_id") == run_id:
+        reason = f"the champion is this run's model ({run_id}); its export ran again"
+        return replace(decision(True, reason), already_champion=True)
     value, why_not = score_champion(champion, spec, snapshot)
     if value is None:
         return decision(True, f"{why_not}: the new model replaces it")

@@ -7,7 +7,6 @@ Reruns of a day add lines; the charts and tables show each day's last one.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasks.core import REPORT_FILE, SEGMENTS_REPORT, append_json_line, write_text_atomically
+from tasks.export.pages import figure_html, render
 
 if TYPE_CHECKING:
     from tasks.core import Layout
@@ -125,7 +125,8 @@ def latest_per_day(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [days[ds] for ds in sorted(days)]
 
 
-def _number(value: Any) -> float | None:
+def plot_value(value: Any) -> float | None:
+    """A number to chart; None (a gap) for anything else."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -141,11 +142,11 @@ def history_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
         ("value", "exported model (valid)"),
         ("champion_value", "champion before the run (same valid)"),
     ):
-        scores.add_scatter(x=days, y=[_number(e.get(key)) for e in entries], name=name)
+        scores.add_scatter(x=days, y=[plot_value(e.get(key)) for e in entries], name=name)
     promoted = [e for e in entries if e.get("promoted")]
     scores.add_scatter(
         x=[e["ds"] for e in promoted],
-        y=[_number(e.get("value")) for e in promoted],
+        y=[plot_value(e.get("value")) for e in promoted],
         mode="markers",
         marker={"symbol": "star", "size": 14},
         name="promoted",
@@ -165,7 +166,7 @@ def history_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
         )
     effort.add_scatter(
         x=days,
-        y=[_number(e.get("wall_seconds")) for e in entries],
+        y=[plot_value(e.get("wall_seconds")) for e in entries],
         name="wall seconds up to export",
         yaxis="y2",
     )
@@ -177,12 +178,6 @@ def history_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
         yaxis2={"title": "seconds", "overlaying": "y", "side": "right"},
     )
     return {"Scores per day": scores, "Rows per day": rows, "Trials and time per day": effort}
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)
 
 
 def drift_cell(drift: dict[str, Any]) -> str:
@@ -199,71 +194,69 @@ def day_page(entry: dict[str, Any]) -> str:
     return f"ds={entry['ds']}/{page}"
 
 
-def history_table(entries: list[dict[str, Any]], link_prefix: str | None) -> str:
-    """One row per day, newest first; with ``link_prefix``, each ds links to its page."""
-    head = (
-        "<tr><th>ds</th><th>tuned best</th><th>exported</th><th>champion before</th>"
-        "<th>promoted</th><th>reason</th><th>trials</th><th>rows</th><th>seconds</th>"
-        "<th>drift</th><th>run</th></tr>"
-    )
-    body = []
-    for entry in reversed(entries):
-        ds = html.escape(entry["ds"])
-        if link_prefix is not None:
-            ds = f'<a href="{html.escape(link_prefix + day_page(entry))}">{ds}</a>'
-        trials = entry.get("trials") or {}
-        rows = entry.get("rows") or {}
-        drift = entry.get("drift") or {}
-        segments = entry.get("segments")
-        promoted = "yes" if entry.get("promoted") else "no"
-        if segments:
-            promoted += f" (segments: {segments.get('promoted', 0)} promoted)"
-        cells = [
-            ds,
-            *(html.escape(_cell(entry.get(k))) for k in ("tuned_best", "value", "champion_value")),
-            html.escape(promoted),
-            html.escape(_cell(entry.get("reason"))),
-            html.escape(" / ".join(f"{trials.get(s, 0)} {s}" for s in ("complete", "pruned"))),
-            html.escape(" + ".join(f"{n} {s}" for s, n in rows.items())),
-            html.escape(_cell(entry.get("wall_seconds"))),
-            html.escape(drift_cell(drift)),
-            html.escape(_cell(entry.get("run_id"))),
-        ]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table>{head}{''.join(body)}</table>"
+HISTORY_HEAD = (
+    "ds",
+    "tuned best",
+    "exported",
+    "champion before",
+    "promoted",
+    "reason",
+    "trials",
+    "rows",
+    "seconds",
+    "drift",
+    "run",
+)
 
 
-def history_html(
-    entries: list[dict[str, Any]], include_plotlyjs: bool, link_prefix: str | None
-) -> str:
-    """The charts and the table, as HTML to put in a page."""
+def history_row(entry: dict[str, Any], link_prefix: str | None) -> list[Any]:
+    """A day's cells; with ``link_prefix``, its ds links to its page."""
+    trials = entry.get("trials") or {}
+    rows = entry.get("rows") or {}
+    segments = entry.get("segments")
+    promoted = "yes" if entry.get("promoted") else "no"
+    if segments:
+        promoted += f" (segments: {segments.get('promoted', 0)} promoted)"
+    ds: Any = entry["ds"]
+    if link_prefix is not None:
+        ds = {"text": ds, "href": link_prefix + day_page(entry)}
+    return [
+        ds,
+        *(entry.get(key) for key in ("tuned_best", "value", "champion_value")),
+        promoted,
+        entry.get("reason"),
+        " / ".join(f"{trials.get(s, 0)} {s}" for s in ("complete", "pruned")),
+        " + ".join(f"{n} {s}" for s, n in rows.items()),
+        entry.get("wall_seconds"),
+        drift_cell(entry.get("drift") or {}),
+        entry.get("run_id"),
+    ]
+
+
+def history_view(entries: list[dict[str, Any]], link_prefix: str | None) -> dict[str, Any] | None:
+    """What a page shows of the history (charts, then one row per day, newest first), or
+    None when no run is recorded."""
     if not entries:
-        return "<p>No run recorded yet.</p>"
-    parts = []
-    for index, (title, figure) in enumerate(history_figures(entries).items()):
-        body = figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs and index == 0)
-        parts.append(f"<h3>{html.escape(title)}</h3>{body}")
-    return "".join(parts) + history_table(entries, link_prefix)
+        return None
+    return {
+        "figures": [(t, figure_html(f)) for t, f in history_figures(entries).items()],
+        "head": HISTORY_HEAD,
+        "rows": [history_row(entry, link_prefix) for entry in reversed(entries)],
+    }
 
 
 def write_pipeline_index(layout: Layout, entries: list[dict[str, Any]]) -> Path:
     """``models/<p>/index.html``: every day's last run, written aside then renamed."""
-    path = layout.pipeline_index_file
-    name = html.escape(layout.pipeline)
     days = latest_per_day(entries)
-    source = html.escape(str(layout.history_file))
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Retune: {name}, all days</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
-<h1>Retune: {name}, {len(days)} days</h1>
-<p>Each day's last run; the history file is <code>{source}</code>.</p>
-{history_html(days, include_plotlyjs=True, link_prefix="")}
-</body></html>
-"""
-    write_text_atomically(path, page)
-    return path
+    page = render(
+        "history.html.j2",
+        pipeline=layout.pipeline,
+        days=len(days),
+        source=str(layout.history_file),
+        history=history_view(days, link_prefix=""),
+    )
+    write_text_atomically(layout.pipeline_index_file, page)
+    return layout.pipeline_index_file
 
 
 def record_run(layout: Layout, entry: dict[str, Any]) -> Path:
@@ -273,6 +266,8 @@ def record_run(layout: Layout, entry: dict[str, Any]) -> Path:
     return write_pipeline_index(whole, read_history(whole.history_file))
 
 
-def report_history(layout: Layout, pending: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the day's report charts: the last days of the history with this run's line."""
-    return latest_per_day([*read_history(layout.whole.history_file), pending])[-REPORT_DAYS:]
+def report_history(layout: Layout, pending: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What the day's report charts: the last days of the history, with this run's line
+    when it is not recorded yet (``pending``)."""
+    entries = read_history(layout.whole.history_file) + ([pending] if pending else [])
+    return latest_per_day(entries)[-REPORT_DAYS:]

@@ -1,23 +1,39 @@
 """The run's report: one self-contained HTML page (opens offline) and PNGs of the key plots.
 
 Plots come from Optuna's visualization module (plotly for the page, matplotlib for the
-PNGs); the per-worker timeline is drawn from the trials' Retune records.
+PNGs); the per-worker timeline is drawn from the trials' Retune records. What the page
+shows of the study is kept beside it (``report_parts.json``), so that an approval's answer
+renders the page again from the settled card.
 """
 
 from __future__ import annotations
 
-import html
+import json
+import logging
 import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import PLOTS_DIR, REPORT_FILE
-from tasks.export.history import history_html
+from tasks.core import (
+    PLOTS_DIR,
+    REPORT_FILE,
+    REPORT_PARTS_FILE,
+    DocumentError,
+    ReportParts,
+    read_stages,
+    write_text_atomically,
+)
+from tasks.export.history import history_view, report_history
+from tasks.export.pages import figure_html, render
 from tasks.tuning import budget_counts, counted_trials, trial_record
 
 if TYPE_CHECKING:
     import optuna
+
+    from tasks.core import Layout
+
+log = logging.getLogger(__name__)
 
 
 def optuna_figures(study: optuna.Study) -> dict[str, Any]:
@@ -127,56 +143,6 @@ def budget_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return counted_trials(study.get_trials(deepcopy=False))
 
 
-def _table(rows: dict[str, Any]) -> str:
-    cells = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in rows.items()
-    )
-    return f"<table>{cells}</table>"
-
-
-def drift_section(drift: dict[str, Any] | None) -> str:
-    """The features that moved most from the champion's snapshot (scored by materialize)."""
-    if not drift:
-        return "<p>No drift scored (the snapshot was published before drift profiles).</p>"
-    if drift["level"] == "none":
-        return f"<p>Nothing to compare with: {html.escape(str(drift.get('reason')))}.</p>"
-    accepted = " (accepted by the run parameter accept_drift)" if drift.get("accepted") else ""
-    head = (
-        "<tr><th>column</th><th>kind</th><th>score</th><th>PSI</th><th>noise</th>"
-        "<th>level</th><th>null share</th><th>mean</th><th>bin that moved most</th></tr>"
-    )
-
-    def pair(values: list[Any] | None) -> str:
-        return " → ".join(_number(v) for v in values or [])
-
-    rows = []
-    for name, entry in (drift.get("top") or {}).items():
-        moved = entry.get("most_moved_bin") or {}
-        cells = [
-            name + (" (target)" if entry.get("role") == "target" else ""),
-            entry["kind"],
-            _number(entry["score"]),
-            _number(entry["psi"]),
-            _number(entry["noise"]),
-            entry["level"],
-            pair(entry.get("null_share")),
-            pair(entry.get("mean")),
-            f"{moved.get('bin')}: {pair([moved.get('reference'), moved.get('today')])}",
-        ]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    return (
-        f"<p>Level <b>{html.escape(drift['level'])}</b>{accepted}, against the champion's "
-        f"snapshot of ds={html.escape(str(drift.get('reference_ds')))}; score = PSI less its "
-        "sampling noise.</p>"
-        f"<table>{head}{''.join(rows)}</table>"
-    )
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
-
-
 def write_pngs(study: optuna.Study, folder: Path) -> list[Path]:
     """The key plots as PNG files, for places that do not render HTML."""
     import matplotlib
@@ -203,69 +169,64 @@ def write_pngs(study: optuna.Study, folder: Path) -> list[Path]:
     return written
 
 
-def stage_table(stages: list[dict[str, Any]]) -> str:
+DRIFT_HEAD = (
+    "column",
+    "kind",
+    "score",
+    "PSI",
+    "noise",
+    "level",
+    "null share",
+    "mean",
+    "bin that moved most",
+)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
+
+
+def drift_view(drift: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The features that moved most from the champion's snapshot (scored by materialize),
+    as the report's Drift section shows them; None when no drift was scored."""
+    if not drift:
+        return None
+
+    def pair(values: list[Any] | None) -> str:
+        return " → ".join(_short(v) for v in values or [])
+
+    rows = []
+    for name, entry in (drift.get("top") or {}).items():
+        moved = entry.get("most_moved_bin") or {}
+        rows.append(
+            [
+                name + (" (target)" if entry.get("role") == "target" else ""),
+                entry["kind"],
+                *(_short(entry[key]) for key in ("score", "psi", "noise")),
+                entry["level"],
+                pair(entry.get("null_share")),
+                pair(entry.get("mean")),
+                f"{moved.get('bin')}: {pair([moved.get('reference'), moved.get('today')])}",
+            ]
+        )
+    return {**drift, "head": DRIFT_HEAD, "rows": rows}
+
+
+def stage_rows(stages: list[dict[str, Any]]) -> list[list[Any]]:
     """One row per task instance that finished before export (tune has one per worker)."""
-    if not stages:
-        return "<p>No stage timings recorded (the run did not go through Airflow).</p>"
-    head = "<tr><th>task</th><th>try</th><th>started (UTC)</th><th>seconds</th></tr>"
-    rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            html.escape(s["task"] if s["map_index"] < 0 else f"{s['task']}[{s['map_index']}]"),
+    return [
+        [
+            s["task"] if s["map_index"] < 0 else f"{s['task']}[{s['map_index']}]",
             s["try_number"],
-            html.escape(s["started"]),
-            s["seconds"],
-        )
+            s["started"],
+            str(s["seconds"]),
+        ]
         for s in stages
-    )
-    return f"<table>{head}{rows}</table>"
+    ]
 
 
-def champion_section(card: dict[str, Any]) -> str:
-    """The decision on the champion, and the approval asked for it if any."""
-    approval = card.get("approval")
-    asked = f"<h3>Approval</h3>{_table(approval)}" if approval else ""
-    return (
-        f'<section id="champion"><h2>Champion</h2>{_table(card.get("champion") or {})}'
-        f"{asked}</section>"
-    )
-
-
-def write_report(
-    folder: Path,
-    study: optuna.Study,
-    card: dict[str, Any],
-    data_docs: Path | None,
-    stages: list[dict[str, Any]] | None = None,
-    history: list[dict[str, Any]] | None = None,
-) -> Path:
-    """Write ``report.html`` and ``plots/*.png`` into ``folder``; return the page's path.
-
-    ``history``: the pipeline's days to chart (this run's among them), or None for none.
-    """
-    figures = {
-        **optuna_figures(study),
-        "Feature importance": feature_importance(card),
-        "Trials per worker": worker_timeline(study),
-    }
-    # plotly.js is embedded once, with the first figure on the page, so it works offline.
-    history_section = ""
-    if history is not None:
-        history_section = (
-            "<section><h2>History</h2>"
-            '<p><a href="../index.html">All days of the pipeline</a></p>'
-            f"{history_html(history, include_plotlyjs=True, link_prefix='../')}</section>"
-        )
-    parts = []
-    for index, (title, figure) in enumerate(figures.items()):
-        embed = index == 0 and not history
-        body = figure.to_html(full_html=False, include_plotlyjs=embed)
-        parts.append(f"<section><h2>{html.escape(title)}</h2>{body}</section>")
-    validation = (card.get("data") or {}).get("validation") or {}
-    docs_link = ""
-    if data_docs is not None:
-        relative = os.path.relpath(data_docs, folder)
-        docs_link = f'<p><a href="{html.escape(relative)}">Great Expectations Data Docs</a></p>'
-    summary = {
+def model_summary(card: dict[str, Any]) -> dict[str, Any]:
+    return {
         "pipeline": card["pipeline"],
         "ds": card["ds"],
         "study": card["study"]["name"],
@@ -274,25 +235,83 @@ def write_report(
         "device": card["device"],
         "trained on": card.get("trained_on", "train"),
     }
-    rungs = rung_table(study)
-    rungs_html = f"<h3>Row-sample rungs</h3>{_table(rungs)}" if rungs else ""
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Retune report: {html.escape(card["pipeline"])} ds={html.escape(card["ds"])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
-<h1>Retune: {html.escape(card["pipeline"])}, ds={html.escape(card["ds"])}</h1>
-<section><h2>Model</h2>{_table(summary)}</section>
-{champion_section(card)}
-{history_section}
-<section><h2>Trials</h2>{_table(state_counts(study))}{rungs_html}</section>
-<section><h2>Validation</h2>{_table(validation)}{docs_link}</section>
-<section><h2>Drift</h2>{drift_section((card.get("data") or {}).get("drift"))}</section>
-<section><h2>Stage timings</h2>{stage_table(stages or [])}</section>
-{"".join(parts)}
-</body></html>
-"""
+
+
+def report_parts(study: optuna.Study, card: dict[str, Any]) -> ReportParts:
+    """What the report shows of the study: its figures (as plotly JSON) and rungs."""
+    import plotly.io
+
+    figures = {
+        **optuna_figures(study),
+        "Feature importance": feature_importance(card),
+        "Trials per worker": worker_timeline(study),
+    }
+    return ReportParts(
+        figures={title: json.loads(plotly.io.to_json(f)) for title, f in figures.items()},
+        rungs=rung_table(study),
+    )
+
+
+def render_report(
+    folder: Path,
+    card: dict[str, Any],
+    parts: ReportParts,
+    stages: list[dict[str, Any]],
+    history: list[dict[str, Any]] | None,
+) -> Path:
+    """``folder``/report.html from the card, the study's parts, the stage timings and the
+    pipeline's days (this run's among them; None for no History section)."""
+    import plotly.io
+
+    data = card.get("data") or {}
+    validation = data.get("validation") or {}
+    docs = validation.get("data_docs")
+    page = render(
+        "report.html.j2",
+        card=card,
+        summary=model_summary(card),
+        history=None if history is None else history_view(history, link_prefix="../"),
+        trials=card["trials"],
+        rungs=parts.rungs,
+        validation=validation,
+        data_docs=os.path.relpath(docs, folder) if docs else None,
+        drift=drift_view(data.get("drift")),
+        stages=stage_rows(stages),
+        figures=[
+            (title, figure_html(plotly.io.from_json(json.dumps(figure))))
+            for title, figure in parts.figures.items()
+        ],
+    )
     path = folder / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
+    write_text_atomically(path, page)
+    return path
+
+
+def write_report(
+    folder: Path,
+    study: optuna.Study,
+    card: dict[str, Any],
+    stages: list[dict[str, Any]] | None = None,
+    history: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write ``report.html``, its parts and ``plots/*.png`` into ``folder``; return the
+    page's path. ``history``: the pipeline's days to chart, or None for none."""
+    parts = report_parts(study, card)
+    parts.write(folder / REPORT_PARTS_FILE)
+    path = render_report(folder, card, parts, stages or [], history)
     write_pngs(study, folder / PLOTS_DIR)
     return path
+
+
+def render_report_again(layout: Layout, card: dict[str, Any]) -> Path | None:
+    """The run's report rendered again as ``card`` now says (an approval settled), from the
+    parts its export kept. A report from before those parts keeps its page as it is."""
+    if not layout.report_file.is_file():
+        return None
+    try:
+        parts = ReportParts.read(layout.report_parts_file)
+    except DocumentError as exc:
+        log.warning("%s; the report keeps the Champion section it was written with", exc)
+        return None
+    history = report_history(layout, None) if layout.segment is None else None
+    return render_report(layout.model_dir, card, parts, read_stages(layout), history)

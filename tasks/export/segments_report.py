@@ -4,11 +4,11 @@ that compare the segments (metric against rows, time spent)."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
 from tasks.core import REPORT_FILE, SEGMENT_DIR_PREFIX, write_text_atomically
+from tasks.export.pages import figure_html, render
 
 
 def ranked(index: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -24,42 +24,37 @@ def ranked(index: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return own + rest
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"<td>{value:.6g}</td>"
-    return f"<td>{html.escape('' if value is None else str(value))}</td>"
+def ranking_head(metric: str) -> list[str]:
+    return [
+        *("rank", "segment", "value", "train rows", "valid rows", metric, "model"),
+        *("promoted", "complete", "pruned", "failed", "training seconds"),
+    ]
 
 
-def ranking_table(index: dict[str, Any]) -> str:
-    head = (
-        "<tr><th>rank</th><th>segment</th><th>value</th><th>train rows</th>"
-        f"<th>valid rows</th><th>{html.escape(index['metric'])}</th><th>model</th>"
-        "<th>promoted</th><th>complete</th><th>pruned</th><th>failed</th>"
-        "<th>training seconds</th></tr>"
-    )
+def ranking_rows(index: dict[str, Any]) -> list[list[Any]]:
+    """One row per segment, ranked; a segment with a model of its own links to its report."""
     rows = []
     for rank, (key, entry) in enumerate(ranked(index), start=1):
         trials = entry.get("trials") or {}
+        segment: Any = {"text": key, "href": f"{SEGMENT_DIR_PREFIX}{key}/{REPORT_FILE}"}
+        model = "own"
         if entry["fallback"]:
-            model = f"global ({entry['fallback_reason'].replace('_', ' ')})"
-            link = html.escape(key)
-        else:
-            model = "own"
-            href = f"{SEGMENT_DIR_PREFIX}{key}/{REPORT_FILE}"
-            link = f'<a href="{html.escape(href)}">{html.escape(key)}</a>'
+            segment, model = key, f"global ({entry['fallback_reason'].replace('_', ' ')})"
         rows.append(
-            f"<tr><td>{rank if not entry['fallback'] else ''}</td><td>{link}</td>"
-            + _cell(entry.get("value"))
-            + _cell(entry["rows"].get("train", 0))
-            + _cell(entry["rows"].get("valid", 0))
-            + _cell(entry.get("metric"))
-            + _cell(model)
-            + _cell(entry.get("promoted", ""))
-            + "".join(_cell(trials.get(n, "")) for n in ("complete", "pruned", "failed"))
-            + _cell(trials.get("fit_seconds", ""))
-            + "</tr>"
+            [
+                "" if entry["fallback"] else rank,
+                segment,
+                entry.get("value"),
+                entry["rows"].get("train", 0),
+                entry["rows"].get("valid", 0),
+                entry.get("metric"),
+                model,
+                entry.get("promoted", ""),
+                *(trials.get(name, "") for name in ("complete", "pruned", "failed")),
+                trials.get("fit_seconds", ""),
+            ]
         )
-    return f'<table id="ranking">{head}{"".join(rows)}</table>'
+    return rows
 
 
 def comparison_figures(index: dict[str, Any]) -> dict[str, Any]:
@@ -92,26 +87,16 @@ def comparison_figures(index: dict[str, Any]) -> dict[str, Any]:
 
 def write_segments_report(path: Path, index: dict[str, Any]) -> Path:
     """Write the run-level page of ``index`` to ``path`` (self-contained, opens offline)."""
-    parts = []
-    for number, (title, figure) in enumerate(comparison_figures(index).items()):
-        body = figure.to_html(full_html=False, include_plotlyjs=number == 0)
-        parts.append(f"<section><h2>{html.escape(title)}</h2>{body}</section>")
-    glob = index["global"]
-    fallback = sorted(k for k, e in index["segments"].items() if e["fallback"])
-    title = f"{index['pipeline']}, ds={index['ds']}: segments"
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Retune segments: {html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
-<h1>Retune: {html.escape(title)}</h1>
-<p>Global model: {html.escape(index["metric"])} {glob["metric"]:.6g}, promoted:
-{html.escape(str(glob["promoted"]))} (<a href="{REPORT_FILE}">its report</a>).
-It serves {len(fallback)} segment(s): {html.escape(", ".join(fallback) or "none")},
-and any segment that appears later.</p>
-<section><h2>Segments ranked by {html.escape(index["metric"])}</h2>{ranking_table(index)}</section>
-{"".join(parts)}
-</body></html>
-"""
+    page = render(
+        "segments.html.j2",
+        title=f"{index['pipeline']}, ds={index['ds']}: segments",
+        metric=index["metric"],
+        glob=index["global"],
+        report=REPORT_FILE,
+        fallback=sorted(k for k, e in index["segments"].items() if e["fallback"]),
+        head=ranking_head(index["metric"]),
+        rows=ranking_rows(index),
+        figures=[(t, figure_html(f)) for t, f in comparison_figures(index).items()],
+    )
     write_text_atomically(path, page)
     return path

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasks.core import names
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -37,12 +39,12 @@ PRODUCER = "urn:retune:tasks.spark.lineage"
 
 # What each stage (task id, or Spark job) reads and writes.
 STAGE_DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "etl": (("raw",), ("staging",)),
-    "validate": (("staging",), ()),
-    "materialize": (("staging",), ("snapshot",)),
-    "tune": (("snapshot",), ()),
-    "export": (("snapshot",), ("model",)),
-    "promote": (("model",), ("champion",)),
+    names.ETL: (("raw",), ("staging",)),
+    names.VALIDATE: (("staging",), ()),
+    names.MATERIALIZE: (("staging",), ("snapshot",)),
+    names.TUNE: (("snapshot",), ()),
+    names.EXPORT: (("snapshot",), ("model",)),
+    names.PROMOTE: (("model",), ("champion",)),
     "score": (("raw",), ("scores",)),
 }
 

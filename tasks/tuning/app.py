@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import Layout, parse_spec, resolve_device
+from tasks.core import Layout, names, parse_spec, resolve_device
 from tasks.model import plan_segments, read_manifest, training_device
 from tasks.spark import job_spec, stage_parser, stage_session, storage_url_from_environment
 from tasks.tuning.seeds import worker_seed
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     storage_url = storage_url_from_environment(STORAGE_ENV)
     spec = job_spec(args)
-    with stage_session("tune", spec, args.ds, args.storage_root, f"-{args.map_index}") as spark:
+    with stage_session(names.TUNE, spec, args.ds, args.storage_root, f"-{args.map_index}") as spark:
         workers = run_tune(
             spark,
             spec,

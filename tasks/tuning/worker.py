@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     import optuna
     import xgboost as xgb
     from optuna.storages import BaseStorage
-    from optuna.trial import FrozenTrial
+    from optuna.trial import FrozenTrial, TrialState
 
     from tasks.core import PipelineSpec
 
@@ -124,27 +124,56 @@ class TrialOutcome:
     reason: str | None = None
 
 
-def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
-    """Run one claimed trial to a final state; failures are retried with the same params."""
-    import optuna
-    from optuna.trial import TrialState
+@dataclass
+class TrialRun:
+    """One claimed trial on its way: what each step of :func:`run_trial` adds."""
 
-    spec, study, guard = worker.spec, worker.study, worker.guard
-    tuning = spec.tuning
-    # The trial's one read of the study: the storage cache learns the claimed trial (it
-    # skips waiting trials, see tasks.tuning.storage.worker_storage) before anything is
-    # written to it, and the sampler models what this read found.
-    trials = guard.call("read the study", study.get_trials, deepcopy=False)
-    claimed = next(  # a trial just claimed is among the newest
-        (t for t in reversed(trials) if trial_id_of(t) == trial_id), None
-    )
-    if claimed is not None and claimed.state != TrialState.RUNNING:
-        claimed = None
-    if claimed is None:  # no longer running: the outcome's write will tell
-        claimed = guard.call("read the trial", worker.storage.get_trial, trial_id)
-    elif isinstance(study.sampler, WindowedSampler):
-        study.sampler.use_trials(study, claimed.number, trials)
-    trial = guard.call("open the trial", optuna.Trial, study, trial_id)
+    trial_id: int
+    trial: optuna.Trial
+    claimed: FrozenTrial
+    params: dict[str, Any]
+    record: dict[str, Any]
+    callbacks: list[Any]
+    checkpoints: TrialCheckpoints | None = None
+    resume: TrainedSoFar | None = None
+    seed: int = 0
+
+
+@dataclass
+class Fitted:
+    """How the trial's fit ended."""
+
+    state: TrialState
+    value: float | None = None
+    reason: str | None = None
+    rounds: int | None = None
+
+
+def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
+    """Run one claimed trial to a final state; failures are retried with the same params.
+
+    A trial that another worker failed as stale meanwhile (this one was too slow to beat
+    its heartbeat, on a loaded machine) is dropped as ``lost``, whichever step finds it:
+    its retry carries the parameters on."""
+    import optuna
+
+    try:
+        run = start_trial(worker, trial_id)
+        fitted = fit_trial(worker, run)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        log.warning("trial of id %d was taken over as stale before it trained", trial_id)
+        return TrialOutcome("lost", None)
+    return finish_trial(worker, run, fitted)
+
+
+def start_trial(worker: WorkerContext, trial_id: int) -> TrialRun:
+    """Open the claimed trial, write its parameters and the worker's record, and set up its
+    callbacks (deadline, pruning, checkpoints)."""
+    import optuna
+
+    spec, guard = worker.spec, worker.guard
+    claimed = read_claimed(worker, trial_id)
+    trial = guard.call("open the trial", optuna.Trial, worker.study, trial_id)
     # Parameters first, all in one write: a trial that carries a worker's record has all
     # its parameters, so a stale retry of it always has them to repeat.
     with params_held(worker.storage, trial_id):
@@ -152,87 +181,141 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
     guard.call("write the parameters", write_held_params, worker.storage, trial_id)
     record = dict(worker.identity_record)
     guard.call("record the worker", trial.set_user_attr, RECORD_ATTR, record)
-    callbacks: list[Any] = [worker.stop_at_deadline]
-    by_rows = tuning.fidelity.type == "rows"
-    if not by_rows and tuning.pruner.type != "none":
-        callbacks.append(
+    run = TrialRun(trial_id, trial, claimed, params, record, [worker.stop_at_deadline])
+    tuning = spec.tuning
+    if tuning.fidelity.type != "rows" and tuning.pruner.type != "none":
+        run.callbacks.append(
             pruning_callback(trial, f"valid-{spec.metric}", tuning.pruner, tuning.num_boost_round)
         )
-    checkpoints, resume = open_checkpoints(worker, claimed, params)
-    seed = worker.fixed_params["seed"]
+    add_checkpoints(worker, run)
+    return run
+
+
+def read_claimed(worker: WorkerContext, trial_id: int) -> FrozenTrial:
+    """The claimed trial, from the trial's one read of the study: the storage cache learns
+    the claimed trial (it skips waiting trials, see tasks.tuning.storage.worker_storage)
+    before anything is written to it, and the sampler models what this read found."""
+    from optuna.trial import TrialState
+
+    study, guard = worker.study, worker.guard
+    trials = guard.call("read the study", study.get_trials, deepcopy=False)
+    claimed = next(  # a trial just claimed is among the newest
+        (t for t in reversed(trials) if trial_id_of(t) == trial_id), None
+    )
+    if claimed is None or claimed.state != TrialState.RUNNING:
+        # No longer running: the outcome's write will tell.
+        return guard.call("read the trial", worker.storage.get_trial, trial_id)
+    if isinstance(study.sampler, WindowedSampler):
+        study.sampler.use_trials(study, claimed.number, trials)
+    return claimed
+
+
+def add_checkpoints(worker: WorkerContext, run: TrialRun) -> None:
+    """The trial's checkpoint callback, and the point a retry resumes from, if any."""
+    tuning = worker.spec.tuning
+    run.checkpoints, run.resume = open_checkpoints(worker, run.claimed, run.params)
+    run.seed = worker.fixed_params["seed"]
+    resume = run.resume
     if resume is not None:
         # The attempt that saved it goes on: its seed, from its round.
-        seed = resume.seed if resume.seed is not None else seed
-        record.update(resumed_from_round=resume.rounds, seed=seed)
-        log.info("trial %d resumes from round %d", trial.number, resume.rounds)
-    if checkpoints is not None:
-        callbacks.append(
-            checkpoints.callback(
-                spec.metric,
+        run.seed = resume.seed if resume.seed is not None else run.seed
+        run.record.update(resumed_from_round=resume.rounds, seed=run.seed)
+        log.info("trial %d resumes from round %d", run.trial.number, resume.rounds)
+    if run.checkpoints is not None:
+        run.callbacks.append(
+            run.checkpoints.callback(
+                worker.spec.metric,
                 resume.curve if resume else [],
-                seed,
+                run.seed,
                 tuning.checkpoint_every_rounds,
                 tuning.checkpoint_every_minutes,
             )
         )
 
-    state, value, reason, rounds = TrialState.FAIL, None, None, None
-    record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
-    started = time.perf_counter()
+
+def fit_trial(worker: WorkerContext, run: TrialRun) -> Fitted:
+    """Train the trial under its heartbeat (its row-sample rungs first, unless it resumes);
+    the fit's outcome goes into the trial's record."""
+    import optuna
+    from optuna.trial import TrialState
+
+    tuning = worker.spec.tuning
+    by_rows = tuning.fidelity.type == "rows"
+    params = {**worker.fixed_params, **run.params, "seed": run.seed}
     rungs: list[dict[str, Any]] = []
+    fitted = Fitted(TrialState.FAIL)
 
     def fit_rung(sample: Matrices) -> float:
+        stop = [worker.stop_at_deadline]
         return worker.train(
-            {**worker.fixed_params, **params, "seed": seed},
-            sample,
-            tuning.num_boost_round,
-            tuning.early_stopping_rounds,
-            [worker.stop_at_deadline],
+            params, sample, tuning.num_boost_round, tuning.early_stopping_rounds, stop
         )[1]
 
-    with heartbeat(worker.storage, trial_id, tuning.heartbeat_seconds):
+    run.record["fit_started"] = round(time.time(), 3)  # epoch; the storage keeps whole seconds
+    started = time.perf_counter()
+    with heartbeat(worker.storage, run.trial_id, tuning.heartbeat_seconds):
         try:
-            if by_rows and resume is None:
+            if by_rows and run.resume is None:
                 # A retry resuming from a checkpoint passed its rungs before (the
                 # checkpoints are of the all-rows fit).
-                run_rungs(trial, tuning.fidelity, worker.matrices, fit_rung, rungs)
-            booster, value = worker.train(
-                {**worker.fixed_params, **params, "seed": seed},
+                run_rungs(run.trial, tuning.fidelity, worker.matrices, fit_rung, rungs)
+            booster, fitted.value = worker.train(
+                params,
                 worker.matrices,
                 tuning.num_boost_round,
                 tuning.early_stopping_rounds,
-                callbacks,
-                **({"resume": resume} if resume is not None else {}),
+                run.callbacks,
+                **({"resume": run.resume} if run.resume is not None else {}),
             )
-            rounds = best_rounds(booster, tuning.num_boost_round)
-            state = TrialState.COMPLETE
+            fitted.rounds = best_rounds(booster, tuning.num_boost_round)
+            fitted.state = TrialState.COMPLETE
         except optuna.TrialPruned:
-            state = TrialState.PRUNED
+            fitted.state = TrialState.PRUNED
         except DeadlineReached as exc:
-            reason = str(exc)
+            fitted.reason = str(exc)
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"[:500]
-    if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
-        state, reason = TrialState.FAIL, f"objective returned {value}"
+            fitted.reason = f"{type(exc).__name__}: {exc}"[:500]
+    if fitted.state == TrialState.COMPLETE and (
+        fitted.value is None or not math.isfinite(fitted.value)
+    ):
+        fitted.state, fitted.reason = TrialState.FAIL, f"objective returned {fitted.value}"
+    record_fit(run, fitted, rungs, by_rows, time.perf_counter() - started)
+    return fitted
 
-    record["fit_seconds"] = round(time.perf_counter() - started, 4)
+
+def record_fit(
+    run: TrialRun, fitted: Fitted, rungs: list[dict[str, Any]], by_rows: bool, seconds: float
+) -> None:
+    from optuna.trial import TrialState
+
+    record = run.record
+    record["fit_seconds"] = round(seconds, 4)
     if by_rows:
         # The rung reached: 0 for the smallest sample; len(rungs) means all rows.
-        record["rung"] = len(rungs) - (state == TrialState.PRUNED)
+        record["rung"] = len(rungs) - (fitted.state == TrialState.PRUNED)
         record["rungs"] = rungs
-    if rounds is not None:
-        record["best_rounds"] = rounds
-    if reason is not None:
-        record["fail_reason"] = reason
-    if checkpoints is not None and checkpoints.saved:
-        record["checkpoints_saved"] = checkpoints.saved
+    if fitted.rounds is not None:
+        record["best_rounds"] = fitted.rounds
+    if fitted.reason is not None:
+        record["fail_reason"] = fitted.reason
+    if run.checkpoints is not None and run.checkpoints.saved:
+        record["checkpoints_saved"] = run.checkpoints.saved
+
+
+def finish_trial(worker: WorkerContext, run: TrialRun, fitted: Fitted) -> TrialOutcome:
+    """Write the outcome; a failed trial gets its retry (which resumes from its checkpoint,
+    kept for it), any other outcome removes the checkpoints."""
+    import optuna
+    from optuna.trial import TrialState
+
+    guard, trial, state, reason = worker.guard, run.trial, fitted.state, fitted.reason
     try:
-        guard.call("record the outcome", trial.set_user_attr, RECORD_ATTR, record)
+        guard.call("record the outcome", trial.set_user_attr, RECORD_ATTR, run.record)
         told = guard.call(
             "finish the trial",
-            study.tell,
+            worker.study.tell,
             trial,
-            value if state == TrialState.COMPLETE else None,
+            fitted.value if state == TrialState.COMPLETE else None,
             state=state,
             skip_if_finished=True,
         )
@@ -249,17 +332,17 @@ def run_trial(worker: WorkerContext, trial_id: int) -> TrialOutcome:
             "enqueue a retry",
             ensure_retry,
             worker.storage,
-            study,
+            worker.study,
             told,
             reason or "failed",
-            tuning.max_trial_retries,
+            worker.spec.tuning.max_trial_retries,
         )
         if not retried:
             log.warning("trial %d failed for good after its retries", trial.number)
-        if retried and checkpoints is not None:
+        if retried and run.checkpoints is not None:
             return TrialOutcome(state.name.lower(), reason)  # the retry resumes from it
-    if checkpoints is not None:
-        checkpoints.remove()
+    if run.checkpoints is not None:
+        run.checkpoints.remove()
     return TrialOutcome(state.name.lower(), reason)
 
 

@@ -22,6 +22,7 @@ class AirflowUI:
         self.url, self.shots = url, shots
         passwords = Path(airflow_home) / "simple_auth_manager_passwords.json.generated"
         self.password = json.loads(passwords.read_text())["admin"]
+        self.last_report_href = self.last_answer_page = ""
 
     def __enter__(self) -> AirflowUI:
         from playwright.sync_api import sync_playwright
@@ -89,8 +90,12 @@ class AirflowUI:
         dialog.wait_for(state="hidden")
 
     def answer_required_action(self, dag_id: str, run_id: str, task_id: str, option: str) -> str:
-        """Pick ``option`` on the task's Required Actions page; return what the page showed."""
+        """Pick ``option`` on the task's Required Actions page; return what the page showed
+        before. When the page did not confirm the answer, ``last_answer_page`` holds what
+        it showed after."""
         from urllib.parse import quote
+
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         url = f"{self.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/{task_id}"
         self.page.goto(f"{url}/required_actions")
@@ -101,6 +106,14 @@ class AirflowUI:
         self.last_report_href = str(link.first.get_attribute("href")) if link.count() else ""
         self.page.screenshot(path=str(self.shots / f"ui-approval-{option.lower()}.png"))
         button.click()
-        self.page.get_by_text(f"{task_id} response successful").first.wait_for()
+        done = self.page.get_by_text(f"{task_id} response successful").first
+        try:
+            done.wait_for()
+        except PlaywrightTimeout:
+            # The toast is only a hint (it fades, and a loaded machine may miss it): the
+            # caller checks the task's state; what the page said is kept for its message.
+            self.last_answer_page = str(self.page.locator("body").inner_text())
+        else:
+            self.last_answer_page = ""
         self.page.screenshot(path=str(self.shots / f"ui-approval-{option.lower()}-done.png"))
         return text

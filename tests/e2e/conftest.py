@@ -238,6 +238,18 @@ class Stack:
             for text in self.server.log_path.read_text(errors="replace").splitlines()
         )
 
+    def wait_for_answer(self, ds: str, task_id: str, dag_id: str, page: str) -> None:
+        """Until the answered task has left ``awaiting_input``; ``page`` is what the UI showed
+        after the answer when it did not confirm it."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            found = self.task_state(ds, task_id, dag_id)
+            if found and found[1] != "awaiting_input":
+                return
+            time.sleep(3)
+        shown = f"; the page showed: {page[:2000]}" if page else ""
+        raise AssertionError(f"{task_id} of {ds} still awaits input after its answer{shown}")
+
     def wait_until_idle(self, dag_id: str = DAG_ID) -> None:
         """Until no run of the DAG is queued or running."""
         deadline = time.monotonic() + RUN_TIMEOUT
@@ -560,6 +572,7 @@ def approval_runs(stack: Stack) -> dict[str, Any]:
                 )
                 if option == "Approve":
                     report_href = ui.last_report_href
+                stack.wait_for_answer(ds, "approve_promotion", APPROVAL_DAG_ID, ui.last_answer_page)
                 del answers[ds]
             time.sleep(3)
     runs = {ds: stack.wait_for(ds, dag_id=APPROVAL_DAG_ID) for ds in days}

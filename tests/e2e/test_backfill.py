@@ -73,7 +73,11 @@ def test_the_champion_is_the_last_model_that_beat_the_one_before_it(
     # Exports never raced: each promotion replaced the champion promoted just before it.
     previous = None
     for card in promoted:
-        assert card["champion"]["champion_ds"] == previous, card["ds"]
+        if card["champion"].get("already_champion"):
+            # Its export ran again (a retry) after its first try had promoted it.
+            assert card["champion"]["champion_ds"] == card["ds"], card["ds"]
+        else:
+            assert card["champion"]["champion_ds"] == previous, card["ds"]
         previous = card["ds"]
     for card in cards:
         if not card["champion"]["promoted"]:

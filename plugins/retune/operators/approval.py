@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from retune.links import ReportLink, report_url
 from retune.notifiers import APPROVAL_ASKED, alert_quietly, not_promoted_alert
 from retune.operators.base import RetuneOperator
+from tasks.core import names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
 
 APPROVE = "Approve"
 REJECT = "Reject"
-PROMOTE_TASK = "promote"
-KEEP_TASK = "keep_champion"
-EXPORT_TASK = "export"
+PROMOTE_TASK = names.PROMOTE
+KEEP_TASK = names.KEEP_CHAMPION
+EXPORT_TASK = names.EXPORT
 OUTCOME_XCOM = "approval_answer"
 
 
@@ -101,7 +102,7 @@ class ApprovePromotionOperator(RetuneOperator, HITLBranchOperator):
         layout = self.layout(context, spec)
         summary = dict(context["ti"].xcom_pull(task_ids=EXPORT_TASK) or {})
         approval = summary.get("approval") or {}
-        if approval.get("state") != "pending":
+        if approval.get("state") != names.PENDING:
             raise AirflowSkipException(f"no approval needed: {summary.get('reason')}")
         summary["card"] = json.loads(layout.card_file.read_text())
         self.report_link = report_url(layout)
@@ -142,7 +143,7 @@ class SettleApprovalOperator(RetuneOperator):
         self.approval_task = approval_task
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tasks.export import APPROVED, export_summary, settle_approval
+        from tasks.export import export_summary, settle_approval
 
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
@@ -156,6 +157,6 @@ class SettleApprovalOperator(RetuneOperator):
         )
         self.log.info("approval %s: %s", approval["state"], approval["outcome"])
         summary = export_summary(layout)
-        if approval["state"] != APPROVED:
+        if approval["state"] != names.APPROVED:
             not_promoted_alert(spec, context, summary)
         return summary

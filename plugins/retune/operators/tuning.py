@@ -11,7 +11,7 @@ from retune.hooks import OptunaStudyHook, resolve_storage_root
 from retune.links import DashboardLink, ReportLink, dashboard_url, report_url
 from retune.notifiers import not_promoted_alert
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.core import ExportRefused, NoCompletedTrial, SnapshotMissing, SnapshotTooLarge
+from tasks.core import ExportRefused, NoCompletedTrial, SnapshotMissing, SnapshotTooLarge, names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,7 +70,7 @@ class CreateStudyOperator(RetuneOperator):
             manifest = read_manifest(layout.dataset_dir)
         except SnapshotMissing as exc:
             raise NoSnapshotToTune(
-                f"{exc}; run retune_{spec.name} for {layout.ds} to publish it"
+                f"{exc}; run {names.dag_id(spec.name)} for {layout.ds} to publish it"
             ) from None
         hook = study_hook(self, self.optuna_conn_id)
         fresh = bool((context.get("params") or {}).get("fresh_study", False))
@@ -215,7 +215,7 @@ class ExportOperator(StudyJobOperator):
                 f"the export job ended but {summary['model_card']} has spec SHA-256 "
                 f"{summary.get('spec_sha256')}, not the run's {run.sha256} ({run.path})"
             )
-        pending = (summary.get("approval") or {}).get("state") == "pending"
+        pending = (summary.get("approval") or {}).get("state") == names.PENDING
         if not summary["promoted"] and not pending:
             not_promoted_alert(spec, context, summary)
         return summary

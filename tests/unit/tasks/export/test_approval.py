@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tasks.core import Layout, RetuneError, SpecError, parse_spec
+from tasks.core import Layout, ReportParts, RetuneError, SpecError, parse_spec
 from tasks.export.approval import (
     approval_reason,
     pending_approval,
@@ -16,7 +16,7 @@ from tasks.export.approval import (
 )
 from tasks.export.champion import Decision, promote, read_champion
 from tasks.export.history import history_entry, read_history
-from tasks.export.report import champion_section
+from tasks.export.report import render_report
 from tests.conftest import demo_spec_data
 
 RUN = "scheduled__2026-11-21"
@@ -93,12 +93,20 @@ def exported(tmp_path: Path, ds: str, run_id: str = RUN) -> tuple[Layout, dict[s
         "num_boost_round": 20,
         "champion": block,
         "approval": approval,
+        "study": {"name": f"{spec.name}.{ds}", "trial_number": 2},
+        "metrics": {"rmse": 0.5},
+        "device": "cpu",
+        "trials": {"complete": 3, "pruned": 0, "failed": 0, "retried": 0},
     }
     layout.model_dir.mkdir(parents=True)
     layout.model_file.write_text("{}")
     layout.features_file.write_text("{}")
     layout.card_file.write_text(json.dumps(card))
-    layout.report_file.write_text(f"<html><body>{champion_section(card)}<p>rest</p></body></html>")
+    # The report as export writes it: its parts beside the page.
+    figure = {"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {}}
+    parts = ReportParts(figures={"Trials per worker": figure})
+    parts.write(layout.report_parts_file)
+    render_report(layout.model_dir, card, parts, [], None)
     return layout, card
 
 
@@ -114,7 +122,9 @@ def test_an_approved_promotion_moves_the_champion_once(tmp_path: Path) -> None:
     assert card["champion"]["reason"] == "approved by ana: rmse 0.5 beats the champion's 0.6"
     assert json.loads(Path(champion["files"][1]).read_text())["approval"]["state"] == "approved"
     page = layout.report_file.read_text()
-    assert "approved by ana" in page and "awaiting approval" not in page and "<p>rest</p>" in page
+    assert "approved by ana" in page and "awaiting approval" not in page
+    # Rendered again from the card and the kept parts: the rest of the page is still there.
+    assert "<h2>Trials per worker</h2>" in page and page.count('class="plotly-graph-div"') == 1
     (line,) = read_history(layout.history_file)
     assert line["approval"] == "approved" and line["promoted"] is True
     # A retried task settles nothing twice.
@@ -186,3 +196,17 @@ def test_an_export_that_needs_an_approval_leaves_the_champion_alone(tmp_path: Pa
     assert champion is not None and Path(champion["model"]).read_bytes() == (
         layout.model_file.read_bytes()
     )
+
+
+def test_a_report_from_before_its_parts_were_kept_stays_as_it_was(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A day exported by the previous version (no report_parts.json) is settled all the same;
+    its page is left as written, and the log says why."""
+    layout, _ = exported(tmp_path, "2026-11-21")
+    layout.report_parts_file.unlink()
+    before = layout.report_file.read_text()
+    settle_approval(layout, RUN, approved=True, by="ana")
+    assert json.loads(layout.card_file.read_text())["champion"]["promoted"] is True
+    assert layout.report_file.read_text() == before
+    assert "report_parts.json (retune-report-parts/1): missing" in caplog.text

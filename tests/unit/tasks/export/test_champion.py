@@ -42,6 +42,25 @@ def test_first_export_becomes_champion_with_the_standard_metrics(tmp_path: Path)
     assert Path(pointer["model"]).parent != layout.model_dir
 
 
+def test_an_export_that_runs_again_in_the_run_that_promoted_it_stays_promoted(
+    tmp_path: Path,
+) -> None:
+    """A retried export (its first try promoted, then lost its worker) is not compared with
+    its own model: it stays the champion, with no not-promoted reason."""
+    spec, layout, storage = tuned(tmp_path)
+    first = export_best(spec, layout, storage, "journal", run_id="scheduled__1")
+    again = export_best(spec, layout, storage, "journal", run_id="scheduled__1")
+    assert first["promoted"] is True and again["promoted"] is True
+    assert "its export ran again" in again["reason"]
+    card = json.loads((layout.model_dir / CARD_FILE).read_text())
+    assert card["champion"]["already_champion"] is True and card["approval"] is None
+    pointer = read_champion(layout)
+    assert pointer is not None and pointer["run_id"] == "scheduled__1"
+    # Another run of the same day is a challenger like any other.
+    other = export_best(spec, layout, storage, "journal", run_id="backfill__1")
+    assert other["promoted"] is False and "does not beat the champion's" in other["reason"]
+
+
 def test_a_worse_challenger_is_not_promoted_and_a_better_one_is(tmp_path: Path) -> None:
     spec, layout, storage = tuned(tmp_path)
     champion_model(layout, spec, rounds=300, tmp_path=tmp_path)  # strong

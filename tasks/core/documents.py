@@ -1,0 +1,127 @@
+"""The files stages hand to each other, as versioned Pydantic models.
+
+Each document carries ``"format": "<name>/<version>"`` (as the run spec does with
+``retune-run-spec/1``). :meth:`Document.read` refuses, naming the file, its format and
+the field, a document that is missing, torn, from a newer Retune or malformed; a file
+written before documents had a format is read through the model's :meth:`Document.legacy`
+(or refused with how to regenerate it). :meth:`Document.write` writes the whole file or
+nothing (written aside, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from tasks.core.atomic import write_text_atomically
+from tasks.core.errors import RetuneError
+
+
+class DocumentError(RetuneError):
+    """A stage document that cannot be read: missing, torn, newer or malformed."""
+
+
+def _problems(exc: ValidationError) -> str:
+    shown = []
+    for error in exc.errors()[:5]:
+        field = ".".join(str(part) for part in error["loc"]) or "(the document)"
+        shown.append(f"{field}: {error['msg']}")
+    more = len(exc.errors()) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+
+
+class Document(BaseModel):
+    """A stage document. Subclasses set ``NAME`` and ``VERSION`` and declare their fields."""
+
+    NAME: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+    # What to do about a file of this kind from before formats, when legacy() refuses it.
+    REGENERATE: ClassVar[str] = "run the day again to write it anew"
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stamp_format(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("format"):
+            return {**data, "format": cls.format_string()}
+        return data
+
+    @classmethod
+    def format_string(cls) -> str:
+        return f"{cls.NAME}/{cls.VERSION}"
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        """A document written before formats, as this version's fields; None: unreadable."""
+        return None
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        what = f"{path} ({cls.format_string()})"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DocumentError(f"{what}: missing") from None
+        except OSError as exc:
+            raise DocumentError(f"{what}: cannot be read ({exc.strerror})") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DocumentError(f"{what}: not whole JSON (torn or edited? {exc})") from None
+        if not isinstance(data, dict):
+            raise DocumentError(f"{what}: not a JSON object")
+        return cls.parse(data, what)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], what: str) -> Self:
+        """``data`` as this document; errors begin with ``what`` (the file, the format)."""
+        found = data.get("format")
+        if found is None:
+            upgraded = cls.legacy(data)
+            if upgraded is None:
+                raise DocumentError(
+                    f"{what}: written before documents had a format, and not readable as "
+                    f"one; {cls.REGENERATE}"
+                )
+            data = upgraded
+        elif not isinstance(found, str) or found.partition("/")[0] != cls.NAME:
+            raise DocumentError(f"{what}: holds format {found!r}, not {cls.NAME}")
+        else:
+            version = found.partition("/")[2]
+            if not version.isdigit():
+                raise DocumentError(f"{what}: format {found!r} has no version number")
+            if int(version) > cls.VERSION:
+                raise DocumentError(
+                    f"{what}: written by a newer Retune (format {found}); this one reads up "
+                    f"to {cls.format_string()}: upgrade Retune to read it"
+                )
+        try:
+            return cls.model_validate({**data, "format": cls.format_string()})
+        except ValidationError as exc:
+            raise DocumentError(f"{what}: malformed: {_problems(exc)}") from None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    def write(self, path: Path) -> Path:
+        write_text_atomically(path, self.to_json())
+        return path
+
+
+class ReportParts(Document):
+    """What a run's report shows of its study, kept beside the page so that the page can be
+    rendered again from the card (an approval's answer) without the study."""
+
+    NAME: ClassVar[str] = "retune-report-parts"
+    REGENERATE: ClassVar[str] = "run the day again to write its report anew"
+
+    # Title -> the plotly figure as its JSON (plotly.io.to_json), in page order.
+    figures: dict[str, dict[str, Any]]
+    # Row-sample fidelity: rung -> how many trials trained and stopped there.
+    rungs: dict[str, str] = {}

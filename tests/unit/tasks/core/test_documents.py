@@ -1,0 +1,72 @@
+"""Stage documents: read back whole, refused with the file, format and field when not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from pydantic_core import PydanticSerializationError
+
+from tasks.core import Document, DocumentError, ReportParts
+
+
+class Note(Document):
+    NAME: ClassVar[str] = "retune-test-note"
+    VERSION: ClassVar[int] = 2
+
+    ds: str
+    value: float
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        return {"ds": data["day"], "value": data["value"]} if "day" in data else None
+
+
+def test_a_document_round_trips_with_its_format(tmp_path: Path) -> None:
+    path = Note(ds="2026-11-21", value=0.5).write(tmp_path / "note.json")
+    assert json.loads(path.read_text())["format"] == "retune-test-note/2"
+    assert Note.read(path) == Note(ds="2026-11-21", value=0.5)
+    # An older version of the same document reads as this one.
+    path.write_text(json.dumps({"format": "retune-test-note/1", "ds": "x", "value": 1}))
+    assert Note.read(path).value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, r"note.json \(retune-test-note/2\): missing"),
+        ('{"format": "retune-test-note/2", "ds": "x"', r"not whole JSON \(torn or edited"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"format": "retune-test-note/3", "ds": "x", "value": 1}', r"written by a newer Retune"),
+        ('{"format": "retune-run-spec/1"}', r"holds format 'retune-run-spec/1', not retune-test"),
+        ('{"format": "retune-test-note/2", "ds": "x", "value": "high"}', r"malformed: value: "),
+        ('{"format": "retune-test-note/2", "ds": "x", "value": 1, "extra": 2}', r"extra: "),
+        ('{"ds": "x", "value": 1}', r"before documents had a format.*run the day again"),
+    ],
+)
+def test_a_document_that_cannot_be_read_is_refused_with_the_file_and_why(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
+    path = tmp_path / "note.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(DocumentError, match=message) as raised:
+        Note.read(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_document_from_before_formats_is_read_through_legacy(tmp_path: Path) -> None:
+    path = tmp_path / "note.json"
+    path.write_text(json.dumps({"day": "2026-11-21", "value": 2}))
+    assert Note.read(path) == Note(ds="2026-11-21", value=2.0)
+
+
+def test_a_write_that_fails_leaves_the_document_before_it(tmp_path: Path) -> None:
+    path = ReportParts(figures={}).write(tmp_path / "parts.json")
+    before = path.read_text()
+    with pytest.raises(PydanticSerializationError):
+        ReportParts.model_construct(figures={"x": {"bad": object()}}).write(path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["parts.json"]
