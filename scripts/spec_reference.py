@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from tasks.core import PipelineSpec
+from tasks.core import RUN_PARAMETERS, PipelineSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "spec.md"
@@ -35,7 +35,7 @@ A spec is one YAML file per pipeline (`dags/specs/demo_regression.yaml`,
 `examples/flights/flights_delay.yaml`). Unknown keys are errors, and so are values of
 the wrong type (`"20"` or `true` for a number); every error names the file and the field.
 A field not written takes its default. A run may override some fields through its
-Params (see the README's "Configuration").
+Params (the run parameters, at the end of this page).
 """
 BOUNDS = (
     (annotated_types.Ge, "ge", "≥"),
@@ -172,7 +172,32 @@ def reference() -> str:
             add(sub_path, sub_model, f" ({kind_name(sub_model)})" if len(kinds) > 1 else "")
 
     add("", PipelineSpec, "")
+    lines.extend(run_parameters())
     return "\n".join(lines).rstrip() + "\n"
+
+
+def run_parameters() -> list[str]:
+    """The run parameters' table (tasks/core/run_params.py): what a run may set."""
+    lines = [
+        "## Run parameters",
+        "",
+        "A run's Params (the UI's *Trigger* form, a backfill's or `airflow dags trigger`'s "
+        "`--conf`), each checked by JSON schema with the bounds of the spec field it sets. "
+        "The run's first task writes the spec with them applied to the run's `spec.json`, "
+        "which every later task reads.",
+        "",
+        "| Param | sets | read by | what |",
+        "|---|---|---|---|",
+    ]
+    for param in RUN_PARAMETERS:
+        stage = {"both": "data and tuning stages", "data": "data stages"}.get(
+            param.stage, "tuning stages"
+        )
+        if param.segmented_only:
+            stage += " (a pipeline with segments)"
+        path = ".".join(param.path)
+        lines.append(f"| `{param.name}` | `{path}` | {stage} | {cell(param.description)} |")
+    return [*lines, ""]
 
 
 def kind_name(model: type[BaseModel]) -> str:

@@ -11,7 +11,7 @@ import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 from airflow.sdk.exceptions import AirflowFailException
@@ -31,13 +31,14 @@ from retune.operators import (
 from retune.run_day import SNAPSHOT_DS_PARAM
 from tasks.core import (
     DATASETS,
-    SEGMENT_KEY_PATTERN,
     PipelineSpec,
     SpecError,
-    TuningSpec,
     load_spec,
     names,
+    param_schema,
+    params_for,
     pipeline_dir,
+    spec_value,
 )
 
 log = logging.getLogger(__name__)
@@ -59,81 +60,28 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
 
 def run_params(spec: PipelineSpec) -> dict[str, Param]:
     """The Params form of a manual run; defaults come from the spec, bounds from its model."""
-    return {**tuning_params(spec), **data_params(spec)}
+    return stage_params(spec, "data", "tuning")
+
+
+def stage_params(spec: PipelineSpec, *stages: Literal["data", "tuning"]) -> dict[str, Param]:
+    """The Params of the tasks of ``stages``, from the run-parameter table (in its order):
+    each bounded like the spec field it sets, its default the spec's value."""
+    return {
+        param.name: Param(
+            spec_value(spec, param.path), description=param.description, **param_schema(param)
+        )
+        for param in params_for(spec, *stages)
+    }
 
 
 def tuning_params(spec: PipelineSpec) -> dict[str, Param]:
-    """The Params of the tuning stages (create_study, tune, export)."""
-
-    def integer(name: str, default: int, description: str) -> Param:
-        """An integer Param bounded like the spec field it overrides."""
-        bounds: dict[str, Any] = {}
-        for rule in TuningSpec.model_fields[name].metadata:
-            if hasattr(rule, "ge"):
-                bounds["minimum"] = rule.ge
-            if hasattr(rule, "le"):
-                bounds["maximum"] = rule.le
-        return Param(default, type="integer", description=description, **bounds)
-
-    return {
-        "n_trials": integer(
-            "n_trials",
-            spec.tuning.n_trials,
-            "Trial budget of this run's study (total, over all workers).",
-        ),
-        "n_workers": integer(
-            "n_workers",
-            spec.tuning.n_workers,
-            "Parallel tuning applications (mapped tune tasks).",
-        ),
-        "spark_tasks_per_worker": integer(
-            "spark_tasks_per_worker",
-            spec.tuning.spark_tasks_per_worker,
-            "Optuna workers (Spark tasks) inside each tuning application.",
-        ),
-        "timeout_minutes": Param(
-            spec.tuning.timeout_minutes,
-            type=["null", "number"],
-            exclusiveMinimum=0,
-            maximum=7 * 24 * 60,
-            description="Study deadline in minutes from create_study: no new trial after it "
-            "(empty: the spec's).",
-        ),
-        "warm_start": Param(
-            spec.tuning.warm_start,
-            type="boolean",
-            description="Start with the previous ds's best parameter sets.",
-        ),
-        "fresh_study": Param(
-            False,
-            type="boolean",
-            description="Archive this ds's existing studies (the global one and every "
-            "segment's) and tune from scratch.",
-        ),
-        **segment_params(spec),
-    }
+    """The Params of the tuning stages (create_study, tune, export; ``gpu`` too)."""
+    return stage_params(spec, "tuning")
 
 
 def data_params(spec: PipelineSpec) -> dict[str, Param]:
     """The Params of the data stages (and ``gpu``, which the tuning stages read too)."""
-    return {
-        "accept_drift": Param(
-            spec.drift.accept,
-            type="boolean",
-            description="Publish today's snapshot even when it drifted from the champion's "
-            "past drift.error (the drift is still recorded).",
-        ),
-        "gpu": gpu_param(spec),
-    }
-
-
-def gpu_param(spec: PipelineSpec) -> Param:
-    return Param(
-        spec.gpu,
-        type="string",
-        enum=["auto", "on", "off"],
-        description="auto: GPU when one is there; on: require one; off: CPU only.",
-    )
+    return stage_params(spec, "data")
 
 
 def snapshot_tuning_params(spec: PipelineSpec) -> dict[str, Param]:
@@ -148,23 +96,6 @@ def snapshot_tuning_params(spec: PipelineSpec) -> dict[str, Param]:
             "Empty: the day of the snapshot whose update triggered the run.",
         ),
         **tuning_params(spec),
-        "gpu": gpu_param(spec),
-    }
-
-
-def segment_params(spec: PipelineSpec) -> dict[str, Param]:
-    """A segmented pipeline's manual run may be narrowed to some segments."""
-    if spec.segments is None:
-        return {}
-    return {
-        "segments": Param(
-            spec.segments.only,
-            type=["null", "array"],
-            items={"type": "string", "pattern": f"^{SEGMENT_KEY_PATTERN.pattern}$"},
-            minItems=1,
-            description="Tune and export only these segments (keys, as in segments.json); "
-            "empty: all. The others keep their champions.",
-        )
     }
 
 

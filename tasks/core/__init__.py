@@ -64,6 +64,15 @@ from tasks.core.layout import (
     journal_path,
     pipeline_dir,
 )
+from tasks.core.run_params import (
+    RUN_PARAMETERS,
+    RUN_PARAMS,
+    RunParam,
+    param_schema,
+    params_for,
+    spec_value,
+    with_overrides,
+)
 from tasks.core.run_spec import (
     RunSpec,
     read_run_spec,
@@ -74,7 +83,6 @@ from tasks.core.run_spec import (
 )
 from tasks.core.spec import (
     KEEP_BEST_TRIALS,
-    RUN_PARAMS,
     ApprovalSpec,
     CategoricalParam,
     ExtraExpectation,
@@ -92,7 +100,6 @@ from tasks.core.spec import (
     TuningSpec,
     load_spec,
     parse_spec,
-    with_overrides,
 )
 from tasks.core.timings import read_stages, record_stage
 
@@ -118,6 +125,7 @@ __all__ = [
     "REPORT_PARTS_FILE",
     "RESULT_FILE",
     "RUNS",
+    "RUN_PARAMETERS",
     "RUN_PARAMS",
     "SEGMENTS_REPORT",
     "SEGMENT_COLUMN",
@@ -149,6 +157,7 @@ __all__ = [
     "ReportParts",
     "ResourcesSpec",
     "RetuneError",
+    "RunParam",
     "RunSpec",
     "SamplerSpec",
     "SchemaSpec",
@@ -171,6 +180,8 @@ __all__ = [
     "journal_path",
     "load_spec",
     "names",
+    "param_schema",
+    "params_for",
     "parse_spec",
     "pipeline_dir",
     "read_run_spec",
@@ -181,6 +192,7 @@ __all__ = [
     "resolve_device",
     "resolve_run_spec",
     "spec_sha256",
+    "spec_value",
     "with_overrides",
     "write_run_spec",
     "write_text_atomically",

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks.core.errors import SpecError, StorageNotWritable
-from tasks.core.spec import PipelineSpec, load_spec, parse_spec, with_overrides
+from tasks.core.run_params import with_overrides
+from tasks.core.spec import PipelineSpec, load_spec, parse_spec
 
 FORMAT = "retune-run-spec/1"
 

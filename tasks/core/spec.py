@@ -538,6 +538,12 @@ class TuningSpec(_Strict):
     warm_start_top_k: int = Field(
         5, ge=0, le=100, description="warm_start: how many of the previous ds's best to enqueue."
     )
+    fresh_study: bool = Field(
+        False,
+        description="Archive the day's existing studies (the global one and every "
+        "segment's) before tuning, so that a rerun of the day tunes from scratch; usually "
+        "set for one run, as the run parameter of the same name.",
+    )
     max_trial_retries: int = Field(3, ge=0, le=3, description="Retries of a failed trial.")
     heartbeat_seconds: int = Field(
         10, ge=1, le=600, description="A trial is stale after 3 missed heartbeats."
@@ -1105,37 +1111,3 @@ def load_spec(path: str | Path) -> PipelineSpec:
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML ({exc})") from None
     return parse_spec(data, source=str(path))
-
-
-# Run parameters (Airflow Params) that may override the spec for one run: name -> spec path.
-RUN_PARAMS: dict[str, tuple[str, ...]] = {
-    "n_trials": ("tuning", "n_trials"),
-    "n_workers": ("tuning", "n_workers"),
-    "spark_tasks_per_worker": ("tuning", "spark_tasks_per_worker"),
-    "timeout_minutes": ("tuning", "timeout_minutes"),
-    "warm_start": ("tuning", "warm_start"),
-    "gpu": ("gpu",),
-    "segments": ("segments", "only"),
-    "accept_drift": ("drift", "accept"),
-}
-
-
-def with_overrides(spec: PipelineSpec, overrides: dict[str, Any]) -> PipelineSpec:
-    """The spec with run parameters applied (``None`` means: keep the spec's value)."""
-    unknown = sorted(set(overrides) - set(RUN_PARAMS))
-    if unknown:
-        raise SpecError(f"unknown run parameter(s) {unknown}; known: {sorted(RUN_PARAMS)}")
-    data = spec.model_dump(by_alias=True, mode="json")
-    for name, value in overrides.items():
-        if value is None:
-            continue
-        *parents, leaf = RUN_PARAMS[name]
-        node = data
-        for key in parents:
-            if node.get(key) is None:
-                raise SpecError(
-                    f"run parameter {name!r}: pipeline {spec.name} has no {'.'.join(parents)}"
-                )
-            node = node[key]
-        node[leaf] = value
-    return parse_spec(data, source=f"{spec.name} with run parameters {overrides}")

@@ -94,12 +94,32 @@ def create_study(
     ``segment``) when the spec allows it. The deadline (if any) starts now, so a rerun gets
     its full time again. ``n_trials`` is the budget (default: ``tuning.n_trials``).
     """
+    name = study_name(spec.name, ds, segment)
+    n_trials = spec.tuning.n_trials if n_trials is None else n_trials
+    archived = archive_study(storage, name) if fresh else None
+    study = open_study(storage, spec, name)
+    counted = len(counted_trials(study.get_trials(deepcopy=False)))
+    parent, warm, missing = enqueue_budget(storage, study, spec, ds, segment, n_trials, counted)
+    budget = max(n_trials, counted)
+    deadline = Deadline.starting_now(
+        spec.tuning.timeout_minutes, spec.tuning.deadline_grace_minutes, now
+    )
+    record_study_attrs(study, spec, budget, deadline, parent, len(warm), segment)
+    return {
+        "study_name": name,
+        "budget": budget,
+        "enqueued": len(warm) + missing,
+        "warm_started": len(warm),
+        "parent_study": parent if parent is not None else study.user_attrs.get(PARENT_ATTR),
+        "archived_as": archived,
+        "deadline": iso(deadline.soft),
+    }
+
+
+def open_study(storage: BaseStorage, spec: PipelineSpec, name: str) -> optuna.Study:
+    """The study ``name``, created or loaded; refused when it goes the other direction."""
     import optuna
 
-    name = study_name(spec.name, ds, segment)
-    tuning = spec.tuning
-    n_trials = tuning.n_trials if n_trials is None else n_trials
-    archived = archive_study(storage, name) if fresh else None
     study = optuna.create_study(
         study_name=name, storage=storage, direction=spec.study_direction, load_if_exists=True
     )
@@ -108,7 +128,22 @@ def create_study(
             f"study {name} exists with direction {study.direction.name.lower()}, "
             f"the spec asks for {spec.study_direction}"
         )
-    counted = len(counted_trials(study.get_trials(deepcopy=False)))
+    return study
+
+
+def enqueue_budget(
+    storage: BaseStorage,
+    study: optuna.Study,
+    spec: PipelineSpec,
+    ds: str,
+    segment: str | None,
+    n_trials: int,
+    counted: int,
+) -> tuple[str | None, list[dict[str, Any]], int]:
+    """Top the study up to ``n_trials`` WAITING trials: a new study's first are the
+    previous ds's best (when the spec warm-starts). The parent study, the warm trials and
+    how many empty ones were enqueued."""
+    tuning = spec.tuning
     warm: list[dict[str, Any]] = []
     parent = None
     if counted == 0 and tuning.warm_start and tuning.warm_start_top_k > 0:
@@ -120,16 +155,27 @@ def create_study(
     missing = max(0, n_trials - counted - len(warm))
     for _ in range(missing):
         study.enqueue_trial({}, skip_if_exists=False)
+    return parent, warm, missing
 
-    budget = max(n_trials, counted)
-    deadline = Deadline.starting_now(tuning.timeout_minutes, tuning.deadline_grace_minutes, now)
+
+def record_study_attrs(
+    study: optuna.Study,
+    spec: PipelineSpec,
+    budget: int,
+    deadline: Deadline,
+    parent: str | None,
+    warm: int,
+    segment: str | None,
+) -> None:
+    """The study's budget, deadline, warm-start policy and segment, as its user attrs."""
+    tuning = spec.tuning
     attrs: dict[str, Any] = {BUDGET_ATTR: budget, **deadline.as_attrs()}
     if parent is not None:
         attrs[PARENT_ATTR] = parent
         attrs[WARM_POLICY_ATTR] = {
             "policy": "top_k_first",
-            "enqueued": len(warm),
-            "sampler_startup_trials": warm_startup_trials(tuning, len(warm)),
+            "enqueued": warm,
+            "sampler_startup_trials": warm_startup_trials(tuning, warm),
             "pruner_waits_for_own_trials": tuning.fidelity.type == "rounds",
         }
     for key, value in attrs.items():
@@ -143,15 +189,6 @@ def create_study(
             tuning.parallelism,
             budget,
         )
-    return {
-        "study_name": name,
-        "budget": budget,
-        "enqueued": len(warm) + missing,
-        "warm_started": len(warm),
-        "parent_study": parent if parent is not None else study.user_attrs.get(PARENT_ATTR),
-        "archived_as": archived,
-        "deadline": iso(deadline.soft),
-    }
 
 
 def create_studies(

@@ -505,6 +505,46 @@ def work_context(
     return work.context
 
 
+def studies_claimer(storage: BaseStorage, works: Mapping[int, StudyWork]) -> StudiesClaimer:
+    """Claims across the worker's studies; with segments the workers spread: no study runs
+    more than its share of trials at once."""
+    caps = None
+    if len(works) > 1:
+        caps = {
+            i: parallel_cap(int(w.study.user_attrs.get(BUDGET_ATTR, 1))) for i, w in works.items()
+        }
+    return StudiesClaimer(storage, list(works), caps)
+
+
+def time_to_leave(
+    storage: BaseStorage,
+    works: Mapping[int, StudyWork],
+    spec: PipelineSpec,
+    guard: StorageGuard,
+    checkpoint_dirs: dict[str | None, Path],
+) -> bool:
+    """With nothing to claim: whether the worker leaves (no trial running in its studies,
+    or only trials past their hard deadline) or waits for a running one to turn stale."""
+    from optuna.trial import TrialState
+
+    running = guard.call(
+        "look for running trials", trial_counts, storage, list(works), TrialState.RUNNING
+    )
+    if not any(running.values()):
+        for work in works.values():
+            root = checkpoint_dirs.get(work.segment)
+            if root is not None and not work.deadline.no_new_trials():
+                # Nothing waiting or running: no trial will resume. (After the deadline a
+                # retry may wait for a rerun, and keeps its checkpoint.)
+                shutil.rmtree(root, ignore_errors=True)
+        return True
+    late = time.time() - spec.tuning.stale_after_seconds
+    if all(works[i].deadline.hard_passed(late) for i, n in running.items() if n):
+        log.warning("hard deadline passed; leaving trials of other workers running")
+        return True
+    return False
+
+
 def work_on_studies(
     storage: BaseStorage,
     studies: Mapping[str, str | None],
@@ -515,17 +555,11 @@ def work_on_studies(
     checkpoint_dirs: dict[str | None, Path],
 ) -> dict[str, Any]:
     """Claim and run trials of ``studies`` until none is waiting or running in any."""
-    from optuna.trial import TrialState
 
     tuning = spec.tuning
     guard = StorageGuard(tuning.storage_outage_seconds)
     works = open_studies(storage, studies, spec, identity, guard)
-    caps = None
-    if len(works) > 1:  # segments: the workers spread, no study runs more than its share
-        caps = {
-            i: parallel_cap(int(w.study.user_attrs.get(BUDGET_ATTR, 1))) for i, w in works.items()
-        }
-    claimer = StudiesClaimer(storage, list(works), caps)
+    claimer = studies_claimer(storage, works)
     done: dict[str, int] = {"complete": 0, "pruned": 0, "fail": 0, "lost": 0}
     waited, next_stale_check = 0.0, 0.0
     while True:
@@ -537,20 +571,7 @@ def work_on_studies(
         held = [i for i, work in works.items() if work.segment in data.held]
         claimed = guard.call("claim a trial", claimer.claim, held, open_ids) if open_ids else None
         if claimed is None:
-            running = guard.call(
-                "look for running trials", trial_counts, storage, list(works), TrialState.RUNNING
-            )
-            if not any(running.values()):
-                for work in works.values():
-                    root = checkpoint_dirs.get(work.segment)
-                    if root is not None and not work.deadline.no_new_trials():
-                        # Nothing waiting or running: no trial will resume. (After the
-                        # deadline a retry may wait for a rerun, and keeps its checkpoint.)
-                        shutil.rmtree(root, ignore_errors=True)
-                break
-            late = time.time() - tuning.stale_after_seconds
-            if all(works[i].deadline.hard_passed(late) for i, n in running.items() if n):
-                log.warning("hard deadline passed; leaving trials of other workers running")
+            if time_to_leave(storage, works, spec, guard, checkpoint_dirs):
                 break
             pause = min(IDLE_POLL_SECONDS, tuning.heartbeat_seconds)
             time.sleep(pause)

@@ -73,7 +73,7 @@ class CreateStudyOperator(RetuneOperator):
                 f"{exc}; run {names.dag_id(spec.name)} for {layout.ds} to publish it"
             ) from None
         hook = study_hook(self, self.optuna_conn_id)
-        fresh = bool((context.get("params") or {}).get("fresh_study", False))
+        fresh = spec.tuning.fresh_study  # the run's, from its spec.json
         if spec.segments is None:
             summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh)
         else:
