@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from tasks.core.errors import SpecError
@@ -109,6 +110,13 @@ RUN_PARAMS: dict[str, tuple[str, ...]] = {p.name: p.path for p in RUN_PARAMETERS
 def field_schema(path: tuple[str, ...]) -> dict[str, Any]:
     """The JSON schema of the spec field at ``path`` (pydantic's), as a Param takes it: an
     optional field's ``anyOf [X, null]`` becomes X with ``type: [null, X's type]``."""
+    return dict(_field_schema(path))
+
+
+@cache
+def _field_schema(path: tuple[str, ...]) -> dict[str, Any]:
+    # Once per field: every DAG of every spec asks at parse time, and a model's whole
+    # JSON schema is built for each ask.
     model: type[BaseModel] = PipelineSpec
     *parents, leaf = path
     for name in parents:
