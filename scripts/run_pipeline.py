@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tasks.core import Layout, RetuneError, check_ds, load_spec
+from tasks.core import Layout, ModelCard, RetuneError, check_ds, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def run(spec_path: Path, ds: str, runner: str = "standalone") -> Layout:
 
 
 def print_results(layout: Layout) -> None:
-    card = json.loads(layout.card_file.read_text())
+    card = ModelCard.read(layout.card_file)
     manifest = json.loads(layout.manifest_file.read_text())
     print()
     print(f"model:      {layout.model_file}")
@@ -45,18 +45,19 @@ def print_results(layout: Layout) -> None:
     print(f"manifest:   {layout.manifest_file}")
     print(f"data docs:  {layout.data_docs_index}")
     print(f"quarantine: {layout.quarantine_dir} ({manifest.get('quarantined')} rows)")
-    print(f"run spec:   {layout.run_spec_file(card['run_id'])} (SHA-256 {card['spec_sha256']})")
+    print(f"run spec:   {layout.run_spec_file(str(card.run_id))} (SHA-256 {card.spec_sha256})")
     print(
         f"rows:       {manifest['rows']} published, {manifest.get('unlabeled') or 0} unlabelled "
         f"left out, {manifest.get('quarantined') or 0} quarantined"
     )
     print(
-        f"best {card['metric']['name']} on the valid split: {card['metric']['value']:.4f} "
-        f"(study {card['study']['name']}, trial {card['study']['trial_number']})"
+        f"best {card.metric.name} on the valid split: {card.metric.value:.4f} "
+        f"(study {card.study.name}, trial {card.study.trial_number})"
     )
-    champion = card["champion"]
-    verdict = "promoted to champion" if champion["promoted"] else "champion kept"
-    print(f"{verdict}: {champion['reason']}")
+    champion = card.champion
+    if champion is not None:
+        verdict = "promoted to champion" if champion.promoted else "champion kept"
+        print(f"{verdict}: {champion.reason}")
 
 
 def main(argv: list[str]) -> None:

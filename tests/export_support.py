@@ -7,8 +7,18 @@ from typing import Any
 
 import xgboost as xgb
 
-from tasks.core import MODEL_FILE, Layout, journal_path, parse_spec
-from tasks.export import promote
+from tasks.core import (
+    MODEL_FILE,
+    CardData,
+    ChampionPointer,
+    Layout,
+    MetricValue,
+    ModelCard,
+    Seeds,
+    StudyRef,
+    journal_path,
+    parse_spec,
+)
 from tasks.model import load_snapshot
 from tasks.tuning import WorkerIdentity, create_study, run_worker, study_name
 from tasks.tuning.storage import journal_url, open_storage
@@ -39,5 +49,45 @@ def champion_model(layout: Layout, spec: Any, rounds: int, tmp_path: Path) -> No
     folder = tmp_path / "elsewhere"
     folder.mkdir(exist_ok=True)
     booster.save_model(str(folder / MODEL_FILE))
-    champion_layout = Layout(layout.root, layout.pipeline, "2026-11-01")
-    promote(champion_layout, [folder / MODEL_FILE], {"metric": "rmse", "num_boost_round": rounds})
+    point_champion_at(Layout(layout.root, layout.pipeline, "2026-11-01"), folder, rounds)
+
+
+def point_champion_at(
+    layout: Layout, folder: Path, rounds: int, run_id: str | None = None
+) -> ChampionPointer:
+    """Make the model in ``folder`` the pipeline's champion, as of ``layout``'s ds."""
+    pointer = ChampionPointer(
+        ds=layout.ds,
+        run_id=run_id,
+        metric="rmse",
+        num_boost_round=rounds,
+        model=str(folder / MODEL_FILE),
+        files=[str(folder / MODEL_FILE)],
+    )
+    pointer.write(layout.champion_file)
+    return pointer
+
+
+def a_card(pipeline: str, ds: str, **fields: Any) -> ModelCard:
+    """A model card with every field a real one has, ``fields`` replacing them."""
+    card = ModelCard(
+        pipeline=pipeline,
+        ds=ds,
+        task="regression",
+        run_id=f"scheduled__{ds}",
+        spec_sha256="0" * 64,
+        study=StudyRef(name=f"{pipeline}.{ds}", storage="journal", trial_number=2),
+        tuned_value=0.5,
+        trials={"complete": 3, "pruned": 0, "failed": 0, "retried": 0},
+        metric=MetricValue(name="rmse", value=0.5),
+        metrics={"rmse": 0.5},
+        params={"max_depth": 4},
+        xgboost_params={"max_depth": 4, "objective": "reg:squarederror"},
+        num_boost_round=20,
+        seeds=Seeds(base=7, trial=11, worker="tune[0]"),
+        device="cpu",
+        memory={"matrix": "in_memory"},
+        data=CardData(content_hash="a" * 64, rows={"train": 800, "valid": 200}),
+        created_at="2026-11-21T06:00:00+00:00",
+    )
+    return card.model_copy(update=fields)

@@ -11,7 +11,19 @@ from tasks.core.atomic import (
 )
 from tasks.core.content_hash import content_hash
 from tasks.core.devices import gpu_count, resolve_device
-from tasks.core.documents import Document, DocumentError, ReportParts
+from tasks.core.documents import (
+    Approval,
+    CardData,
+    ChampionPointer,
+    Decision,
+    Document,
+    DocumentError,
+    MetricValue,
+    ModelCard,
+    ReportParts,
+    Seeds,
+    StudyRef,
+)
 from tasks.core.errors import (
     DataQualityError,
     DataSchemaError,
@@ -135,10 +147,14 @@ __all__ = [
     "STAGING",
     "SUCCESS_MARKER",
     "UNMATCHED_SEGMENT",
+    "Approval",
     "ApprovalSpec",
+    "CardData",
     "CategoricalParam",
+    "ChampionPointer",
     "DataQualityError",
     "DataSchemaError",
+    "Decision",
     "Document",
     "DocumentError",
     "DriftDetected",
@@ -148,7 +164,9 @@ __all__ = [
     "FloatParam",
     "IntParam",
     "Layout",
+    "MetricValue",
     "MlflowSpec",
+    "ModelCard",
     "NoCompletedTrial",
     "Param",
     "PipelineSpec",
@@ -161,6 +179,7 @@ __all__ = [
     "RunSpec",
     "SamplerSpec",
     "SchemaSpec",
+    "Seeds",
     "SegmentsSpec",
     "SnapshotCorrupt",
     "SnapshotMissing",
@@ -168,6 +187,7 @@ __all__ = [
     "SpecError",
     "StorageNotWritable",
     "StorageUnreachable",
+    "StudyRef",
     "TuningSpec",
     "ValidationFailed",
     "alerts_file",

@@ -125,3 +125,130 @@ class ReportParts(Document):
     figures: dict[str, dict[str, Any]]
     # Row-sample fidelity: rung -> how many trials trained and stopped there.
     rungs: dict[str, str] = {}
+
+
+class Part(BaseModel):
+    """A block inside a document (no format of its own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Decision(Part):
+    """Champion/challenger: whether the new model replaces the champion, and why (the
+    card's ``champion`` block)."""
+
+    promoted: bool
+    reason: str
+    challenger_value: float
+    champion_value: float | None = None
+    champion_ds: str | None = None
+    min_improvement: float = 0.0
+    # The champion is this run's own model: its export ran again (a retry, or cleared).
+    already_champion: bool = False
+
+
+class Approval(Part):
+    """A promotion left to a person (``export.approval``): asked, then settled."""
+
+    state: str
+    why: str
+    comparison: str
+    gain: float | None = None
+    compared_with: str | None = None  # the champion's model file when it was asked
+    timeout_minutes: float
+    on_timeout: str
+    asked_at: str
+    outcome: str | None = None
+    answered_by: str | None = None
+    answered_at: str | None = None
+    timed_out: bool = False
+
+
+class StudyRef(Part):
+    name: str
+    storage: str
+    trial_number: int
+
+
+class MetricValue(Part):
+    name: str
+    value: float
+    split: str = "valid"
+
+
+class Seeds(Part):
+    base: int
+    trial: int
+    worker: str | None = None  # the label of the worker that ran the best trial
+
+
+class CardData(Part):
+    """What the model was trained on: the snapshot's hash and rows, its validation gate,
+    its profile (the next days' drift is scored against it) and its own drift."""
+
+    content_hash: str
+    rows: dict[str, int]
+    validation: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
+
+
+class ModelCard(Document):
+    """``model_card.json``: what a day's model is, how it was tuned, trained and judged."""
+
+    NAME: ClassVar[str] = "retune-model-card"
+    REGENERATE: ClassVar[str] = "run the day's export again to write its card anew"
+
+    pipeline: str
+    ds: str
+    segment: dict[str, Any] | None = None  # a segment's model: its key and value
+    task: str
+    run_id: str | None = None
+    spec_sha256: str | None = None
+    study: StudyRef
+    tuned_value: float | None = None
+    trials: dict[str, int]
+    metric: MetricValue
+    metrics: dict[str, float]
+    trained_on: str = "train"
+    metrics_from: str = "this model"
+    champion: Decision | None = None
+    approval: Approval | None = None
+    params: dict[str, Any]
+    xgboost_params: dict[str, Any]
+    num_boost_round: int
+    seeds: Seeds
+    device: str
+    memory: dict[str, Any]
+    features: list[dict[str, Any]] = []
+    feature_importance: dict[str, float] = {}
+    data: CardData
+    libraries: dict[str, str] = {}
+    created_at: str
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        return data  # the same fields: cards had them before they had a format
+
+    def with_verdict(self, champion: Decision, approval: Approval | None) -> ModelCard:
+        return self.model_copy(update={"champion": champion, "approval": approval})
+
+
+class ChampionPointer(Document):
+    """``champion.json``: the pipeline's deployed model (a copy under ``champions/``)."""
+
+    NAME: ClassVar[str] = "retune-champion"
+    REGENERATE: ClassVar[str] = "approve or export a day again to promote a champion anew"
+
+    ds: str
+    run_id: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    num_boost_round: int
+    model: str
+    files: list[str] = []
+    promoted_at: str | None = None
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        return data

@@ -11,13 +11,12 @@ so the same thresholds hold for a day of a few hundred rows and for millions.
 
 from __future__ import annotations
 
-import json
 import math
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import CARD_FILE, SPLITS
+from tasks.core import CARD_FILE, SPLITS, ChampionPointer, ModelCard
 
 if TYPE_CHECKING:
     import numpy as np
@@ -236,12 +235,12 @@ def champion_reference(layout: Layout) -> tuple[dict[str, Any] | None, dict[str,
     pointer_file = layout.whole.champion_file
     if not pointer_file.is_file():
         return None, {"reason": "no champion yet"}
-    pointer = json.loads(pointer_file.read_text())
-    card_file = Path(pointer["model"]).with_name(CARD_FILE)
-    where = {"ds": pointer.get("ds"), "card": str(card_file)}
+    pointer = ChampionPointer.read(pointer_file)
+    card_file = Path(pointer.model).with_name(CARD_FILE)
+    where = {"ds": pointer.ds, "card": str(card_file)}
     if not card_file.is_file():
         return None, {**where, "reason": f"the champion's card {card_file} is missing"}
-    profile = (json.loads(card_file.read_text()).get("data") or {}).get("profile")
+    profile = ModelCard.read(card_file).data.profile
     if not isinstance(profile, dict) or profile.get("format") != PROFILE_FORMAT:
         return None, {**where, "reason": "the champion's card has no data profile"}
     return profile, where

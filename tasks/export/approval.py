@@ -10,18 +10,16 @@ then say what happened (the report is rendered again from the card).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import RetuneError, names, read_stages, write_text_atomically
+from tasks.core import Approval, Decision, ModelCard, RetuneError, names, read_stages
 from tasks.export.champion import champion_lock, promote, read_champion
 from tasks.export.history import history_entry, record_run
 from tasks.export.report import render_report_again
 
 if TYPE_CHECKING:
-    from tasks.core import Layout, PipelineSpec
-    from tasks.export.champion import Decision
+    from tasks.core import ChampionPointer, Layout, PipelineSpec
 
 
 def gain(spec: PipelineSpec, decision: Decision) -> float | None:
@@ -65,25 +63,23 @@ def approval_reason(
 
 def pending_approval(
     spec: PipelineSpec, layout: Layout, decision: Decision, why: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Decision, Approval]:
     """The card's ``champion`` and ``approval`` blocks of a promotion left to a person."""
     rule = spec.export.approval
     champion = read_champion(layout)
-    approval = {
-        "state": names.PENDING,
-        "why": why,
-        "comparison": decision.reason,
-        "gain": gain(spec, decision),
-        "compared_with": champion["model"] if champion else None,
-        "timeout_minutes": rule.timeout_minutes,
-        "on_timeout": rule.on_timeout,
-        "asked_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    block = {
-        **decision.as_dict(),
-        "promoted": False,
-        "reason": f"awaiting approval ({why}): {decision.reason}",
-    }
+    approval = Approval(
+        state=names.PENDING,
+        why=why,
+        comparison=decision.reason,
+        gain=gain(spec, decision),
+        compared_with=champion.model if champion else None,
+        timeout_minutes=rule.timeout_minutes,
+        on_timeout=rule.on_timeout,
+        asked_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    block = decision.model_copy(
+        update={"promoted": False, "reason": f"awaiting approval ({why}): {decision.reason}"}
+    )
     return block, approval
 
 
@@ -93,7 +89,7 @@ def settle_approval(
     approved: bool,
     by: str | None = None,
     timed_out: bool = False,
-) -> dict[str, Any]:
+) -> Approval:
     """Apply the answer to the run's pending approval; return the card's approval block.
 
     Safe to call again for the same answer (a retried task): an approved model already
@@ -101,43 +97,34 @@ def settle_approval(
     """
     with champion_lock(layout):
         card = read_card(layout, run_id)
-        approval = dict(card.get("approval") or {})
-        if not approval:
+        approval = card.approval
+        if approval is None or card.champion is None:
             raise RetuneError(f"{layout.card_file}: no approval was asked for run {run_id}")
         champion = read_champion(layout)
-        if approval["state"] == names.PENDING:
-            approval.update(
-                settled(approval, champion, approved, by, timed_out),
-                answered_by=by,
-                answered_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                timed_out=timed_out,
+        if approval.state == names.PENDING:
+            approval = approval.model_copy(
+                update={
+                    **settled(approval, champion, approved, by, timed_out),
+                    "answered_by": by,
+                    "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "timed_out": timed_out,
+                }
             )
-            card["approval"] = approval
-            card["champion"] = {
-                **card["champion"],
-                "promoted": approval["state"] == names.APPROVED,
-                "reason": approval["outcome"],
-            }
-            write_text_atomically(layout.card_file, json.dumps(card, indent=2))
+            verdict = card.champion.model_copy(
+                update={"promoted": approval.state == names.APPROVED, "reason": approval.outcome}
+            )
+            card = card.with_verdict(verdict, approval)
+            card.write(layout.card_file)
             render_report_again(layout, card)
             record_run(layout, history_entry(card, read_stages(layout)))
-        if approval["state"] == names.APPROVED and (champion or {}).get("run_id") != run_id:
-            promote(
-                layout,
-                [layout.model_file, layout.card_file, layout.features_file],
-                {
-                    "metric": card["metric"]["name"],
-                    "value": card["metric"]["value"],
-                    "num_boost_round": card["num_boost_round"],
-                    "run_id": run_id,
-                },
-            )
+        if approval.state == names.APPROVED and (champion is None or champion.run_id != run_id):
+            promote(layout, card)
         return approval
 
 
 def settled(
-    approval: dict[str, Any],
-    champion: dict[str, Any] | None,
+    approval: Approval,
+    champion: ChampionPointer | None,
     approved: bool,
     by: str | None,
     timed_out: bool,
@@ -145,30 +132,30 @@ def settled(
     """The state the answer leads to, and the sentence the card and the alert give."""
     who = by or "nobody"
     if timed_out:
-        heard = f"no answer in {approval['timeout_minutes']:g} minutes (on_timeout: "
-        heard += f"{approval['on_timeout']})"
+        heard = f"no answer in {approval.timeout_minutes:g} minutes (on_timeout: "
+        heard += f"{approval.on_timeout})"
     else:
         heard = f"{'approved' if approved else 'rejected'} by {who}"
     if not approved:
         state = names.TIMED_OUT if timed_out else names.REJECTED
         return {"state": state, "outcome": f"{heard}: the champion stays"}
-    current = champion["model"] if champion else None
-    if current != approval["compared_with"]:
-        ds = champion.get("ds") if champion else None
+    current = champion.model if champion else None
+    if current != approval.compared_with:
+        ds = champion.ds if champion else None
         return {
             "state": names.STALE,
             "outcome": f"{heard}, but the champion changed while the approval waited (now "
             f"ds={ds}): not promoted; run the day again to compare with the new champion",
         }
-    return {"state": names.APPROVED, "outcome": f"{heard}: {approval['comparison']}"}
+    return {"state": names.APPROVED, "outcome": f"{heard}: {approval.comparison}"}
 
 
-def read_card(layout: Layout, run_id: str) -> dict[str, Any]:
+def read_card(layout: Layout, run_id: str) -> ModelCard:
     """The run's model card; an error if the day was exported again by another run."""
-    card = dict(json.loads(layout.card_file.read_text()))
-    if card.get("run_id") != run_id:
+    card = ModelCard.read(layout.card_file)
+    if card.run_id != run_id:
         raise RetuneError(
-            f"{layout.card_file} is from run {card.get('run_id')}, not {run_id}: the day was "
+            f"{layout.card_file} is from run {card.run_id}, not {run_id}: the day was "
             "exported again; that run's approval decides"
         )
     return card

@@ -14,9 +14,15 @@ from tasks.core import (
     FEATURES_FILE,
     MLFLOW_FILE,
     MODEL_FILE,
+    CardData,
+    DocumentError,
     ExportRefused,
     Layout,
+    MetricValue,
+    ModelCard,
     NoCompletedTrial,
+    Seeds,
+    StudyRef,
     read_stages,
     replace_dir,
     resolve_device,
@@ -138,24 +144,15 @@ def export_best(
     drift = drift_summary(drift) if drift else None
     with champion_lock(layout):  # from reading the champion to replacing it
         decision = decide(spec, model.value, read_champion(layout), model.snapshot, run_id)
-        champion_block, approval = decision.as_dict(), None
+        verdict, approval = decision, None
         why = approval_reason(spec, decision, drift) if layout.segment is None else None
         if why is not None:
-            champion_block, approval = pending_approval(spec, layout, decision, why)
+            verdict, approval = pending_approval(spec, layout, decision, why)
         card = model_card(spec, layout, study, model, run_id, storage_kind, drift)
-        card.update(champion=champion_block, approval=approval)
+        card = card.with_verdict(verdict, approval)
         entry = write_model_folder(spec, layout, study, model, card, decision.promoted)
         if decision.promoted and approval is None:
-            promote(
-                layout,
-                [layout.model_file, layout.card_file, layout.features_file],
-                {
-                    "metric": spec.metric,
-                    "value": model.value,
-                    "num_boost_round": model.rounds,
-                    "run_id": run_id,
-                },
-            )
+            promote(layout, card)
         if record_history and layout.segment is None:
             record_run(layout, entry)
     return export_summary(layout)
@@ -199,50 +196,47 @@ def model_card(
     run_id: str | None,
     storage_kind: str,
     drift: dict[str, Any] | None,
-) -> dict[str, Any]:
+) -> ModelCard:
     """The card of the retrained model (its ``champion`` and ``approval`` come after)."""
     snapshot, trial = model.snapshot, model.trial
-    return {
-        "pipeline": spec.name,
-        "ds": layout.ds,
-        **({"segment": snapshot.manifest["segment"]} if layout.segment else {}),
-        "task": spec.task,
-        "run_id": run_id,
-        "spec_sha256": spec_sha256(spec),
-        "study": {"name": study.study_name, "storage": storage_kind, "trial_number": trial.number},
-        "tuned_value": trial.value,
-        "trials": state_counts(study),
-        "metric": {"name": spec.metric, "value": model.value, "split": "valid"},
-        "metrics": model.metrics,
-        "trained_on": model.trained_on,
-        "metrics_from": "the same parameters and rounds fit on train alone"
+    manifest = snapshot.manifest
+    return ModelCard(
+        pipeline=spec.name,
+        ds=layout.ds,
+        segment=manifest["segment"] if layout.segment else None,
+        task=spec.task,
+        run_id=run_id,
+        spec_sha256=spec_sha256(spec),
+        study=StudyRef(name=study.study_name, storage=storage_kind, trial_number=trial.number),
+        tuned_value=trial.value,
+        trials=state_counts(study),
+        metric=MetricValue(name=spec.metric, value=model.value),
+        metrics=model.metrics,
+        trained_on=model.trained_on,
+        metrics_from="the same parameters and rounds fit on train alone"
         if model.trained_on != "train"
         else "this model",
-        "champion": None,
-        "approval": None,
-        "params": trial.params,
-        "xgboost_params": model.params,
-        "num_boost_round": model.rounds,
-        "seeds": {
-            "base": spec.tuning.seed,
-            "trial": model.seed,
-            "worker": trial_record(trial).get("worker"),
-        },
-        "device": model.device,
-        "memory": model.memory.as_record(),
-        "features": snapshot.plan.summary(),
-        "feature_importance": model.booster.get_score(importance_type="total_gain"),
-        "data": {
-            "content_hash": snapshot.manifest["content_hash"],
-            "rows": snapshot.manifest["rows"],
-            "validation": snapshot.manifest.get("validation"),
+        params=trial.params,
+        xgboost_params=model.params,
+        num_boost_round=model.rounds,
+        seeds=Seeds(
+            base=spec.tuning.seed, trial=model.seed, worker=trial_record(trial).get("worker")
+        ),
+        device=model.device,
+        memory=model.memory.as_record(),
+        features=snapshot.plan.summary(),
+        feature_importance=model.booster.get_score(importance_type="total_gain"),
+        data=CardData(
+            content_hash=manifest["content_hash"],
+            rows=manifest["rows"],
+            validation=manifest.get("validation"),
             # The next days' drift is scored against this, once the model is champion.
-            "profile": snapshot.manifest.get("profile"),
-            "drift": drift,
-        },
-        "libraries": library_versions(),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+            profile=manifest.get("profile"),
+            drift=drift,
+        ),
+        libraries=library_versions(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
 def write_model_folder(
@@ -250,7 +244,7 @@ def write_model_folder(
     layout: Layout,
     study: optuna.Study,
     model: Retrained,
-    card: dict[str, Any],
+    card: ModelCard,
     promoted: bool,
 ) -> dict[str, Any]:
     """Publish the day's model folder whole (model, feature plan, card, report, MLflow's
@@ -258,7 +252,7 @@ def write_model_folder(
     with replace_dir(layout.model_dir) as tmp:
         model.booster.save_model(str(tmp / MODEL_FILE))
         model.snapshot.plan.write(tmp / FEATURES_FILE)
-        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))
+        card.write(tmp / CARD_FILE)
         stages = read_stages(layout)
         entry = history_entry(card, stages)
         history = report_history(layout, entry) if layout.segment is None else None
@@ -292,20 +286,23 @@ def retrain(
 
 def export_summary(layout: Layout) -> dict[str, Any]:
     """The export's XCom, from what it wrote: best value, promoted or not, paths."""
-    card = json.loads(layout.card_file.read_text())
+    card = ModelCard.read(layout.card_file)
+    verdict = card.champion
+    if verdict is None:
+        raise DocumentError(f"{layout.card_file}: the card has no champion decision")
     summary = {
         "model_path": str(layout.model_file),
         "model_card": str(layout.card_file),
         "report": str(layout.report_file),
-        "run_id": card["run_id"],
-        "spec_sha256": card.get("spec_sha256"),
-        "metric": card["metric"]["name"],
-        "value": card["metric"]["value"],
-        "trial_number": card["study"]["trial_number"],
-        "promoted": card["champion"]["promoted"],
-        "reason": card["champion"]["reason"],
+        "run_id": card.run_id,
+        "spec_sha256": card.spec_sha256,
+        "metric": card.metric.name,
+        "value": card.metric.value,
+        "trial_number": card.study.trial_number,
+        "promoted": verdict.promoted,
+        "reason": verdict.reason,
         "champion": str(layout.champion_file),
-        "approval": card.get("approval"),
+        "approval": card.approval.model_dump(mode="json") if card.approval else None,
     }
     if layout.mlflow_file.is_file():
         summary["mlflow"] = json.loads(layout.mlflow_file.read_text())

@@ -8,37 +8,20 @@ the pointer is replaced atomically, after the copy is complete.
 from __future__ import annotations
 
 import fcntl
-import json
 import math
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tasks.core import FEATURES_FILE, replace_dir, write_text_atomically
+from tasks.core import FEATURES_FILE, ChampionPointer, Decision, replace_dir
 
 if TYPE_CHECKING:
-    from tasks.core import Layout, PipelineSpec
+    from tasks.core import Layout, ModelCard, PipelineSpec
     from tasks.model import Snapshot
-
-
-@dataclass(frozen=True)
-class Decision:
-    promoted: bool
-    reason: str
-    challenger_value: float
-    champion_value: float | None
-    champion_ds: str | None
-    min_improvement: float
-    # The champion is this run's own model: its export ran again (a retry, or cleared).
-    already_champion: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @contextmanager
@@ -58,22 +41,22 @@ def champion_lock(layout: Layout) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_champion(layout: Layout) -> dict[str, Any] | None:
+def read_champion(layout: Layout) -> ChampionPointer | None:
     path = layout.champion_file
     if not path.is_file():
         return None
-    return dict(json.loads(path.read_text()))
+    return ChampionPointer.read(path)
 
 
 def score_champion(
-    champion: dict[str, Any], spec: PipelineSpec, snapshot: Snapshot
+    champion: ChampionPointer, spec: PipelineSpec, snapshot: Snapshot
 ) -> tuple[float | None, str]:
     """The champion's metric on the new valid split, or None and why it cannot be scored."""
     import xgboost as xgb
 
     from tasks.model import FeaturePlan, predict_valid, score, to_numpy
 
-    model = Path(champion["model"])
+    model = Path(champion.model)
     if not model.is_file():
         return None, f"the champion's model {model} is missing"
     booster = xgb.Booster(model_file=str(model))
@@ -90,7 +73,7 @@ def score_champion(
     ):
         return None, "the champion was trained on other features"
     # Its own vocabularies: a category keeps the code the champion learned it by.
-    pred = predict_valid(booster, snapshot, int(champion["num_boost_round"]), plan)
+    pred = predict_valid(booster, snapshot, champion.num_boost_round, plan)
     value = score(spec.metric, to_numpy(snapshot.y_valid), pred)
     if math.isnan(value):
         return None, f"the champion's {spec.metric} on the new data is NaN"
@@ -100,7 +83,7 @@ def score_champion(
 def decide(
     spec: PipelineSpec,
     challenger: float,
-    champion: dict[str, Any] | None,
+    champion: ChampionPointer | None,
     snapshot: Snapshot,
     run_id: str | None = None,
 ) -> Decision:
@@ -110,14 +93,20 @@ def decide(
     minimum = spec.export.min_improvement
 
     def decision(promoted: bool, reason: str, value: float | None = None) -> Decision:
-        ds = champion.get("ds") if champion else None
-        return Decision(promoted, reason, challenger, value, ds, minimum)
+        return Decision(
+            promoted=promoted,
+            reason=reason,
+            challenger_value=challenger,
+            champion_value=value,
+            champion_ds=champion.ds if champion else None,
+            min_improvement=minimum,
+        )
 
     if champion is None:
         return decision(True, "no champion yet")
-    if run_id is not None and champion.get("run_id") == run_id:
+    if run_id is not None and champion.run_id == run_id:
         reason = f"the champion is this run's model ({run_id}); its export ran again"
-        return replace(decision(True, reason), already_champion=True)
+        return decision(True, reason).model_copy(update={"already_champion": True})
     value, why_not = score_champion(champion, spec, snapshot)
     if value is None:
         return decision(True, f"{why_not}: the new model replaces it")
@@ -135,18 +124,23 @@ def decide(
     return decision(False, reason, value)
 
 
-def promote(layout: Layout, files: list[Path], entry: dict[str, Any]) -> dict[str, Any]:
-    """Copy ``files`` beside the pointer, then switch ``champion.json`` to them at once."""
+def promote(layout: Layout, card: ModelCard) -> ChampionPointer:
+    """Copy the day's model, card and feature plan beside the pointer, then switch
+    ``champion.json`` to them at once."""
+    files = [layout.model_file, layout.card_file, layout.features_file]
     home = layout.champions_dir / f"ds={layout.ds}.{uuid.uuid4().hex[:8]}"
     with replace_dir(home) as tmp:
         for path in files:
             shutil.copy2(path, tmp / path.name)
-    pointer = {
-        **entry,
-        "ds": layout.ds,
-        "model": str(home / files[0].name),
-        "files": [str(home / p.name) for p in files],
-        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    write_text_atomically(layout.champion_file, json.dumps(pointer, indent=2))
+    pointer = ChampionPointer(
+        ds=layout.ds,
+        run_id=card.run_id,
+        metric=card.metric.name,
+        value=card.metric.value,
+        num_boost_round=card.num_boost_round,
+        model=str(home / files[0].name),
+        files=[str(home / p.name) for p in files],
+        promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    pointer.write(layout.champion_file)
     return pointer

@@ -17,7 +17,7 @@ from tasks.core import REPORT_FILE, SEGMENTS_REPORT, append_json_line, write_tex
 from tasks.export.pages import figure_html, render
 
 if TYPE_CHECKING:
-    from tasks.core import Layout
+    from tasks.core import Layout, ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -64,29 +64,28 @@ def compact_drift(drift: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def history_entry(card: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
+def history_entry(card: ModelCard, stages: list[dict[str, Any]]) -> dict[str, Any]:
     """The line a run adds, from its model card and its stage timings."""
-    champion = card.get("champion") or {}
-    data = card.get("data") or {}
+    champion = card.champion
     seconds, wall = stage_seconds(stages)
     return {
-        "ds": card["ds"],
-        "run_id": card.get("run_id"),
-        "metric": card["metric"]["name"],
-        "tuned_best": card.get("tuned_value"),
-        "value": card["metric"]["value"],
-        "champion_value": champion.get("champion_value"),
-        "champion_ds": champion.get("champion_ds"),
-        "promoted": bool(champion.get("promoted")),
-        "reason": champion.get("reason"),
-        "approval": (card.get("approval") or {}).get("state"),
-        "trials": card.get("trials"),
-        "rows": data.get("rows"),
+        "ds": card.ds,
+        "run_id": card.run_id,
+        "metric": card.metric.name,
+        "tuned_best": card.tuned_value,
+        "value": card.metric.value,
+        "champion_value": champion.champion_value if champion else None,
+        "champion_ds": champion.champion_ds if champion else None,
+        "promoted": bool(champion and champion.promoted),
+        "reason": champion.reason if champion else None,
+        "approval": card.approval.state if card.approval else None,
+        "trials": card.trials,
+        "rows": card.data.rows,
         "stage_seconds": seconds,
         "wall_seconds": wall,
-        "spec_sha256": card.get("spec_sha256"),
-        "content_hash": data.get("content_hash"),
-        "drift": compact_drift(data.get("drift")),
+        "spec_sha256": card.spec_sha256,
+        "content_hash": card.data.content_hash,
+        "drift": compact_drift(card.data.drift),
         "segments": None,
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

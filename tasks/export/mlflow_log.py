@@ -14,7 +14,7 @@ from tasks.core import RetuneError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tasks.core import MlflowSpec
+    from tasks.core import MlflowSpec, ModelCard
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 CHAMPION_ALIAS = "champion"
@@ -50,7 +50,7 @@ def mlflow_environment() -> dict[str, str]:
 
 
 def log_export(
-    settings: MlflowSpec, folder: Path, card: dict[str, Any], promoted: bool
+    settings: MlflowSpec, folder: Path, card: ModelCard, promoted: bool
 ) -> dict[str, Any]:
     """Log params, metrics and the model folder as a run; register a version if asked."""
     import mlflow
@@ -66,23 +66,23 @@ def log_export(
             settings.experiment, artifact_location=settings.artifact_location
         )
     )
-    segment = (card.get("segment") or {}).get("key")
+    segment = (card.segment or {}).get("key")
     tags = {
-        "retune.pipeline": card["pipeline"],
-        "retune.ds": card["ds"],
-        "retune.study": card["study"]["name"],
-        "retune.trial_number": str(card["study"]["trial_number"]),
+        "retune.pipeline": card.pipeline,
+        "retune.ds": card.ds,
+        "retune.study": card.study.name,
+        "retune.trial_number": str(card.study.trial_number),
         "retune.promoted": str(promoted).lower(),
         **({"retune.segment": segment} if segment else {}),
     }
-    name = f"{card['pipeline']} {card['ds']}" + (f" {segment}" if segment else "")
+    name = f"{card.pipeline} {card.ds}" + (f" {segment}" if segment else "")
     run = client.create_run(experiment_id, tags=tags, run_name=name)
     run_id = run.info.run_id
     try:
         client.log_batch(
             run_id,
-            metrics=[mlflow.entities.Metric(k, v, 0, 0) for k, v in card["metrics"].items()],
-            params=[mlflow.entities.Param(k, str(v)) for k, v in card["params"].items()],
+            metrics=[mlflow.entities.Metric(k, v, 0, 0) for k, v in card.metrics.items()],
+            params=[mlflow.entities.Param(k, str(v)) for k, v in card.params.items()],
         )
         client.log_artifacts(run_id, str(folder), artifact_path="model")
         result: dict[str, Any] = {"tracking_uri": uri, "run_id": run_id}

@@ -31,7 +31,7 @@ from tasks.tuning import budget_counts, counted_trials, trial_record
 if TYPE_CHECKING:
     import optuna
 
-    from tasks.core import Layout
+    from tasks.core import Layout, ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,13 @@ def worker_timeline(study: optuna.Study) -> Any:
     return figure
 
 
-def feature_importance(card: dict[str, Any]) -> Any:
+def feature_importance(card: ModelCard) -> Any:
     """The model's features by total gain, each labelled with its kind (categorical or
     numeric); a feature never split on has no bar."""
     import plotly.graph_objects as go
 
-    gains = card.get("feature_importance") or {}
-    kinds = {f["name"]: f["kind"] for f in card.get("features") or [] if isinstance(f, dict)}
+    gains = card.feature_importance
+    kinds = {f["name"]: f["kind"] for f in card.features}
     ranked = sorted(gains.items(), key=lambda item: item[1])
     figure = go.Figure()
     for kind in sorted({kinds.get(name, "numeric") for name, _ in ranked}):
@@ -225,19 +225,19 @@ def stage_rows(stages: list[dict[str, Any]]) -> list[list[Any]]:
     ]
 
 
-def model_summary(card: dict[str, Any]) -> dict[str, Any]:
+def model_summary(card: ModelCard) -> dict[str, Any]:
     return {
-        "pipeline": card["pipeline"],
-        "ds": card["ds"],
-        "study": card["study"]["name"],
-        "best trial": card["study"]["trial_number"],
-        **{name: f"{value:.6g}" for name, value in card["metrics"].items()},
-        "device": card["device"],
-        "trained on": card.get("trained_on", "train"),
+        "pipeline": card.pipeline,
+        "ds": card.ds,
+        "study": card.study.name,
+        "best trial": card.study.trial_number,
+        **{name: f"{value:.6g}" for name, value in card.metrics.items()},
+        "device": card.device,
+        "trained on": card.trained_on,
     }
 
 
-def report_parts(study: optuna.Study, card: dict[str, Any]) -> ReportParts:
+def report_parts(study: optuna.Study, card: ModelCard) -> ReportParts:
     """What the report shows of the study: its figures (as plotly JSON) and rungs."""
     import plotly.io
 
@@ -254,7 +254,7 @@ def report_parts(study: optuna.Study, card: dict[str, Any]) -> ReportParts:
 
 def render_report(
     folder: Path,
-    card: dict[str, Any],
+    card: ModelCard,
     parts: ReportParts,
     stages: list[dict[str, Any]],
     history: list[dict[str, Any]] | None,
@@ -263,19 +263,22 @@ def render_report(
     pipeline's days (this run's among them; None for no History section)."""
     import plotly.io
 
-    data = card.get("data") or {}
-    validation = data.get("validation") or {}
+    validation = card.data.validation or {}
     docs = validation.get("data_docs")
     page = render(
         "report.html.j2",
         card=card,
+        champion=card.champion.model_dump(mode="json") if card.champion else {},
+        approval=card.approval.model_dump(mode="json", exclude_none=True)
+        if card.approval
+        else None,
         summary=model_summary(card),
         history=None if history is None else history_view(history, link_prefix="../"),
-        trials=card["trials"],
+        trials=card.trials,
         rungs=parts.rungs,
         validation=validation,
         data_docs=os.path.relpath(docs, folder) if docs else None,
-        drift=drift_view(data.get("drift")),
+        drift=drift_view(card.data.drift),
         stages=stage_rows(stages),
         figures=[
             (title, figure_html(plotly.io.from_json(json.dumps(figure))))
@@ -290,7 +293,7 @@ def render_report(
 def write_report(
     folder: Path,
     study: optuna.Study,
-    card: dict[str, Any],
+    card: ModelCard,
     stages: list[dict[str, Any]] | None = None,
     history: list[dict[str, Any]] | None = None,
 ) -> Path:
@@ -303,7 +306,7 @@ def write_report(
     return path
 
 
-def render_report_again(layout: Layout, card: dict[str, Any]) -> Path | None:
+def render_report_again(layout: Layout, card: ModelCard) -> Path | None:
     """The run's report rendered again as ``card`` now says (an approval settled), from the
     parts its export kept. A report from before those parts keeps its page as it is."""
     if not layout.report_file.is_file():

@@ -23,7 +23,9 @@ from tasks.core import (
     MODEL_FILE,
     SEGMENT_COLUMN,
     SEGMENT_DIR_PREFIX,
+    ChampionPointer,
     Layout,
+    ModelCard,
     SnapshotMissing,
     champion_pointer,
     replace_dir,
@@ -60,10 +62,10 @@ def load_model(folder: str | Path) -> ScoringModel:
     missing = [n for n in (MODEL_FILE, CARD_FILE, FEATURES_FILE) if not (folder / n).is_file()]
     if missing:
         raise SnapshotMissing(f"{folder} is not a complete model folder: no {missing}")
-    card = json.loads((folder / CARD_FILE).read_text())
+    card = ModelCard.read(folder / CARD_FILE)
     booster = xgb.Booster(model_file=str(folder / MODEL_FILE))
     plan = FeaturePlan.read(folder / FEATURES_FILE)
-    return ScoringModel(booster, plan, int(card["num_boost_round"]), card["task"], folder)
+    return ScoringModel(booster, plan, card.num_boost_round, card.task, folder)
 
 
 def champion_folder(storage_root: str | Path, pipeline: str) -> Path:
@@ -71,7 +73,7 @@ def champion_folder(storage_root: str | Path, pipeline: str) -> Path:
     pointer = champion_pointer(storage_root, pipeline)
     if not pointer.is_file():
         raise SnapshotMissing(f"pipeline {pipeline} has no champion yet ({pointer} is missing)")
-    return Path(json.loads(pointer.read_text())["model"]).parent
+    return Path(ChampionPointer.read(pointer).model).parent
 
 
 def score_frame(model: ScoringModel, frame: Any) -> np.ndarray:
@@ -149,7 +151,7 @@ def segment_champions(storage_root: str | Path, pipeline: str) -> dict[str, Path
     found = {}
     for pointer in sorted(models.glob(f"{SEGMENT_DIR_PREFIX}*/{CHAMPION_FILE}")):
         key = pointer.parent.name.removeprefix(SEGMENT_DIR_PREFIX)
-        found[key] = Path(json.loads(pointer.read_text())["model"]).parent
+        found[key] = Path(ChampionPointer.read(pointer).model).parent
     return found
 
 

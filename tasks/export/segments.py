@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import ExportRefused, NoCompletedTrial, read_stages, write_text_atomically
+from tasks.core import (
+    ExportRefused,
+    ModelCard,
+    NoCompletedTrial,
+    read_stages,
+    write_text_atomically,
+)
 from tasks.export.best_model import export_best
 from tasks.export.champion import champion_lock
 from tasks.export.history import history_entry, record_run
@@ -106,7 +112,7 @@ def export_segments(
     write_text_atomically(whole.segments_index_file, json.dumps(index, indent=2))
     write_segments_report(whole.segments_report_file, index)
     own = sum(1 for e in entries.values() if not e["fallback"])
-    entry = history_entry(json.loads(whole.card_file.read_text()), read_stages(whole))
+    entry = history_entry(ModelCard.read(whole.card_file), read_stages(whole))
     entry["segments"] = {
         "own_model": own,
         "fallback": len(entries) - own,

@@ -161,8 +161,8 @@ def test_a_champion_that_read_a_column_as_a_number_is_replaced_not_misread(
     """A champion from before categorical features (no features.json) knew ``carrier`` as
     a number: it cannot score the new snapshot, so the new model replaces it."""
     from tasks.core import MODEL_FILE
-    from tasks.export import promote
     from tasks.export.champion import decide
+    from tests.export_support import point_champion_at
 
     the_spec = spec()
     layout = publish(tmp_path, the_spec, DS, flights_like(500, seed=1))
@@ -175,11 +175,7 @@ def test_a_champion_that_read_a_column_as_a_number_is_replaced_not_misread(
     folder = tmp_path / "old"
     folder.mkdir()
     old.save_model(str(folder / MODEL_FILE))
-    promote(
-        Layout(tmp_path, the_spec.name, "2026-11-01"),
-        [folder / MODEL_FILE],
-        {"metric": "rmse", "num_boost_round": 3},
-    )
+    point_champion_at(Layout(tmp_path, the_spec.name, "2026-11-01"), folder, rounds=3)
     snapshot = load_snapshot(layout.dataset_dir, the_spec)
     decision = decide(the_spec, 1.0, read_champion(layout), snapshot)
     assert decision.promoted

@@ -183,6 +183,52 @@ def test_storage_names_are_written_only_in_the_layout() -> None:
     assert spelled == []
 
 
+# The files of the typed stage documents (tasks/core/documents.py), as the layout names them.
+TYPED_DOCUMENTS = {
+    "card_file": "ModelCard",
+    "CARD_FILE": "ModelCard",
+    "champion_file": "ChampionPointer",
+    "CHAMPION_FILE": "ChampionPointer",
+    "report_parts_file": "ReportParts",
+    "REPORT_PARTS_FILE": "ReportParts",
+}
+
+
+def documents_read_by_hand(tree: ast.AST) -> list[str]:
+    """Lines that read a typed document's file as text or JSON, not through its model."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr not in ("read_text", "loads", "load", "open"):
+            continue
+        spelled = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        spelled |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        for name in sorted(spelled & set(TYPED_DOCUMENTS)):
+            found.append(f"{node.lineno}: {name} (read it with {TYPED_DOCUMENTS[name]}.read)")
+    return found
+
+
+def test_stage_documents_are_read_only_through_their_models() -> None:
+    offences = []
+    paths = [
+        *engine_modules(ROOT).values(),
+        *sorted((ROOT / "plugins").rglob("*.py")),
+        *sorted((ROOT / "scripts").glob("*.py")),
+    ]
+    for path in paths:
+        offences += [f"{path.relative_to(ROOT)}:{o}" for o in documents_read_by_hand(parsed(path))]
+    assert offences == []
+
+
+def test_the_document_check_finds_a_card_read_by_hand() -> None:
+    tree = ast.parse("import json\ncard = json.loads(layout.card_file.read_text())\n")
+    assert documents_read_by_hand(tree) == [
+        "2: card_file (read it with ModelCard.read)",
+        "2: card_file (read it with ModelCard.read)",
+    ]
+
+
 def test_the_engine_holds_no_helper_that_forges_a_validation() -> None:
     """Only test support writes a gate without validating; no engine module does."""
     writers = []

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from retune.links import ReportLink, report_url
 from retune.notifiers import APPROVAL_ASKED, alert_quietly, not_promoted_alert
 from retune.operators.base import RetuneOperator
-from tasks.core import names
+from tasks.core import ModelCard, RetuneError, names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,35 +45,35 @@ def _value(value: Any) -> str:
     return "n/a" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def approval_body(spec: PipelineSpec, layout: Layout, summary: dict[str, Any], link: str) -> str:
+def approval_body(spec: PipelineSpec, layout: Layout, card: ModelCard, link: str) -> str:
     """What the approver reads (Markdown): the comparison, the drift, the report's link."""
-    approval = summary["approval"]
-    card = summary.get("card") or {}
-    champion = card.get("champion") or {}
-    drift = (card.get("data") or {}).get("drift") or {}
+    approval, champion = card.approval, card.champion
+    if approval is None or champion is None:
+        raise RetuneError(f"{layout.card_file}: the card asks for no approval")
+    drift = card.data.drift or {}
     top = ", ".join(
         f"{name} {entry.get('score', 0):.3g}" for name, entry in (drift.get("top") or {}).items()
     )
     rows = [
-        ("Why an approval", approval["why"]),
-        (f"New model, {summary['metric']} on valid", _value(summary["value"])),
+        ("Why an approval", approval.why),
+        (f"New model, {card.metric.name} on valid", _value(card.metric.value)),
         (
-            f"Champion (ds={champion.get('champion_ds') or 'none'}) on the same split",
-            _value(champion.get("champion_value")),
+            f"Champion (ds={champion.champion_ds or 'none'}) on the same split",
+            _value(champion.champion_value),
         ),
-        ("Gain", _value(approval.get("gain"))),
-        ("export.min_improvement", _value(champion.get("min_improvement"))),
+        ("Gain", _value(approval.gain)),
+        ("export.min_improvement", _value(champion.min_improvement)),
         ("Drift", f"{drift.get('level', 'not scored')}" + (f" (top: {top})" if top else "")),
-        ("Trials", _value(card.get("trials"))),
-        ("Rows", _value((card.get("data") or {}).get("rows"))),
+        ("Trials", _value(card.trials)),
+        ("Rows", _value(card.data.rows)),
     ]
     table = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
     return (
-        f"**{spec.name}**, ds={layout.ds}: {approval['comparison']}.\n\n"
+        f"**{spec.name}**, ds={layout.ds}: {approval.comparison}.\n\n"
         f"| | |\n|---|---|\n{table}\n\n"
         f"[The run's report]({link})\n\n"
         f"Approve moves `champion.json` to this model; Reject keeps the champion. With no "
-        f"answer in {approval['timeout_minutes']:g} minutes: "
+        f"answer in {approval.timeout_minutes:g} minutes: "
         f"{spec.export.approval.on_timeout}."
     )
 
@@ -96,21 +96,19 @@ class ApprovePromotionOperator(RetuneOperator, HITLBranchOperator):
         )
 
     def execute(self, context: Context) -> Any:
-        import json
-
         spec = self.load_spec(context)
         layout = self.layout(context, spec)
         summary = dict(context["ti"].xcom_pull(task_ids=EXPORT_TASK) or {})
         approval = summary.get("approval") or {}
         if approval.get("state") != names.PENDING:
             raise AirflowSkipException(f"no approval needed: {summary.get('reason')}")
-        summary["card"] = json.loads(layout.card_file.read_text())
+        card = ModelCard.read(layout.card_file)
         self.report_link = report_url(layout)
         # The run's spec decides, as it did for the export.
         self.defaults = [timeout_option(spec)]
         self.response_timeout = timedelta(minutes=spec.export.approval.timeout_minutes)
         self.subject = f"Promote {spec.name} ds={layout.ds}? {approval['why']}"[:200]
-        self.body = approval_body(spec, layout, summary, self.report_link)
+        self.body = approval_body(spec, layout, card, self.report_link)
         alert_quietly(
             spec,
             APPROVAL_ASKED,
@@ -155,8 +153,8 @@ class SettleApprovalOperator(RetuneOperator):
             by=answer.get("by"),
             timed_out=bool(answer.get("timed_out")),
         )
-        self.log.info("approval %s: %s", approval["state"], approval["outcome"])
+        self.log.info("approval %s: %s", approval.state, approval.outcome)
         summary = export_summary(layout)
-        if approval["state"] != names.APPROVED:
+        if approval.state != names.APPROVED:
             not_promoted_alert(spec, context, summary)
         return summary

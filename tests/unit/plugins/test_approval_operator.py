@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks.core import Layout, alerts_file, parse_spec
+from tasks.core import Approval, CardData, Decision, Layout, alerts_file, parse_spec
 from tests.conftest import demo_spec_data
+from tests.export_support import a_card
 
 DS = "2026-11-21"
 RUN = "scheduled__2026-11-21"
@@ -62,24 +63,38 @@ def test_the_approver_sees_the_comparison_and_the_report(
     monkeypatch.setenv("RETUNE_STORAGE_ROOT", str(tmp_path))  # where the alert is written
     operator = gate(tmp_path)
     layout = Layout(tmp_path, "demo_regression", DS)
-    approval = {
-        "state": "pending",
-        "why": "export.approval.when is always",
-        "comparison": "rmse 0.5 beats the champion's 0.6",
-        "gain": 0.1,
-        "timeout_minutes": 720,
-    }
-    card = {
-        "champion": {"champion_ds": "2026-11-20", "champion_value": 0.6, "min_improvement": 0.0},
-        "trials": {"complete": 12},
-        "data": {"rows": {"train": 800}, "drift": {"level": "ok", "top": {"f03": {"score": 0.02}}}},
-    }
+    approval = Approval(
+        state="pending",
+        why="export.approval.when is always",
+        comparison="rmse 0.5 beats the champion's 0.6",
+        gain=0.1,
+        timeout_minutes=720,
+        on_timeout="reject",
+        asked_at="2026-11-21T06:00:00+00:00",
+    )
+    verdict = Decision(
+        promoted=False,
+        reason="awaiting approval",
+        challenger_value=0.5,
+        champion_value=0.6,
+        champion_ds="2026-11-20",
+    )
+    card = a_card(
+        "demo_regression",
+        DS,
+        trials={"complete": 12},
+        data=CardData(
+            content_hash="a" * 64,
+            rows={"train": 800},
+            drift={"level": "ok", "top": {"f03": {"score": 0.02}}},
+        ),
+    ).with_verdict(verdict, approval)
     layout.model_dir.mkdir(parents=True)
-    layout.card_file.write_text(json.dumps(card))
+    card.write(layout.card_file)
     summary = {
         "promoted": False,
         "reason": "awaiting approval",
-        "approval": approval,
+        "approval": approval.model_dump(),
         "metric": "rmse",
         "value": 0.5,
         "report": str(layout.report_file),

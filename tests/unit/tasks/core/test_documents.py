@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic_core import PydanticSerializationError
 
-from tasks.core import Document, DocumentError, ReportParts
+from tasks.core import ChampionPointer, Document, DocumentError, ModelCard, ReportParts
 
 
 class Note(Document):
@@ -70,3 +70,58 @@ def test_a_write_that_fails_leaves_the_document_before_it(tmp_path: Path) -> Non
         ReportParts.model_construct(figures={"x": {"bad": object()}}).write(path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["parts.json"]
+
+
+def test_a_model_card_of_the_previous_version_reads_and_is_written_with_its_format(
+    tmp_path: Path,
+) -> None:
+    """A card written before cards had a format (the same fields, no ``format``, no
+    ``segment`` on a global model) reads as a ModelCard, and is written back with one."""
+    from tests.export_support import a_card
+
+    card = a_card("demo", "2026-11-21")
+    old = json.loads(card.to_json())
+    del old["format"], old["segment"]
+    path = tmp_path / "model_card.json"
+    path.write_text(json.dumps(old))
+    assert ModelCard.read(path) == card
+    card.write(path)
+    assert json.loads(path.read_text())["format"] == "retune-model-card/1"
+
+
+def test_a_card_missing_a_field_names_it_and_how_to_write_it_anew(tmp_path: Path) -> None:
+    from tests.export_support import a_card
+
+    data = json.loads(a_card("demo", "2026-11-21").to_json())
+    del data["metric"]
+    data["num_boost_round"] = "many"
+    path = tmp_path / "model_card.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DocumentError) as raised:
+        ModelCard.read(path)
+    message = str(raised.value)
+    assert f"{path} (retune-model-card/1): malformed:" in message
+    assert "metric: Field required" in message and "num_boost_round: " in message
+
+
+def test_a_champion_pointer_from_before_formats_reads(tmp_path: Path) -> None:
+    path = tmp_path / "champion.json"
+    path.write_text(
+        json.dumps(
+            {
+                "metric": "rmse",
+                "value": 0.5,
+                "num_boost_round": 20,
+                "run_id": "scheduled__2026-11-21",
+                "ds": "2026-11-21",
+                "model": "/s/models/p/champions/ds=2026-11-21.ab12cd34/model.json",
+                "files": ["/s/models/p/champions/ds=2026-11-21.ab12cd34/model.json"],
+                "promoted_at": "2026-11-21T06:00:00+00:00",
+            }
+        )
+    )
+    pointer = ChampionPointer.read(path)
+    assert (pointer.ds, pointer.num_boost_round) == ("2026-11-21", 20)
+    path.write_text(json.dumps({"format": "retune-champion/2", "ds": "x"}))
+    with pytest.raises(DocumentError, match="written by a newer Retune"):
+        ChampionPointer.read(path)

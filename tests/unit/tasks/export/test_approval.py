@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 
-from tasks.core import Layout, ReportParts, RetuneError, SpecError, parse_spec
+from tasks.core import Decision, Layout, ModelCard, ReportParts, RetuneError, SpecError, parse_spec
 from tasks.export.approval import (
     approval_reason,
     pending_approval,
     settle_approval,
 )
-from tasks.export.champion import Decision, promote, read_champion
+from tasks.export.champion import promote, read_champion
 from tasks.export.history import history_entry, read_history
 from tasks.export.report import render_report
 from tests.conftest import demo_spec_data
+from tests.export_support import a_card
 
 RUN = "scheduled__2026-11-21"
 
@@ -28,7 +29,13 @@ def spec_with(approval: dict[str, Any], **extra: Any) -> Any:
 
 def decision(promoted: bool = True, champion: float | None = 0.60) -> Decision:
     reason = "rmse 0.5 beats the champion's 0.6" if champion else "no champion yet"
-    return Decision(promoted, reason, 0.50, champion, "2026-11-20" if champion else None, 0.0)
+    return Decision(
+        promoted=promoted,
+        reason=reason,
+        challenger_value=0.50,
+        champion_value=champion,
+        champion_ds="2026-11-20" if champion else None,
+    )
 
 
 def drift(score: float) -> dict[str, Any]:
@@ -80,28 +87,16 @@ def test_a_segmented_pipeline_refuses_an_approval() -> None:
         spec_with({"when": "always"}, segments={"column": "f00"})
 
 
-def exported(tmp_path: Path, ds: str, run_id: str = RUN) -> tuple[Layout, dict[str, Any]]:
+def exported(tmp_path: Path, ds: str, run_id: str = RUN) -> tuple[Layout, ModelCard]:
     """A day exported with its promotion pending, as export_best leaves it."""
     spec = spec_with({"when": "always", "timeout_minutes": 60})
     layout = Layout(tmp_path, spec.name, ds)
     block, approval = pending_approval(spec, layout, decision(), "export.approval.when is always")
-    card = {
-        "pipeline": spec.name,
-        "ds": ds,
-        "run_id": run_id,
-        "metric": {"name": "rmse", "value": 0.5, "split": "valid"},
-        "num_boost_round": 20,
-        "champion": block,
-        "approval": approval,
-        "study": {"name": f"{spec.name}.{ds}", "trial_number": 2},
-        "metrics": {"rmse": 0.5},
-        "device": "cpu",
-        "trials": {"complete": 3, "pruned": 0, "failed": 0, "retried": 0},
-    }
+    card = a_card(spec.name, ds, run_id=run_id).with_verdict(block, approval)
     layout.model_dir.mkdir(parents=True)
     layout.model_file.write_text("{}")
     layout.features_file.write_text("{}")
-    layout.card_file.write_text(json.dumps(card))
+    card.write(layout.card_file)
     # The report as export writes it: its parts beside the page.
     figure = {"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {}}
     parts = ReportParts(figures={"Trials per worker": figure})
@@ -114,13 +109,14 @@ def test_an_approved_promotion_moves_the_champion_once(tmp_path: Path) -> None:
     layout, _ = exported(tmp_path, "2026-11-21")
     assert read_champion(layout) is None
     settled = settle_approval(layout, RUN, approved=True, by="ana")
-    assert settled["state"] == "approved" and settled["answered_by"] == "ana"
+    assert settled.state == "approved" and settled.answered_by == "ana"
     champion = read_champion(layout)
-    assert champion is not None and champion["ds"] == "2026-11-21" and champion["run_id"] == RUN
+    assert champion is not None and champion.ds == "2026-11-21" and champion.run_id == RUN
     card = json.loads(layout.card_file.read_text())
+    assert card["format"] == "retune-model-card/1"
     assert card["champion"]["promoted"] is True
     assert card["champion"]["reason"] == "approved by ana: rmse 0.5 beats the champion's 0.6"
-    assert json.loads(Path(champion["files"][1]).read_text())["approval"]["state"] == "approved"
+    assert json.loads(Path(champion.files[1]).read_text())["approval"]["state"] == "approved"
     page = layout.report_file.read_text()
     assert "approved by ana" in page and "awaiting approval" not in page
     # Rendered again from the card and the kept parts: the rest of the page is still there.
@@ -136,14 +132,14 @@ def test_an_approved_promotion_moves_the_champion_once(tmp_path: Path) -> None:
 def test_a_champion_changed_while_waiting_is_not_replaced(tmp_path: Path) -> None:
     layout, _ = exported(tmp_path, "2026-11-21")
     other, _ = exported(tmp_path, "2026-11-22", run_id="backfill__2026-11-22")
-    promote(other, [other.model_file, other.card_file, other.features_file], {"run_id": "x"})
+    promote(other, ModelCard.read(other.card_file))
     settled = settle_approval(layout, RUN, approved=True, by="ana")
-    assert settled["state"] == "champion_changed"
-    assert (
-        "the champion changed while the approval waited (now ds=2026-11-22)" in (settled["outcome"])
+    assert settled.state == "champion_changed"
+    assert "the champion changed while the approval waited (now ds=2026-11-22)" in str(
+        settled.outcome
     )
     champion = read_champion(layout)
-    assert champion is not None and champion["ds"] == "2026-11-22"
+    assert champion is not None and champion.ds == "2026-11-22"
 
 
 @pytest.mark.parametrize(
@@ -163,10 +159,11 @@ def test_a_rejection_or_a_timeout_keeps_the_champion(
 ) -> None:
     layout, _ = exported(tmp_path, "2026-11-21")
     settled = settle_approval(layout, RUN, approved=False, by=by, timed_out=timed_out)
-    assert settled["state"] == state and settled["timed_out"] is timed_out
+    assert settled.state == state and settled.timed_out is timed_out
     assert read_champion(layout) is None
-    card = json.loads(layout.card_file.read_text())
-    assert card["champion"] == {**card["champion"], "promoted": False, "reason": reason}
+    card = ModelCard.read(layout.card_file)
+    assert card.champion is not None
+    assert (card.champion.promoted, card.champion.reason) == (False, reason)
     assert history_entry(card, [])["approval"] == state
 
 
@@ -193,7 +190,7 @@ def test_an_export_that_needs_an_approval_leaves_the_champion_alone(tmp_path: Pa
     assert line["approval"] == "pending" and line["promoted"] is False
     settle_approval(layout, RUN, approved=True, by="ana")
     champion = read_champion(layout)
-    assert champion is not None and Path(champion["model"]).read_bytes() == (
+    assert champion is not None and Path(champion.model).read_bytes() == (
         layout.model_file.read_bytes()
     )
 

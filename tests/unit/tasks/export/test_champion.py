@@ -34,12 +34,11 @@ def test_first_export_becomes_champion_with_the_standard_metrics(tmp_path: Path)
     assert card["run_id"] == "manual__1" and card["seeds"]["base"] == spec.tuning.seed
     assert card["data"]["validation"]["success"] is True
     pointer = read_champion(layout)
-    assert (
-        pointer is not None and pointer["ds"] == DS and pointer["value"] == card["metric"]["value"]
-    )
+    assert pointer is not None and pointer.ds == DS and pointer.value == card["metric"]["value"]
     # The champion's files are a copy: a rerun of its ds cannot change them.
-    assert Path(pointer["model"]).read_bytes() == (layout.model_dir / MODEL_FILE).read_bytes()
-    assert Path(pointer["model"]).parent != layout.model_dir
+    assert Path(pointer.model).read_bytes() == (layout.model_dir / MODEL_FILE).read_bytes()
+    assert Path(pointer.model).parent != layout.model_dir
+    assert json.loads(layout.champion_file.read_text())["format"] == "retune-champion/1"
 
 
 def test_an_export_that_runs_again_in_the_run_that_promoted_it_stays_promoted(
@@ -55,7 +54,7 @@ def test_an_export_that_runs_again_in_the_run_that_promoted_it_stays_promoted(
     card = json.loads((layout.model_dir / CARD_FILE).read_text())
     assert card["champion"]["already_champion"] is True and card["approval"] is None
     pointer = read_champion(layout)
-    assert pointer is not None and pointer["run_id"] == "scheduled__1"
+    assert pointer is not None and pointer.run_id == "scheduled__1"
     # Another run of the same day is a challenger like any other.
     other = export_best(spec, layout, storage, "journal", run_id="backfill__1")
     assert other["promoted"] is False and "does not beat the champion's" in other["reason"]
@@ -78,7 +77,7 @@ def test_a_worse_challenger_is_not_promoted_and_a_better_one_is(tmp_path: Path) 
     result = export_best(spec, layout, storage, "journal")
     assert result["promoted"] is True and "beats the champion's" in result["reason"]
     pointer = read_champion(layout)
-    assert pointer is not None and pointer["ds"] == DS
+    assert pointer is not None and pointer.ds == DS
 
 
 def test_a_gain_below_the_minimum_improvement_keeps_the_champion(tmp_path: Path) -> None:

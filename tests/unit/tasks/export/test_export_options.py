@@ -21,7 +21,7 @@ from tasks.core import (
 )
 from tasks.export import export_best
 from tasks.model import load_snapshot, standard_scores
-from tests.export_support import tuned
+from tests.export_support import a_card, tuned
 
 
 def test_retrain_on_train_valid_ships_a_refit_and_scores_the_train_only_fit(
@@ -139,14 +139,7 @@ def test_a_segments_model_is_registered_under_its_own_name(
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "model_card.json").write_text("{}")
-    card = {
-        "pipeline": "p",
-        "ds": "2026-11-21",
-        "segment": {"key": "UA", "value": "UA"},
-        "study": {"name": "retune.p.2026-11-21.UA", "trial_number": 3},
-        "metrics": {"rmse": 1.5},
-        "params": {"max_depth": 4},
-    }
+    card = a_card("p", "2026-11-21", segment={"key": "UA", "value": "UA"})
     logged = log_export(settings, folder, card, promoted=True)
     assert logged["registered_model"] == "delays.UA" and logged["model_version"] == "1"
     client = MlflowClient(uri, uri)
