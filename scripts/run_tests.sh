@@ -11,7 +11,7 @@ started="$(date +%s)"
 pytest -ra --durations=10 tests/e2e "$@" >"$logs/e2e.log" 2>&1 &
 e2e=$!
 trap 'kill "$e2e" 2>/dev/null' EXIT INT TERM
-pytest -ra --durations=15 --ignore=tests/e2e "$@"
+pytest -ra --durations=25 --ignore=tests/e2e "$@"
 others=$?
 others_ended="$(date +%s)"
 wait "$e2e"
