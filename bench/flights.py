@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> None:
                     "repeat": repeat,
                     "rows": raw_rows,
                     "seconds": round(time.perf_counter() - started, 2),
-                    "unlabeled": summary["unlabeled"],
-                    "categories": {c: len(v["values"]) for c, v in summary["categories"].items()},
+                    "unlabeled": summary.unlabeled,
+                    "categories": {c: len(v["values"]) for c, v in summary.categories.items()},
                 }
                 print(json.dumps(line), flush=True)
         for name in ("categorical", "numeric"):

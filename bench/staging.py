@@ -6,13 +6,12 @@ validation, so the engine (installed on every worker) keeps no such helper.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.core import Layout, content_hash
+from tasks.core import EtlSummary, Layout, ValidationGate, content_hash
 
 
 def vocabulary(values: Any) -> list[str]:
@@ -36,19 +35,18 @@ def stage_frame(
             pa.Table.from_pandas(part, preserve_index=False),
             layout.staging_dir / split / "part-00000.parquet",
         )
-    summary = {
-        "source": "synthetic",
-        "source_file_count": 0,
-        "source_files": [],
-        "rows_read": len(frame),
-        "quarantined": 0,
-        "duplicates_removed": 0,
-        "rows": {"train": cut, "valid": len(frame) - cut},
-        "engine": "pandas",
-        "categories": {
-            name: {"values": vocabulary(frame[name].iloc[:cut])} for name in categorical
-        },
-    }
-    layout.etl_summary_file.write_text(json.dumps(summary))
-    gate = {"success": True, "evaluated": 0, "content_hash": content_hash(layout.staging_dir)}
-    layout.gate_file.write_text(json.dumps(gate))
+    EtlSummary(
+        pipeline=layout.pipeline,
+        ds=layout.ds,
+        source="synthetic",
+        source_file_count=0,
+        source_files=[],
+        rows_read=len(frame),
+        quarantined=0,
+        quarantine_path=str(layout.quarantine_dir),
+        rows={"train": cut, "valid": len(frame) - cut},
+        engine="pandas",
+        categories={name: {"values": vocabulary(frame[name].iloc[:cut])} for name in categorical},
+    ).write(layout.etl_summary_file)
+    gate = ValidationGate(success=True, evaluated=0, content_hash=content_hash(layout.staging_dir))
+    gate.write(layout.gate_file)

@@ -252,3 +252,59 @@ class ChampionPointer(Document):
     @classmethod
     def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
         return data
+
+
+class EtlSummary(Document):
+    """``staging/etl_summary.json``: what ETL read, set aside and staged for a day."""
+
+    NAME: ClassVar[str] = "retune-etl-summary"
+    REGENERATE: ClassVar[str] = "run etl for the day again"
+
+    pipeline: str
+    ds: str
+    source: str
+    source_file_count: int
+    source_files: list[str]  # the first LISTED_FILES of them, sorted
+    rows_read: int
+    quarantined: int
+    quarantine_reasons: dict[str, int] = {}
+    quarantine_path: str
+    unlabeled: int = 0
+    duplicates_removed: int = 0
+    rows: dict[str, int]  # staged rows per split
+    files: dict[str, int] = {}
+    split: dict[str, Any] = {}  # the method, and the time cutoff of a time split
+    derived_features: list[str] = []
+    # Each categorical feature's vocabulary (values, most frequent first) and its counts.
+    categories: dict[str, dict[str, Any]] = {}
+    # A segmented pipeline's segments: key -> its value and rows per split.
+    segments: dict[str, dict[str, Any]] | None = None
+    ignored_columns: list[str] = []
+    warnings: list[str] = []
+    engine: str
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        return data
+
+
+class ValidationGate(Document):
+    """``staging/gate.json``: the staged data passed its suite; materialize publishes only
+    data whose content hash is this one."""
+
+    NAME: ClassVar[str] = "retune-validation-gate"
+    REGENERATE: ClassVar[str] = "run validate for the day again"
+
+    success: bool
+    evaluated: int
+    warnings: int = 0
+    warned: list[str] = []  # each warning expectation, with its column
+    content_hash: str
+    # A segmented pipeline's segments: key -> its rows per split, as validated.
+    segments: dict[str, dict[str, int]] | None = None
+    result_path: str | None = None
+    data_docs: str | None = None
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        return data

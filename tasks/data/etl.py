@@ -9,7 +9,6 @@ when the data is within the spec's tolerances.
 from __future__ import annotations
 
 import glob
-import json
 import math
 import os
 import re
@@ -26,6 +25,7 @@ from tasks.core import (
     SPLITS,
     DataQualityError,
     DataSchemaError,
+    EtlSummary,
     Layout,
     PipelineSpec,
     RawPartitionMissing,
@@ -213,6 +213,13 @@ def csv_headers(uri: str, delimiter: str) -> Iterator[tuple[Path, list[str]]]:
         except (OSError, EOFError, csv.Error, zstandard.ZstdError):
             continue  # only names a culprit: an unreadable file is not one to name here
         yield file, header
+
+
+def ignored_warnings(ignored: list[str]) -> list[str]:
+    if not ignored:
+        return []
+    shown = ignored[:20]
+    return [f"{len(ignored)} column(s) of the data are not in the spec and were ignored: {shown}"]
 
 
 def extra_columns(spec: PipelineSpec, raw: DataFrame) -> list[str]:
@@ -446,10 +453,23 @@ def write_splits(
     return rows, files
 
 
-def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SetAside:
+    """What the quarantine took out of a day's rows, and why."""
+
+    read: int
+    quarantined: int
+    unlabeled: int
+    reasons: dict[str, int]
+
+    @property
+    def usable(self) -> int:
+        return self.read - self.quarantined - self.unlabeled
+
+
+def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str) -> EtlSummary:
     """Read the raw partition of ``ds``, type, quarantine, dedup, derive, split and stage it."""
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     layout = Layout(Path(storage_root), spec.name, ds)
     source = spec.source_path(str(layout.root), ds)
@@ -459,78 +479,96 @@ def run_etl(spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str)
     raw = extract(spark, spec, source)
     typed = type_rows(raw, spec).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        try:
-            read, quarantined, unlabeled, reasons = quarantine_report(typed)
-        except Exception as exc:
-            raise DataSchemaError(
-                f"cannot read raw partition {source}: {spark_error_text(exc)}"
-            ) from None
-        if read == 0:
-            raise RawPartitionMissing(f"raw partition {source} has no rows")
-        quarantine_dir = layout.quarantine_dir
-        with replace_dir(quarantine_dir) as tmp:
-            typed.where(F.col(REASON).isNotNull()).coalesce(1).write.parquet(str(tmp / "rows"))
-        check_quarantine(spec, read, quarantined, reasons, quarantine_dir)
-        check_unlabeled(spec, read, unlabeled)
-
-        clean = typed.where(F.col(REASON).isNull() & ~F.col(UNLABELED)).drop(REASON, UNLABELED)
-        duplicates = deduplicate(clean, spec, read - quarantined - unlabeled)
-        features = add_derived_features(duplicates.frame, spec.derived_features)
-        cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
-        staged = add_segment(assign_split(features, spec, cutoff), spec)
-        segments = day_segments(staged, spec)
-        if MATCHES in staged.columns:
-            staged = staged.drop(MATCHES)
-        kept = read - quarantined - unlabeled - duplicates.removed
-        with replace_dir(layout.staging_dir) as tmp:
-            rows, files = write_splits(
-                staged,
-                kept,
-                1 - spec.split.valid_fraction,
-                tmp,
-                spec.cleaning.rows_per_file,
-                spec.data_schema.key,
-            )
-            if sum(rows.values()) != kept:
-                raise RuntimeError(f"ETL wrote {rows} rows, expected {kept} in all")
-            categories = vocabularies(spark, spec, tmp / "train")
-            ignored = extra_columns(spec, raw)
-            source_files = raw.inputFiles()
-            summary = {
-                "pipeline": spec.name,
-                "ds": ds,
-                "source": source,
-                "source_file_count": len(source_files),
-                "source_files": sorted(source_files)[:LISTED_FILES],
-                "rows_read": read,
-                "quarantined": quarantined,
-                "quarantine_reasons": reasons,
-                "quarantine_path": str(quarantine_dir),
-                "unlabeled": unlabeled,
-                "duplicates_removed": duplicates.removed,
-                "rows": rows,
-                "files": files,
-                "split": {"method": spec.split.method, "time_cutoff": cutoff},
-                "derived_features": list(spec.derived_features),
-                "categories": categories,
-                **({"segments": segments.as_record()} if spec.segments is not None else {}),
-                "ignored_columns": ignored,
-                "warnings": [
-                    f"{len(ignored)} column(s) of the data are not in the spec and were "
-                    f"ignored: {ignored[:20]}"
-                ]
-                if ignored
-                else [],
-                "engine": engine_of(spark),
-            }
-            (tmp / ETL_SUMMARY).write_text(json.dumps(summary, indent=2))
-        return summary
+        aside = quarantine(spark, spec, layout, source, typed)
+        return stage(spark, spec, layout, raw, typed, aside)
     finally:
         typed.unpersist()
+
+
+def quarantine(
+    spark: SparkSession, spec: PipelineSpec, layout: Layout, source: str, typed: DataFrame
+) -> SetAside:
+    """Write the rows that cannot be used to the quarantine; refuse the day when there are
+    more of them, or more unlabelled rows, than the spec tolerates."""
+    from pyspark.sql import functions as F
+
+    try:
+        aside = SetAside(*quarantine_report(typed))
+    except Exception as exc:
+        raise DataSchemaError(
+            f"cannot read raw partition {source}: {spark_error_text(exc)}"
+        ) from None
+    if aside.read == 0:
+        raise RawPartitionMissing(f"raw partition {source} has no rows")
+    with replace_dir(layout.quarantine_dir) as tmp:
+        typed.where(F.col(REASON).isNotNull()).coalesce(1).write.parquet(str(tmp / "rows"))
+    check_quarantine(spec, aside.read, aside.quarantined, aside.reasons, layout.quarantine_dir)
+    check_unlabeled(spec, aside.read, aside.unlabeled)
+    return aside
+
+
+def stage(
+    spark: SparkSession,
+    spec: PipelineSpec,
+    layout: Layout,
+    raw: DataFrame,
+    typed: DataFrame,
+    aside: SetAside,
+) -> EtlSummary:
+    """The usable rows deduplicated, derived, split and segmented, written to staging with
+    the summary of the day."""
+    from pyspark.sql import functions as F
+
+    clean = typed.where(F.col(REASON).isNull() & ~F.col(UNLABELED)).drop(REASON, UNLABELED)
+    duplicates = deduplicate(clean, spec, aside.usable)
+    features = add_derived_features(duplicates.frame, spec.derived_features)
+    cutoff = time_cutoff(features, spec) if spec.split.method == "time" else None
+    staged = add_segment(assign_split(features, spec, cutoff), spec)
+    segments = day_segments(staged, spec)
+    if MATCHES in staged.columns:
+        staged = staged.drop(MATCHES)
+    kept = aside.usable - duplicates.removed
+    with replace_dir(layout.staging_dir) as tmp:
+        rows, files = write_splits(
+            staged,
+            kept,
+            1 - spec.split.valid_fraction,
+            tmp,
+            spec.cleaning.rows_per_file,
+            spec.data_schema.key,
+        )
+        if sum(rows.values()) != kept:
+            raise RuntimeError(f"ETL wrote {rows} rows, expected {kept} in all")
+        ignored = extra_columns(spec, raw)
+        source_files = raw.inputFiles()
+        summary = EtlSummary(
+            pipeline=spec.name,
+            ds=layout.ds,
+            source=spec.source_path(str(layout.root), layout.ds),
+            source_file_count=len(source_files),
+            source_files=sorted(source_files)[:LISTED_FILES],
+            rows_read=aside.read,
+            quarantined=aside.quarantined,
+            quarantine_reasons=aside.reasons,
+            quarantine_path=str(layout.quarantine_dir),
+            unlabeled=aside.unlabeled,
+            duplicates_removed=duplicates.removed,
+            rows=rows,
+            files=files,
+            split={"method": spec.split.method, "time_cutoff": cutoff},
+            derived_features=list(spec.derived_features),
+            categories=vocabularies(spark, spec, tmp / "train"),
+            segments=segments.as_record() if spec.segments is not None else None,
+            ignored_columns=ignored,
+            warnings=ignored_warnings(ignored),
+            engine=engine_of(spark),
+        )
+        summary.write(tmp / ETL_SUMMARY)
+    return summary
 
 
 def main(argv: list[str]) -> None:
     args = stage_parser("retune-etl").parse_args(argv)
     spec = job_spec(args)
     with stage_session(names.ETL, spec, args.ds, args.storage_root) as spark:
-        print(json.dumps(run_etl(spark, spec, args.ds, args.storage_root)))
+        print(run_etl(spark, spec, args.ds, args.storage_root).model_dump_json())

@@ -58,46 +58,8 @@ def spec_expectations(spec: PipelineSpec, rows: int | None = None) -> list[Any]:
 
     schema = spec.data_schema
     found: list[Any] = []
-    for name, column in schema.columns.items():
-        field = f"schema.columns.{name}"
-        found.append(_with(gxe.ExpectColumnToExist(column=name), spec_field=field))
-        found.append(
-            _with(
-                gxe.ExpectColumnValuesToBeOfType(column=name, type_=SPARK_TYPES[column.type]),
-                spec_field=f"{field}.type = {column.type}",
-            )
-        )
-        if name in (schema.key, schema.target):
-            role = "key" if name == schema.key else "target"
-            found.append(
-                _with(
-                    gxe.ExpectColumnValuesToNotBeNull(column=name),
-                    spec_field=f"schema.{role} = {name} (never null)",
-                )
-            )
-        elif not column.nullable:
-            found.append(
-                _with(
-                    gxe.ExpectColumnValuesToNotBeNull(column=name),
-                    spec_field=f"{field}.nullable = false",
-                )
-            )
-        if column.min is not None or column.max is not None:
-            found.append(
-                _with(
-                    gxe.ExpectColumnValuesToBeBetween(
-                        column=name, min_value=column.min, max_value=column.max
-                    ),
-                    spec_field=f"{field}.min = {column.min}, {field}.max = {column.max}",
-                )
-            )
-        if column.allowed is not None:
-            found.append(
-                _with(
-                    gxe.ExpectColumnValuesToBeInSet(column=name, value_set=column.allowed),
-                    spec_field=f"{field}.allowed = {column.allowed}",
-                )
-            )
+    for name in schema.columns:
+        found.extend(column_expectations(spec, name))
     for name in spec.derived_features:
         found.append(
             _with(gxe.ExpectColumnToExist(column=name), spec_field=f"derived_features.{name}")
@@ -116,20 +78,65 @@ def spec_expectations(spec: PipelineSpec, rows: int | None = None) -> list[Any]:
     )
     found.extend(target_expectations(spec))
     found.extend(segment_expectations(spec))
+    found.append(split_expectation(spec, rows))
+    return found
+
+
+def column_expectations(spec: PipelineSpec, name: str) -> list[Any]:
+    """The schema's word on one column: present, of its type, never null where it must not
+    be, within its bounds and its allowed values."""
+    import great_expectations.expectations as gxe
+
+    schema = spec.data_schema
+    column = schema.columns[name]
+    field = f"schema.columns.{name}"
+    found = [
+        _with(gxe.ExpectColumnToExist(column=name), spec_field=field),
+        _with(
+            gxe.ExpectColumnValuesToBeOfType(column=name, type_=SPARK_TYPES[column.type]),
+            spec_field=f"{field}.type = {column.type}",
+        ),
+    ]
+    never_null: str | None = None if column.nullable else f"{field}.nullable = false"
+    if name in (schema.key, schema.target):
+        role = "key" if name == schema.key else "target"
+        never_null = f"schema.{role} = {name} (never null)"
+    if never_null is not None:
+        found.append(_with(gxe.ExpectColumnValuesToNotBeNull(column=name), spec_field=never_null))
+    if column.min is not None or column.max is not None:
+        found.append(
+            _with(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=name, min_value=column.min, max_value=column.max
+                ),
+                spec_field=f"{field}.min = {column.min}, {field}.max = {column.max}",
+            )
+        )
+    if column.allowed is not None:
+        found.append(
+            _with(
+                gxe.ExpectColumnValuesToBeInSet(column=name, value_set=column.allowed),
+                spec_field=f"{field}.allowed = {column.allowed}",
+            )
+        )
+    return found
+
+
+def split_expectation(spec: PipelineSpec, rows: int | None) -> Any:
+    """The share of valid rows is the spec's, within a tolerance widened for few rows."""
+    import great_expectations.expectations as gxe
+
     fraction = spec.split.valid_fraction
     tolerance = split_tolerance(spec, rows)
-    found.append(
-        _with(
-            gxe.ExpectColumnMeanToBeBetween(
-                column=IS_VALID,
-                min_value=max(0.0, round(fraction - tolerance, 6)),
-                max_value=min(1.0, round(fraction + tolerance, 6)),
-            ),
-            spec_field=f"split.valid_fraction = {fraction:g} within validation.split_tolerance "
-            f"= {spec.validation.split_tolerance:g} (widened to {tolerance:.4g} for {rows} rows)",
-        )
+    return _with(
+        gxe.ExpectColumnMeanToBeBetween(
+            column=IS_VALID,
+            min_value=max(0.0, round(fraction - tolerance, 6)),
+            max_value=min(1.0, round(fraction + tolerance, 6)),
+        ),
+        spec_field=f"split.valid_fraction = {fraction:g} within validation.split_tolerance "
+        f"= {spec.validation.split_tolerance:g} (widened to {tolerance:.4g} for {rows} rows)",
     )
-    return found
 
 
 def target_expectations(spec: PipelineSpec) -> list[Any]:

@@ -20,12 +20,14 @@ from tasks.core import (
     SPLITS,
     SUCCESS_MARKER,
     DriftDetected,
+    EtlSummary,
     Layout,
     PipelineSpec,
     SnapshotCorrupt,
     SnapshotMissing,
     StorageNotWritable,
     ValidationFailed,
+    ValidationGate,
     content_hash,
     replace_dir,
     write_text_atomically,
@@ -41,32 +43,26 @@ def split_schema_and_rows(split_dir: Path) -> tuple[dict[str, str], int]:
     return {field.name: str(field.type) for field in dataset.schema}, rows
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise SnapshotMissing(f"cannot publish: {what} {path} is missing")
-    return dict(json.loads(path.read_text()))
-
-
 def build_manifest(
     spec: PipelineSpec,
     layout: Layout,
     snapshot: Path,
-    etl_summary: dict[str, Any],
-    gate: dict[str, Any],
+    etl_summary: EtlSummary,
+    gate: ValidationGate,
 ) -> dict[str, Any]:
     """The manifest of the snapshot copied to ``snapshot``, after checking it."""
     digest = content_hash(snapshot)
-    if digest != gate.get("content_hash"):
+    if digest != gate.content_hash:
         raise SnapshotCorrupt(
             f"cannot publish {layout.staging_dir}: its data changed after validation "
-            f"(content hash {digest} != {gate.get('content_hash')}); re-run validate"
+            f"(content hash {digest} != {gate.content_hash}); re-run validate"
         )
     schema: dict[str, str] = {}
     rows: dict[str, int] = {}
     for split in SPLITS:
         schema, rows[split] = split_schema_and_rows(snapshot / split)
-    staged_rows = etl_summary.get("rows")
-    if staged_rows is not None and staged_rows != rows:
+    staged_rows = etl_summary.rows
+    if staged_rows != rows:
         raise SnapshotCorrupt(
             f"cannot publish {layout.staging_dir}: rows {rows} differ from the {staged_rows} "
             "ETL wrote; re-run etl"
@@ -80,34 +76,33 @@ def build_manifest(
         "schema": schema,
         "features": spec.model_features,
         # Each categorical feature's vocabulary: a value's code is its index.
-        "categories": etl_summary.get("categories") or {},
-        "unlabeled": etl_summary.get("unlabeled"),
-        "ignored_columns": etl_summary.get("ignored_columns") or [],
+        "categories": etl_summary.categories,
+        "unlabeled": etl_summary.unlabeled,
+        "ignored_columns": etl_summary.ignored_columns,
         "content_hash": digest,
-        "source": etl_summary.get("source"),
-        "source_file_count": etl_summary.get("source_file_count"),
-        "source_files": etl_summary.get("source_files"),
-        "rows_read": etl_summary.get("rows_read"),
-        "quarantined": etl_summary.get("quarantined"),
-        "duplicates_removed": etl_summary.get("duplicates_removed"),
-        "engine": etl_summary.get("engine"),
-        "validation": {
-            key: gate.get(key)
-            for key in ("success", "evaluated", "warnings", "warned", "result_path", "data_docs")
-        },
+        "source": etl_summary.source,
+        "source_file_count": etl_summary.source_file_count,
+        "source_files": etl_summary.source_files,
+        "rows_read": etl_summary.rows_read,
+        "quarantined": etl_summary.quarantined,
+        "duplicates_removed": etl_summary.duplicates_removed,
+        "engine": etl_summary.engine,
+        "validation": gate.model_dump(
+            include={"success", "evaluated", "warnings", "warned", "result_path", "data_docs"}
+        ),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def snapshot_segments(
-    spec: PipelineSpec, layout: Layout, snapshot: Path, etl_summary: dict[str, Any]
+    spec: PipelineSpec, layout: Layout, snapshot: Path, etl_summary: EtlSummary
 ) -> dict[str, Any] | None:
     """Each segment's value, rows per split (read from its files, checked against what ETL
     counted) and content hash; None for a pipeline without segments."""
     if spec.segments is None:
         return None
-    counted = etl_summary.get("segments")
-    if not isinstance(counted, dict):
+    counted = etl_summary.segments
+    if counted is None:
         raise SnapshotCorrupt(
             f"cannot publish {layout.staging_dir}: the spec has segments but the ETL summary "
             "counts none; re-run etl"
@@ -159,10 +154,17 @@ def run_materialize(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
     Drift past ``drift.error`` (unless accepted) publishes nothing: the previous snapshot,
     if any, stays, and ``drift.json`` in the day's reports names the features."""
     staging = layout.staging_dir
-    gate = _read_json(layout.gate_file, "validation gate file (run validate first)")
-    if not gate.get("success"):
+    if not layout.gate_file.is_file():
+        raise SnapshotMissing(
+            f"cannot publish: validation gate file {layout.gate_file} is missing (run validate "
+            "first)"
+        )
+    gate = ValidationGate.read(layout.gate_file)
+    if not gate.success:
         raise ValidationFailed(f"cannot publish {staging}: its validation did not succeed")
-    etl_summary = _read_json(layout.etl_summary_file, "ETL summary")
+    if not layout.etl_summary_file.is_file():
+        raise SnapshotMissing(f"cannot publish: ETL summary {layout.etl_summary_file} is missing")
+    etl_summary = EtlSummary.read(layout.etl_summary_file)
 
     try:
         with replace_dir(layout.dataset_dir) as tmp:

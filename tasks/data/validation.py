@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 from tasks.core import (
     SEGMENT_COLUMN,
     SPLITS,
+    EtlSummary,
     Layout,
     PipelineSpec,
     SnapshotMissing,
     ValidationFailed,
+    ValidationGate,
     content_hash,
     names,
     replace_dir,
@@ -178,7 +180,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def run_validate(
     spark: SparkSession, spec: PipelineSpec, ds: str, storage_root: str
-) -> dict[str, Any]:
+) -> ValidationGate:
     """Validate the staged data; write the reports and, when it passes, the gate file."""
     from pyspark import StorageLevel
 
@@ -187,9 +189,9 @@ def run_validate(
     if not all((staging / split).is_dir() for split in SPLITS):
         raise SnapshotMissing(f"no staged data to validate in {staging}: run etl for this ds")
     context = new_context()
-    etl_summary = read_json(layout.etl_summary_file)
-    staged_rows = (etl_summary.get("rows") or {}).values()
-    suite = build_suite(spec, sum(staged_rows) or None, sorted(etl_summary.get("segments") or {}))
+    etl_summary = EtlSummary.read(layout.etl_summary_file)
+    staged_rows = sum(etl_summary.rows.values())
+    suite = build_suite(spec, staged_rows or None, sorted(etl_summary.segments or {}))
     for stale in (layout.gate_file, layout.validation_result_file):
         stale.unlink(missing_ok=True)
     staged_hash = content_hash(staging)
@@ -205,18 +207,18 @@ def run_validate(
     if problem is not None:
         raise problem
     _, warnings = outcomes(result_json)
-    summary = {
-        "success": True,
-        "evaluated": result_json["statistics"]["evaluated_expectations"],
-        "warnings": len(warnings),
-        "warned": [f"{w['expectation']}({w['column'] or ''})" for w in warnings],
-        "content_hash": staged_hash,
-        **({"segments": segments} if segments is not None else {}),
-        "result_path": str(layout.validation_result_file),
-        "data_docs": str(layout.data_docs_index),
-    }
-    layout.gate_file.write_text(json.dumps(summary, indent=2))
-    return summary
+    gate = ValidationGate(
+        success=True,
+        evaluated=result_json["statistics"]["evaluated_expectations"],
+        warnings=len(warnings),
+        warned=[f"{w['expectation']}({w['column'] or ''})" for w in warnings],
+        content_hash=staged_hash,
+        segments=segments,
+        result_path=str(layout.validation_result_file),
+        data_docs=str(layout.data_docs_index),
+    )
+    gate.write(layout.gate_file)
+    return gate
 
 
 def main(argv: list[str]) -> None:
@@ -225,7 +227,7 @@ def main(argv: list[str]) -> None:
     spec = job_spec(args)
     with stage_session(names.VALIDATE, spec, args.ds, args.storage_root) as spark:
         try:
-            print(json.dumps(run_validate(spark, spec, args.ds, args.storage_root)))
+            print(run_validate(spark, spec, args.ds, args.storage_root).model_dump_json())
         except ValidationFailed as failed:
             print(str(failed), file=sys.stderr)
             raise SystemExit(EXIT_FAILED) from None

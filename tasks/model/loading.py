@@ -192,13 +192,7 @@ def _split_batches_class() -> type:
             data, label = encoded_batch(self.plan, batch, self.target, self.engine)
             del batch
             if self.sample is not None:
-                fraction, seed = self.sample
-                keep = row_uniforms(start, len(label), seed) < fraction
-                if type(data).__module__.startswith("cupy"):
-                    import cupy
-
-                    keep = cupy.asarray(keep)
-                data, label = data[keep], label[keep]
+                data, label = in_row_sample(data, label, start, self.sample)
                 if len(label) == 0:
                     return self.next(input_data)
             input_data(
@@ -210,6 +204,18 @@ def _split_batches_class() -> type:
             return True
 
     return SplitBatches
+
+
+def in_row_sample(data: Any, label: Any, start: int, sample: tuple[float, int]) -> tuple[Any, Any]:
+    """The rows of a batch (its first row the ``start``-th of the split) that are in the
+    row sample ``sample`` (fraction, seed); cupy arrays stay on the GPU."""
+    fraction, seed = sample
+    keep = row_uniforms(start, len(label), seed) < fraction
+    if type(data).__module__.startswith("cupy"):
+        import cupy
+
+        keep = cupy.asarray(keep)
+    return data[keep], label[keep]
 
 
 def encoded_batch(plan: FeaturePlan, batch: Any, target: str, engine: str) -> tuple[Any, Any]:
@@ -262,6 +268,51 @@ class Matrices:
         self.close()
 
 
+@dataclass(frozen=True)
+class MatrixBuilder:
+    """Quantised matrices of a snapshot's splits, in one mode: ``QuantileDMatrix`` in
+    memory, ``ExtMemQuantileDMatrix`` with its pages under ``cache_dir``."""
+
+    split_dir: Callable[[str], Path]
+    plan: FeaturePlan
+    target: str
+    mode: str
+    batch_rows: int
+    engine: str
+    cache_dir: Path | None
+    nthread: int | None
+
+    def matrix(
+        self,
+        splits: Sequence[str],
+        name: str,
+        ref: xgb.DMatrix | None = None,
+        sample: tuple[float, int] | None = None,
+    ) -> xgb.DMatrix:
+        """The matrix of ``splits`` (of the row sample ``sample``), quantised with the
+        cuts of ``ref`` when given."""
+        import xgboost as xgb
+
+        prefix = str(self.cache_dir / name) if self.cache_dir is not None else None
+        dirs = [self.split_dir(split) for split in splits]
+        batches = split_batches(
+            dirs, self.plan, self.target, self.batch_rows, self.engine, prefix, sample
+        )
+        kind = xgb.ExtMemQuantileDMatrix if self.mode == EXTERNAL_MEMORY else xgb.QuantileDMatrix
+        categorical = bool(self.plan.categories)
+        return kind(batches, ref=ref, enable_categorical=categorical, nthread=self.nthread)
+
+    def row_sample(
+        self, splits: Sequence[str], fraction: float, seed: int, train: xgb.DMatrix
+    ) -> Matrices:
+        """The row sample ``fraction`` of the train splits with ``train``'s cuts, and a
+        valid matrix of its own."""
+        sample = self.matrix(splits, f"train-{fraction:.6f}", ref=train, sample=(fraction, seed))
+        valid = self.matrix(["valid"], f"valid-{fraction:.6f}", ref=sample)
+        rows = {"train": sample.num_row(), "valid": valid.num_row()}
+        return Matrices(sample, valid, self.mode, None, rows)
+
+
 def build_split_matrices(
     split_dir: Callable[[str], Path],
     plan: FeaturePlan,
@@ -283,55 +334,20 @@ def build_split_matrices(
     with the train matrix's cuts. ``sample_fractions`` adds a train matrix for each of
     those nested row samples (seeded by ``sample_seed``), with the same cuts.
     """
-    import xgboost as xgb
-
     if mode not in MATRIX_MODES:
         raise ValueError(f"matrix mode must be one of {MATRIX_MODES}, not {mode!r}")
-    categorical = bool(plan.categories)
     cache_dir = None
     if mode == EXTERNAL_MEMORY:
         cache_dir = Path(tempfile.mkdtemp(prefix="retune-xgb-cache-", dir=cache_root))
     try:
         rows = page_rows(batch_rows, len(plan.features), mode)
-
-        def batches(
-            splits: Sequence[str], name: str, sample: tuple[float, int] | None = None
-        ) -> Any:
-            prefix = str(cache_dir / name) if cache_dir is not None else None
-            dirs = [split_dir(split) for split in splits]
-            return split_batches(dirs, plan, target, rows, engine, prefix, sample)
-
-        train_it, valid_it = batches(train_splits, "train"), batches(["valid"], "valid")
-        if mode == EXTERNAL_MEMORY:
-            train: xgb.DMatrix = xgb.ExtMemQuantileDMatrix(
-                train_it, enable_categorical=categorical, nthread=nthread
-            )
-            valid: xgb.DMatrix = xgb.ExtMemQuantileDMatrix(
-                valid_it, ref=train, enable_categorical=categorical, nthread=nthread
-            )
-        else:
-            train = xgb.QuantileDMatrix(train_it, enable_categorical=categorical, nthread=nthread)
-            valid = xgb.QuantileDMatrix(
-                valid_it, ref=train, enable_categorical=categorical, nthread=nthread
-            )
-        matrix_class = xgb.ExtMemQuantileDMatrix if mode == EXTERNAL_MEMORY else xgb.QuantileDMatrix
-        samples: dict[float, Matrices] = {}
-        for fraction in sample_fractions:
-            name = f"train-{fraction:.6f}"
-            sample = matrix_class(
-                batches(train_splits, name, (fraction, sample_seed)),
-                ref=train,
-                enable_categorical=categorical,
-                nthread=nthread,
-            )
-            sample_valid = matrix_class(
-                batches(["valid"], f"valid-{fraction:.6f}"),
-                ref=sample,
-                enable_categorical=categorical,
-                nthread=nthread,
-            )
-            rows_of = {"train": sample.num_row(), "valid": sample_valid.num_row()}
-            samples[fraction] = Matrices(sample, sample_valid, mode, None, rows_of)
+        build = MatrixBuilder(split_dir, plan, target, mode, rows, engine, cache_dir, nthread)
+        train = build.matrix(train_splits, "train")
+        valid = build.matrix(["valid"], "valid", ref=train)
+        samples = {
+            fraction: build.row_sample(train_splits, fraction, sample_seed, train)
+            for fraction in sample_fractions
+        }
     except BaseException:
         if cache_dir is not None:
             shutil.rmtree(cache_dir, ignore_errors=True)

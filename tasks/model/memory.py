@@ -112,11 +112,7 @@ def plan_memory(
     sampled = sum(fractions) * train_rows + len(fractions) * (rows - train_rows)
     matrix_bytes = int((rows + sampled) * features * IN_MEMORY_BYTES_PER_VALUE)
     in_memory = WORKER_BASE_BYTES + matrix_bytes + row_state + min(in_rows, rows) * batch_row_bytes
-    if resources.worker_memory_gb is not None:
-        budget, budget_from = int(resources.worker_memory_gb * GIB), "resources.worker_memory_gb"
-    else:
-        budget = int(resources.max_worker_memory_gb * GIB)
-        budget_from = "resources.max_worker_memory_gb"
+    budget, budget_from = worker_budget(spec)
     ext_fixed = WORKER_BASE_BYTES + row_state
     if resources.batch_rows is None and ext_fixed + min(ext_rows, rows) * batch_row_bytes > budget:
         # Smaller pages where the default's do not fit: slower rounds, but it trains.
@@ -137,15 +133,29 @@ def plan_memory(
         in_rows if matrix == IN_MEMORY else ext_rows,
     )
     if plan.need_bytes > budget:
-        hint = (
-            "set resources.external_memory: auto, or raise "
-            if mode == "never"
-            else "fewer rows per batch (resources.batch_rows) or raise "
-        )
-        raise SnapshotTooLarge(
-            f"{spec.name} ds={manifest.get('ds')}: the snapshot ({rows} rows x {features} "
-            f"features) needs about {gib(plan.need_bytes)} per worker in {matrix} mode "
-            f"(in memory: {gib(in_memory)}, external memory: {gib(external)}), more than "
-            f"{budget_from} = {gib(budget)}; {hint}{budget_from}"
-        )
+        raise too_large(spec, manifest, plan)
     return plan
+
+
+def worker_budget(spec: PipelineSpec) -> tuple[int, str]:
+    """The bytes a worker may use, and the spec field that says so."""
+    resources = spec.resources
+    if resources.worker_memory_gb is not None:
+        return int(resources.worker_memory_gb * GIB), "resources.worker_memory_gb"
+    return int(resources.max_worker_memory_gb * GIB), "resources.max_worker_memory_gb"
+
+
+def too_large(spec: PipelineSpec, manifest: dict[str, Any], plan: MemoryPlan) -> SnapshotTooLarge:
+    """The error of a snapshot whose plan does not fit the budget, with its figures."""
+    hint = (
+        "set resources.external_memory: auto, or raise "
+        if spec.resources.external_memory == "never"
+        else "fewer rows per batch (resources.batch_rows) or raise "
+    )
+    return SnapshotTooLarge(
+        f"{spec.name} ds={manifest.get('ds')}: the snapshot ({plan.rows} rows x "
+        f"{plan.features} features) needs about {gib(plan.need_bytes)} per worker in "
+        f"{plan.matrix} mode (in memory: {gib(plan.in_memory_bytes)}, external memory: "
+        f"{gib(plan.external_memory_bytes)}), more than {plan.budget_from} = "
+        f"{gib(plan.budget_bytes)}; {hint}{plan.budget_from}"
+    )

@@ -80,11 +80,11 @@ def test_quoted_delimiters_quotes_and_line_breaks_are_read_as_pandas_wrote_them(
     written = frame()
     written.to_csv(folder(tmp_path) / "day.csv", index=False)
     summary = etl.run_etl(spark, spec(), DS, str(tmp_path))
-    assert summary["rows_read"] == ROWS and summary["quarantined"] == 0
+    assert summary.rows_read == ROWS and summary.quarantined == 0
     staged = staged_rows(tmp_path).sort_values("id").reset_index(drop=True)
     assert list(staged["note"]) == list(written["note"])
     # The vocabulary: from the train split, most frequent first.
-    vocabulary = summary["categories"]["carrier"]
+    vocabulary = summary.categories["carrier"]
     assert vocabulary["values"] == ["UA", "AA", "B6", "DL"]
     assert vocabulary["distinct_in_train"] == 4
 
@@ -106,7 +106,7 @@ def test_encodings_line_endings_and_compression_spark_reads(
     written = frame().assign(note="ok")
     (folder(tmp_path) / name).write_bytes(encode(written.to_csv(index=False)))
     summary = etl.run_etl(spark, spec(), DS, str(tmp_path))
-    assert summary["rows_read"] == ROWS and summary["quarantined"] == 0
+    assert summary.rows_read == ROWS and summary.quarantined == 0
     staged = staged_rows(tmp_path).sort_values("id").reset_index(drop=True)
     assert list(staged["carrier"]) == list(written["carrier"])
     np.testing.assert_allclose(staged["y"], written["y"])
@@ -140,8 +140,8 @@ def test_non_finite_targets_are_quarantined_and_infinite_features_are_missing(
     written.loc[4, "y"] = None  # unlabelled
     written.to_csv(folder(tmp_path) / "day.csv", index=False)
     summary = etl.run_etl(spark, spec(max_quarantine_fraction=0.05), DS, str(tmp_path))
-    assert summary["quarantine_reasons"] == {"y: not finite (NaN or infinity)": 2}
-    assert summary["unlabeled"] == 1
+    assert summary.quarantine_reasons == {"y: not finite (NaN or infinity)": 2}
+    assert summary.unlabeled == 1
     staged = staged_rows(tmp_path).set_index("id")
     assert {1, 2, 4}.isdisjoint(staged.index) and len(staged) == ROWS - 3
     assert np.isnan(staged.loc[3, "x"]) and np.isfinite(staged["y"]).all()
@@ -155,8 +155,8 @@ def test_extra_columns_are_ignored_with_a_warning_and_order_does_not_matter(
         folder(tmp_path) / "day.csv", index=False
     )
     summary = etl.run_etl(spark, spec(), DS, str(tmp_path))
-    assert summary["ignored_columns"] == ["gate", "terminal"]
-    assert "2 column(s) of the data are not in the spec" in summary["warnings"][0]
+    assert summary.ignored_columns == ["gate", "terminal"]
+    assert "2 column(s) of the data are not in the spec" in summary.warnings[0]
     staged = staged_rows(tmp_path)
     assert "gate" not in staged.columns and len(staged) == ROWS
 
@@ -167,8 +167,8 @@ def test_unlabelled_rows_beyond_the_quarantine_limit_pass(spark: Any, tmp_path: 
     written.loc[written.index % 20 == 0, "y"] = None
     written.to_csv(folder(tmp_path) / "day.csv", index=False)
     summary = etl.run_etl(spark, spec(), DS, str(tmp_path))
-    assert summary["unlabeled"] == ROWS // 20 and summary["quarantined"] == 0
-    assert sum(summary["rows"].values()) == ROWS - ROWS // 20
+    assert summary.unlabeled == ROWS // 20 and summary.quarantined == 0
+    assert sum(summary.rows.values()) == ROWS - ROWS // 20
 
 
 def test_ragged_rows_are_quarantined_with_their_reason(spark: Any, tmp_path: Path) -> None:
@@ -176,8 +176,8 @@ def test_ragged_rows_are_quarantined_with_their_reason(spark: Any, tmp_path: Pat
     rows = "".join(f"{i},DL,ok,{i / 100},{i / 10}\n" for i in range(4, 200))
     (folder(tmp_path) / "day.csv").write_text(text + rows)
     summary = etl.run_etl(spark, spec(max_quarantine_fraction=0.05), DS, str(tmp_path))
-    assert summary["quarantine_reasons"] == {"row: more or fewer fields than the header": 2}
-    assert summary["unlabeled"] == 0 and summary["ignored_columns"] == []
+    assert summary.quarantine_reasons == {"row: more or fewer fields than the header": 2}
+    assert summary.unlabeled == 0 and summary.ignored_columns == []
     staged = staged_rows(tmp_path).set_index("id")
     assert {2, 3}.isdisjoint(staged.index) and len(staged) == 197
     quarantine = pq.read_table(Layout(tmp_path, "exports", DS).quarantine_dir / "rows")

@@ -77,7 +77,7 @@ def test_etl_writes_every_row_once_with_a_stable_split(
     layout = Layout(tmp_path, spec.name, DS)
     train = pq.read_table(layout.staging_dir / "train").to_pandas()
     valid = pq.read_table(layout.staging_dir / "valid").to_pandas()
-    assert summary["rows"] == {"train": len(train), "valid": len(valid)}
+    assert summary.rows == {"train": len(train), "valid": len(valid)}
     assert len(train) + len(valid) == 5000
     assert set(train["id"]).isdisjoint(valid["id"])
     assert 0.15 < len(valid) / 5000 < 0.25
@@ -159,19 +159,19 @@ def test_unusable_rows_are_quarantined_and_duplicates_dropped(spark: Any, tmp_pa
     spec = with_spec(cleaning={"rows_per_file": 1000})
 
     summary = etl.run_etl(spark, spec, DS, str(tmp_path))
-    assert summary["rows_read"] == 3010
-    assert summary["quarantined"] == 2
-    assert summary["quarantine_reasons"] == {"f03: not a double": 2}
-    assert summary["unlabeled"] == 1  # kept out, but not a wrong row
-    assert summary["duplicates_removed"] == 10
-    assert sum(summary["rows"].values()) == 2997
-    assert summary["source_file_count"] == 3
+    assert summary.rows_read == 3010
+    assert summary.quarantined == 2
+    assert summary.quarantine_reasons == {"f03: not a double": 2}
+    assert summary.unlabeled == 1  # kept out, but not a wrong row
+    assert summary.duplicates_removed == 10
+    assert sum(summary.rows.values()) == 2997
+    assert summary.source_file_count == 3
     layout = Layout(tmp_path, spec.name, DS)
     quarantine = pq.read_table(layout.reports_dir / "quarantine" / "rows").to_pandas()
     assert sorted(quarantine["id"] % 10_000_000) == [10, 11]
     assert set(quarantine["__reason"]) == {"f03: not a double"}
     train_files = list((layout.staging_dir / "train").glob("*.parquet"))
-    assert summary["files"]["train"] == len(train_files)
+    assert summary.files["train"] == len(train_files)
     sizes = [pq.ParquetFile(f).metadata.num_rows for f in train_files]
     assert max(sizes) <= 1000 and 3 <= len(sizes) <= 6  # about 2400 rows, at most 1000 a file
     staged = read_staged(layout)
@@ -221,7 +221,7 @@ def test_duplicate_keys_beyond_tolerance_fail(spark: Any, tmp_path: Path) -> Non
     summary = etl.run_etl(
         spark, with_spec(cleaning={"max_duplicate_fraction": 0.05}), DS, str(tmp_path)
     )
-    assert summary["duplicates_removed"] == 50
+    assert summary.duplicates_removed == 50
 
 
 def test_a_file_whose_header_differs_is_named(spark: Any, tmp_path: Path) -> None:
@@ -265,11 +265,11 @@ def test_parquet_files_by_glob_with_derived_features(spark: Any, tmp_path: Path)
         derived_features={"f00_abs": "abs(f00)", "f01_pos": "CASE WHEN f01 > 0 THEN 1 ELSE 0 END"},
     )
     summary = etl.run_etl(spark, spec, DS, str(tmp_path))
-    assert summary["source_file_count"] == 2 and sum(summary["rows"].values()) == 2000
+    assert summary.source_file_count == 2 and sum(summary.rows.values()) == 2000
     staged = read_staged(Layout(tmp_path, spec.name, DS))
     assert (staged["f00_abs"] == staged["f00"].abs()).all()
     assert (staged["f01_pos"] == (staged["f01"] > 0).astype(float)).all()
-    assert summary["derived_features"] == ["f00_abs", "f01_pos"]
+    assert summary.derived_features == ["f00_abs", "f01_pos"]
 
 
 def test_derived_feature_spark_rejects_fails_before_reading(spark: Any, tmp_path: Path) -> None:

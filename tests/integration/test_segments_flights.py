@@ -77,7 +77,7 @@ def test_each_carrier_is_written_once_in_its_own_folder_and_counted_in_the_manif
     assert {entry["value"] for entry in segments.values()} == set(labelled["carrier"])
     assert segments == {
         key: {**entry, "content_hash": segments[key]["content_hash"]}
-        for key, entry in summary["segments"].items()
+        for key, entry in summary.segments.items()
     }
     for key, entry in segments.items():
         expected = int((labelled["carrier"] == entry["value"]).sum())
@@ -237,13 +237,13 @@ def test_named_filters_segment_by_airport_and_leave_the_rest_unsegmented(
     airports = with_segments(spec, filters=filters)
     summary = run_etl(spark, airports, DS, str(layout.root))
     labelled = raw_day(layout).dropna(subset=["arr_delay"])
-    counted = {k: sum(e["rows"].values()) for k, e in summary["segments"].items()}
+    counted = {k: sum(e["rows"].values()) for k, e in summary.segments.items()}
     assert counted == {
         "jfk": int((labelled["origin"] == "JFK").sum()),
         "lga": int((labelled["origin"] == "LGA").sum()),
         "unsegmented": int((labelled["origin"] == "EWR").sum()),
     }
-    assert {e["value"] for e in summary["segments"].values()} == {"jfk", "lga", "unsegmented"}
+    assert {e["value"] for e in summary.segments.values()} == {"jfk", "lga", "unsegmented"}
     # The same rows written again are the same files: a rerun publishes the same snapshot.
     staging = Layout(layout.root, airports.name, DS).staging_dir
     first = content_hash(staging)
@@ -332,7 +332,7 @@ def test_per_segment_expectations_are_checked_on_each_segments_rows_and_named(
     labelled = raw_day(layout).dropna(subset=["arr_delay"])
     far = sorted(labelled.loc[labelled["distance"] > 1000, "carrier"].unique())
     assert far and len(far) < labelled["carrier"].nunique()
-    assert gate["warnings"] == len(far)
+    assert gate.warnings == len(far)
     result = json.loads(Layout(layout.root, warned.name, DS).validation_result_file.read_text())
     failed = [r for r in result["results"] if not r["success"]]
     assert (

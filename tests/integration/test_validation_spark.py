@@ -59,11 +59,13 @@ def test_passing_data_gets_reports_data_docs_and_the_gate_file(spark: Any, tmp_p
         ],
     )
     summary = run_validate(spark, spec, layout.ds, str(layout.root))
-    assert summary["success"] is True
-    assert summary["warnings"] == 1
-    assert summary["warned"] == ["expect_column_max_to_be_between(f00)"]
-    assert summary["content_hash"] == content_hash(layout.staging_dir)
-    assert json.loads((layout.staging_dir / GATE_FILE).read_text()) == summary
+    assert summary.success is True
+    assert summary.warnings == 1
+    assert summary.warned == ["expect_column_max_to_be_between(f00)"]
+    assert summary.content_hash == content_hash(layout.staging_dir)
+    written = json.loads((layout.staging_dir / GATE_FILE).read_text())
+    assert written == json.loads(summary.to_json())
+    assert written["format"] == "retune-validation-gate/1"
     result = json.loads((layout.reports_dir / RESULT_FILE).read_text())
     # 22 columns x (exists, type) + not-null key/target + unique key + row count
     # + target (finite, distinct values, stdev) + split share + 2 extras

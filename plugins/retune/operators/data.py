@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from retune.operators.base import RetuneOperator, SparkJobOperator
-from tasks.core import DriftDetected, ValidationFailed
+from tasks.core import DriftDetected, EtlSummary, ValidationFailed, ValidationGate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,8 +27,6 @@ class EtlOperator(SparkJobOperator):
         self.rapids_jar = rapids_jar
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import json
-
         from tasks.core import gpu_count
         from tasks.data import check_partition
         from tasks.spark import base_conf, configured_jar, rapids_conf
@@ -44,11 +42,10 @@ class EtlOperator(SparkJobOperator):
             {**base_conf(self.python), **gpu},
             name=f"retune-etl-{spec.name}-{layout.ds}",
         )
-        summary: dict[str, Any] = json.loads(layout.etl_summary_file.read_text())
-        return {
-            key: summary[key]
-            for key in ("rows", "rows_read", "quarantined", "duplicates_removed", "engine")
-        }
+        summary = EtlSummary.read(layout.etl_summary_file)
+        return summary.model_dump(
+            include={"rows", "rows_read", "quarantined", "duplicates_removed", "engine"}
+        )
 
 
 class DataRejected(ValidationFailed, AirflowFailException):
@@ -67,8 +64,6 @@ class ValidateOperator(SparkJobOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import json
-
         from tasks.data import failure
         from tasks.spark import base_conf
 
@@ -88,8 +83,7 @@ class ValidateOperator(SparkJobOperator):
             if failed is not None:
                 raise DataRejected(str(failed)) from None
             raise
-        summary: dict[str, Any] = json.loads(layout.gate_file.read_text())
-        return summary
+        return ValidationGate.read(layout.gate_file).model_dump(mode="json")
 
 
 class MaterializeOperator(RetuneOperator):

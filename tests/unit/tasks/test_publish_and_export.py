@@ -16,6 +16,7 @@ from tasks.core import (
     MANIFEST,
     MODEL_FILE,
     SUCCESS_MARKER,
+    DocumentError,
     NoCompletedTrial,
     SnapshotCorrupt,
     SnapshotMissing,
@@ -67,6 +68,9 @@ def test_publish_refuses_unvalidated_or_changed_data(spec, tmp_path: Path) -> No
         run_materialize(spec, layout)
     gate_path.unlink()
     with pytest.raises(SnapshotMissing, match="validation gate file .* is missing"):
+        run_materialize(spec, layout)
+    gate_path.write_text(json.dumps(gate)[:40])  # torn
+    with pytest.raises(DocumentError, match=r"gate.json \(retune-validation-gate/1\): not whole"):
         run_materialize(spec, layout)
     gate_path.write_text(json.dumps(gate))
     (layout.staging_dir / "valid" / "part-00000.parquet").write_bytes(b"not what was validated")
