@@ -273,12 +273,12 @@ def checkpoint_worker(
     spec = parse_spec(spec_data)
     run_worker(
         open_storage(url, worker_heartbeat(spec)),
-        study_name(spec.name, "2026-01-01"),
+        {study_name(spec.name, "2026-01-01"): None},
         spec,
         dataset,
         worker_identity(spec, index, 0, 1),
         train=slow_fit if slow else fit,
-        checkpoint_dir=folder,
+        checkpoint_dirs={None: Path(folder)},
     )
 
 

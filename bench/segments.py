@@ -143,11 +143,11 @@ def worker(
     out: str,
 ) -> None:
     from tasks.core import parse_spec
-    from tasks.tuning import run_segment_worker, worker_heartbeat, worker_identity
+    from tasks.tuning import run_worker, worker_heartbeat, worker_identity
     from tasks.tuning.storage import open_storage
 
     spec = parse_spec(data)
-    summary = run_segment_worker(
+    summary = run_worker(
         open_storage(url, worker_heartbeat(spec)),
         studies,
         spec,

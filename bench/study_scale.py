@@ -102,7 +102,7 @@ def worker(url: str, data: dict[str, Any], dataset: str, index: int, out: str = 
     spec = parse_spec(data)
     summary = run_worker(
         open_storage(url, worker_heartbeat(spec)),
-        study_name(spec.name, DS),
+        {study_name(spec.name, DS): None},
         spec,
         dataset,
         worker_identity(spec, index, 0, 1),

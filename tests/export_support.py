@@ -37,7 +37,7 @@ def tuned(
     storage = open_storage(journal_url(journal_path(tmp_path)))
     create_study(storage, spec, ds)
     identity = WorkerIdentity(0, 0, 1, 11, "cpu")
-    run_worker(storage, study_name(spec.name, ds), spec, str(layout.dataset_dir), identity)
+    run_worker(storage, {study_name(spec.name, ds): None}, spec, str(layout.dataset_dir), identity)
     return spec, layout, storage
 
 

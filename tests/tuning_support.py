@@ -11,6 +11,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -142,12 +143,12 @@ def worker_process(
     storage = open_storage(url, worker_heartbeat(spec))
     return run_worker(
         storage,
-        name,
+        {name: None},
         spec,
         dataset,
         identity,
         train=TRAINERS[trainer],
-        checkpoint_dir=checkpoint_dir,
+        checkpoint_dirs={None: Path(checkpoint_dir)} if checkpoint_dir else None,
     )
 
 

@@ -13,7 +13,7 @@ from tasks.tuning.study import (
     study_summary,
     trial_record,
 )
-from tasks.tuning.worker import WorkerIdentity, run_segment_worker, run_worker
+from tasks.tuning.worker import WorkerIdentity, run_worker
 
 __all__ = [
     "WorkerIdentity",
@@ -23,7 +23,6 @@ __all__ = [
     "counted_trials",
     "create_studies",
     "create_study",
-    "run_segment_worker",
     "run_studies",
     "run_tune",
     "run_worker",

@@ -18,7 +18,7 @@ from tasks.spark import job_spec, stage_parser, stage_session, storage_url_from_
 from tasks.tuning.seeds import worker_seed
 from tasks.tuning.storage import STORAGE_ENV, Heartbeat, open_storage
 from tasks.tuning.study import study_name
-from tasks.tuning.worker import WorkerIdentity, run_segment_worker
+from tasks.tuning.worker import WorkerIdentity, run_worker
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -78,14 +78,13 @@ def run_tune(
         context = TaskContext.get()
         spark_attempt = context.attemptNumber() if context else 0
         local_spec = parse_spec(spec_data)
-        yield run_segment_worker(
+        yield run_worker(
             open_storage(storage_url, worker_heartbeat(local_spec)),
             studies,
             local_spec,
             dataset_dir,
             worker_identity(local_spec, map_index, partition, try_number * 1000 + spark_attempt),
             checkpoint_dirs=checkpoints,
-            preload=local_spec.segments is None,
         )
 
     rdd = spark.sparkContext.parallelize(range(spark_tasks), spark_tasks)

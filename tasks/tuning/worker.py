@@ -371,42 +371,23 @@ def open_checkpoints(
 
 def run_worker(
     storage: BaseStorage,
-    name: str,
-    spec: PipelineSpec,
-    dataset_dir: str,
-    identity: WorkerIdentity,
-    train: TrainFn = fit,
-    checkpoint_dir: str | Path | None = None,
-) -> dict[str, Any]:
-    """Run trials of study ``name`` until none is waiting or running; a small summary.
-
-    ``checkpoint_dir`` (shared storage) keeps checkpoints of long trials, see
-    :mod:`tasks.tuning.checkpoints`; without it, a retried trial starts from round zero.
-    """
-    checkpoints: dict[str | None, Path] = {}
-    if checkpoint_dir is not None:
-        checkpoints[None] = Path(checkpoint_dir)
-    return run_segment_worker(
-        storage, {name: None}, spec, dataset_dir, identity, train, checkpoints, preload=True
-    )
-
-
-def run_segment_worker(
-    storage: BaseStorage,
     studies: Mapping[str, str | None],
     spec: PipelineSpec,
     dataset_dir: str,
     identity: WorkerIdentity,
     train: TrainFn = fit,
     checkpoint_dirs: Mapping[str | None, Path] | None = None,
-    preload: bool = False,
 ) -> dict[str, Any]:
-    """Run trials of several studies (``studies``: name -> its segment, ``None`` for all
-    rows) until none is waiting or running in any; a small summary.
+    """Run trials of the run's studies (``studies``: name -> its segment, ``None`` for all
+    rows; an unsegmented run has the one study) until none is waiting or running in any;
+    a small summary.
 
-    A segment's matrices are built when the worker first claims one of its trials
-    (``preload``: all rows' at once), and kept while the worker's memory budget allows
-    (:class:`~tasks.tuning.loaded_data.LoadedData`).
+    A segment's matrices are built when the worker first claims one of its trials and
+    kept while the worker's memory budget allows
+    (:class:`~tasks.tuning.loaded_data.LoadedData`); a run of all rows only builds them
+    at once. ``checkpoint_dirs`` (shared storage, by segment) keeps checkpoints of long
+    trials, see :mod:`tasks.tuning.checkpoints`; without one, a retried trial starts from
+    round zero.
     """
     import warnings
 
@@ -420,7 +401,7 @@ def run_segment_worker(
     budget = plan_memory(whole.manifest, spec).data_budget_bytes
     data = LoadedData(dataset_dir, spec, identity.device, budget)
     try:
-        if preload:
+        if set(studies.values()) == {None}:
             data.get(None)
         summary = work_on_studies(
             storage, studies, spec, identity, train, data, dict(checkpoint_dirs or {})

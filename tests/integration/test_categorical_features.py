@@ -95,7 +95,9 @@ def exported(tmp_path: Path) -> tuple[Any, Layout]:
     storage = open_storage(journal_url(journal_path(tmp_path)))
     create_study(storage, the_spec, DS)
     identity = WorkerIdentity(0, 0, 1, 11, "cpu")
-    run_worker(storage, study_name(the_spec.name, DS), the_spec, str(layout.dataset_dir), identity)
+    run_worker(
+        storage, {study_name(the_spec.name, DS): None}, the_spec, str(layout.dataset_dir), identity
+    )
     export_best(the_spec, layout, storage, "journal")
     return the_spec, layout
 

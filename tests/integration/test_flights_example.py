@@ -105,7 +105,7 @@ def test_tune_export_and_score_a_real_day(
     storage = open_storage(journal_url(journal_path(layout.root)))
     create_study(storage, spec, DS)
     identity = WorkerIdentity(0, 0, 1, 11, "cpu")
-    run_worker(storage, study_name(spec.name, DS), spec, str(layout.dataset_dir), identity)
+    run_worker(storage, {study_name(spec.name, DS): None}, spec, str(layout.dataset_dir), identity)
     summary = export_best(spec, layout, storage, "journal")
     card = json.loads(layout.card_file.read_text())
     kinds = {f["name"]: f["kind"] for f in card["features"]}
@@ -181,7 +181,7 @@ def test_a_day_over_the_memory_budget_trains_in_external_memory_and_exports(
     create_study(storage, small, DS)
     identity = WorkerIdentity(0, 0, 1, 11, "cpu")
     summary = run_worker(
-        storage, study_name(small.name, DS), small, str(layout.dataset_dir), identity
+        storage, {study_name(small.name, DS): None}, small, str(layout.dataset_dir), identity
     )
     assert summary["matrix"] == "external_memory" and summary["complete"] >= 1
     study = optuna.load_study(study_name=study_name(small.name, DS), storage=storage)
@@ -230,7 +230,7 @@ def test_row_sample_fidelity_tunes_and_exports_a_real_day(
     create_study(storage, rows_spec, DS)
     identity = WorkerIdentity(0, 0, 1, 11, "cpu")
     name = study_name(rows_spec.name, DS)
-    run_worker(storage, name, rows_spec, str(layout.dataset_dir), identity)
+    run_worker(storage, {name: None}, rows_spec, str(layout.dataset_dir), identity)
     study = optuna.load_study(study_name=name, storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]

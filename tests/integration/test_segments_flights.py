@@ -38,8 +38,8 @@ from tasks.model import load_segment, plan_segments, read_manifest
 from tasks.tuning import (
     WorkerIdentity,
     create_studies,
-    run_segment_worker,
     run_studies,
+    run_worker,
     study_name,
 )
 from tasks.tuning.storage import journal_url, open_storage
@@ -138,7 +138,7 @@ def test_two_workers_tune_every_study_to_its_budget_and_each_reads_a_segment_onc
     def work(index: int) -> dict[str, Any]:
         identity = WorkerIdentity(index, 0, 1, 100 + index, "cpu")
         checkpoints = {s: layout.for_segment(s).checkpoints_dir for s in studies.values()}
-        return run_segment_worker(
+        return run_worker(
             storage, studies, spec, str(layout.dataset_dir), identity, checkpoint_dirs=checkpoints
         )
 

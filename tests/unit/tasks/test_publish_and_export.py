@@ -97,12 +97,12 @@ def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None
     with pytest.raises(NoCompletedTrial):
         export_best(spec, layout, storage, "journal")
     summary = run_worker(
-        storage, name, spec, str(layout.dataset_dir), WorkerIdentity(0, 0, 1, 11, "cpu")
+        storage, {name: None}, spec, str(layout.dataset_dir), WorkerIdentity(0, 0, 1, 11, "cpu")
     )
     assert summary["complete"] == 3
     assert (
         run_worker(
-            storage, name, spec, str(layout.dataset_dir), WorkerIdentity(1, 0, 1, 12, "cpu")
+            storage, {name: None}, spec, str(layout.dataset_dir), WorkerIdentity(1, 0, 1, 12, "cpu")
         )["complete"]
         == 0
     )  # budget used up

@@ -100,7 +100,9 @@ def test_a_shifted_feature_stops_the_run_naming_it_and_accept_drift_publishes_it
     # Its export: the card, the report and the history line carry the drift.
     create_study(storage, accepting, ds)
     identity = WorkerIdentity(0, 0, 1, 11, "cpu")
-    run_worker(storage, study_name(spec.name, ds), accepting, str(shifted.dataset_dir), identity)
+    run_worker(
+        storage, {study_name(spec.name, ds): None}, accepting, str(shifted.dataset_dir), identity
+    )
     export_best(accepting, shifted, storage, "journal")
     drift = json.loads(shifted.card_file.read_text())["data"]["drift"]
     assert drift["level"] == "error" and drift["accepted"] and next(iter(drift["top"])) == "f00"

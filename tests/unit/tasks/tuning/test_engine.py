@@ -53,7 +53,7 @@ def run(
     identity = worker_identity(spec, map_index, 0, 1)
     return run_worker(
         storage or worker_storage(tmp_path, spec),
-        study_name(spec.name, layout.ds),
+        {study_name(spec.name, layout.ds): None},
         spec,
         str(layout.dataset_dir),
         identity,
@@ -226,7 +226,7 @@ def test_pruning_with_real_xgboost_records_steps_and_best_rounds(tmp_path: Path)
     identity = worker_identity(spec, 0, 0, 1)
     run_worker(
         worker_storage(tmp_path, spec),
-        study_name(spec.name, DS),
+        {study_name(spec.name, DS): None},
         spec,
         str(layout.dataset_dir),
         identity,

@@ -108,7 +108,7 @@ def test_trials_climb_the_rungs_and_only_those_on_all_rows_complete(tmp_path: Pa
     create_study(storage, spec, DS)
     name = study_name(spec.name, DS)
     summary = run_worker(
-        storage, name, spec, str(layout.dataset_dir), worker_identity(spec, 0, 0, 1)
+        storage, {name: None}, spec, str(layout.dataset_dir), worker_identity(spec, 0, 0, 1)
     )
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
     assert summary["complete"] + summary["pruned"] == 14 and summary["fail"] == 0
@@ -140,7 +140,7 @@ def test_a_small_table_trains_every_trial_on_all_rows(tmp_path: Path) -> None:
     create_study(storage, spec, DS)
     name = study_name(spec.name, DS)
     summary = run_worker(
-        storage, name, spec, str(layout.dataset_dir), worker_identity(spec, 0, 0, 1)
+        storage, {name: None}, spec, str(layout.dataset_dir), worker_identity(spec, 0, 0, 1)
     )
     assert summary["complete"] == 4
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
