@@ -40,7 +40,7 @@ from tasks.model import (
     base_params,
     build_matrices,
     fit,
-    load_segment,
+    load_snapshot,
     plan_memory,
     predict_valid,
     standard_scores,
@@ -165,7 +165,7 @@ def retrain_best(spec: PipelineSpec, layout: Layout, study: optuna.Study) -> Ret
     trial = best_trial(study)
     record = trial_record(trial)
     device = export_device(spec, record)
-    snapshot: Snapshot = load_segment(layout.dataset_dir, spec, layout.segment, device)
+    snapshot: Snapshot = load_snapshot(layout.dataset_dir, spec, device, segment=layout.segment)
     rounds = int(record.get("best_rounds", spec.tuning.num_boost_round))
     seed = int(record.get("seed", spec.tuning.seed))  # the trial's own, to reproduce it
     params = {**base_params(spec, device, seed, snapshot), **trial.params}

@@ -12,7 +12,7 @@ from tasks.model.loading import (
 from tasks.model.memory import MemoryPlan, plan_memory
 from tasks.model.metrics import score, standard_scores
 from tasks.model.segments import SegmentPlan, plan_segments
-from tasks.model.snapshot import Snapshot, load_segment, load_snapshot, read_manifest
+from tasks.model.snapshot import Snapshot, load_snapshot, read_manifest
 from tasks.model.training import (
     TrainedSoFar,
     base_params,
@@ -43,7 +43,6 @@ __all__ = [
     "build_matrices",
     "category_codes",
     "fit",
-    "load_segment",
     "load_snapshot",
     "matrix_args",
     "page_rows",

@@ -140,37 +140,37 @@ def _read_split_cudf(split_dir: Path, columns: list[str]) -> Any:
 
 
 def load_snapshot(
-    dataset_dir: str | Path, spec: PipelineSpec, device: str = "cpu", verify: bool = True
+    dataset_dir: str | Path,
+    spec: PipelineSpec,
+    device: str = "cpu",
+    verify: bool = True,
+    segment: str | None = None,
 ) -> Snapshot:
-    """The published snapshot at ``dataset_dir``, read with cudf when training on ``cuda``,
-    with pyarrow otherwise. Nothing but the manifest is read yet.
+    """The published snapshot at ``dataset_dir`` (of one ``segment``'s rows, or all rows),
+    read with cudf when training on ``cuda``, with pyarrow otherwise. Nothing but the
+    manifest is read yet.
 
-    ``verify`` checks the content hash against the manifest first; a mismatch refuses
-    the snapshot.
+    ``verify`` checks the content hash against the manifest first (a segment's files
+    against the segment's hash, not the other segments' files); a mismatch refuses the
+    snapshot.
     """
     dataset_dir = Path(dataset_dir)
-    manifest = verify_snapshot(dataset_dir) if verify else read_manifest(dataset_dir)
+    whole_verified = verify and segment is None
+    manifest = verify_snapshot(dataset_dir) if whole_verified else read_manifest(dataset_dir)
     plan = FeaturePlan.from_manifest(manifest, spec)
     engine = "cudf" if device == "cuda" else "pandas"
-    return Snapshot(manifest, plan, dataset_dir, spec.data_schema.target, engine)
-
-
-def load_segment(
-    dataset_dir: str | Path, spec: PipelineSpec, segment: str | None, device: str = "cpu"
-) -> Snapshot:
-    """One segment's rows of the snapshot (``None``: all rows), its files checked against
-    the segment's content hash in the manifest (not the other segments' files)."""
+    whole = Snapshot(manifest, plan, dataset_dir, spec.data_schema.target, engine)
     if segment is None:
-        return load_snapshot(dataset_dir, spec, device)
-    whole = load_snapshot(dataset_dir, spec, device, verify=False)
+        return whole
     snapshot = whole.for_segment(segment, spec.segment_column)
-    expected = whole.manifest["segments"][segment].get("content_hash")
-    actual = content_hash(Path(dataset_dir), segment)
-    if actual != expected:
-        raise SnapshotCorrupt(
-            f"segment {segment!r} of snapshot {dataset_dir} does not match its manifest: "
-            f"content hash {actual} != {expected}; re-run materialize for this ds"
-        )
+    if verify:
+        expected = manifest["segments"][segment].get("content_hash")
+        actual = content_hash(dataset_dir, segment)
+        if actual != expected:
+            raise SnapshotCorrupt(
+                f"segment {segment!r} of snapshot {dataset_dir} does not match its manifest: "
+                f"content hash {actual} != {expected}; re-run materialize for this ds"
+            )
     return snapshot
 
 

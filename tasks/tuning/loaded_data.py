@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tasks.model import build_matrices, load_segment, plan_memory
+from tasks.model import build_matrices, load_snapshot, plan_memory
 
 if TYPE_CHECKING:
     from tasks.core import PipelineSpec
@@ -52,7 +52,7 @@ class LoadedData:
         if segment in self.held:
             self.held.move_to_end(segment)
             return self.held[segment]
-        snapshot = load_segment(self.dataset_dir, self.spec, segment, self.device)
+        snapshot = load_snapshot(self.dataset_dir, self.spec, self.device, segment=segment)
         memory = plan_memory(snapshot.manifest, self.spec)
         while self.held and self.held_bytes + memory.data_bytes > self.budget_bytes:
             dropped, old = self.held.popitem(last=False)

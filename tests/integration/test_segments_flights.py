@@ -34,7 +34,7 @@ from tasks.export import (
     score_frame,
     score_segmented_partition,
 )
-from tasks.model import load_segment, plan_segments, read_manifest
+from tasks.model import load_snapshot, plan_segments, read_manifest
 from tasks.tuning import (
     WorkerIdentity,
     create_studies,
@@ -116,7 +116,7 @@ def test_the_plan_tunes_the_large_carriers_and_leaves_the_small_to_the_global_mo
     assert all(plan.rows[k]["train"] >= 80 for k in plan.tuned)
     assert {"HA", "AS", "F9"} <= set(plan.fallback)
     assert set(plan.fallback.values()) == {"too_small"}
-    segment = load_segment(layout.dataset_dir, spec, next(iter(plan.tuned)))
+    segment = load_snapshot(layout.dataset_dir, spec, segment=next(iter(plan.tuned)))
     assert "carrier" not in segment.plan.features  # constant within a segment
     x, y = segment.read_split("train")
     assert len(x) == plan.rows[segment.segment or ""]["train"] == len(y)

@@ -212,12 +212,12 @@ def test_a_worker_holds_segments_matrices_while_its_budget_allows_then_drops_the
     tmp_path: Any,
 ) -> None:
     from bench.segments import segmented_spec, write_segmented_snapshot
-    from tasks.model import load_segment, plan_memory
+    from tasks.model import load_snapshot, plan_memory
     from tasks.tuning.loaded_data import LoadedData
 
     dataset = write_segmented_snapshot(tmp_path, 3, 500)
     spec = segmented_spec(dataset, 3, 2, 1, 10)
-    one = plan_memory(load_segment(dataset, spec, "s000").manifest, spec).data_bytes
+    one = plan_memory(load_snapshot(dataset, spec, segment="s000").manifest, spec).data_bytes
     roomy = LoadedData(str(dataset), spec, "cpu", budget_bytes=10 * one)
     for key in ("s000", "s001", "s000", "s002", None):
         roomy.get(key)
