@@ -138,17 +138,17 @@ def test_the_champion_is_scored_with_its_own_vocabulary(exported: tuple[Any, Lay
     # The next day's frequencies differ, so its vocabulary orders the carriers otherwise.
     next_layout = publish(layout.root, the_spec, NEXT_DS, flights_like(2000, seed=2, skew=-1.0))
     snapshot = load_snapshot(next_layout.dataset_dir, the_spec)
-    old_plan = FeaturePlan.read(Path(champion["model"]).with_name(FEATURES_FILE))
+    old_plan = FeaturePlan.read(Path(champion.model).with_name(FEATURES_FILE))
     assert snapshot.plan.categories["carrier"] != old_plan.categories["carrier"]
 
     value, why_not = score_champion(champion, the_spec, snapshot)
     assert why_not == ""
     valid = pd.read_parquet(next_layout.dataset_dir / "valid")
-    expected = score_frame(load_model(Path(champion["model"]).parent), valid)
+    expected = score_frame(load_model(Path(champion.model).parent), valid)
     rmse = float(np.sqrt(np.mean((expected - valid["y"].to_numpy()) ** 2)))
     assert value == pytest.approx(rmse, rel=1e-5)
     # Read with the new day's codes, the champion would be far worse.
-    model = load_model(Path(champion["model"]).parent)
+    model = load_model(Path(champion.model).parent)
     matrix = xgb.DMatrix(
         snapshot.x_valid, feature_types=snapshot.plan.feature_types, enable_categorical=True
     )
