@@ -308,3 +308,36 @@ class ValidationGate(Document):
     @classmethod
     def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
         return data
+
+
+class HistoryLine(Document):
+    """One line of ``models/<p>/history.jsonl``: what a run left behind (its model, the
+    champion decision, its effort), appended once the champion is settled."""
+
+    NAME: ClassVar[str] = "retune-history-line"
+    REGENERATE: ClassVar[str] = "the line is skipped; a rerun of the day adds a new one"
+
+    ds: str
+    run_id: str | None = None
+    metric: str | None = None
+    tuned_best: float | None = None
+    value: float | None = None
+    champion_value: float | None = None
+    champion_ds: str | None = None
+    promoted: bool = False
+    reason: str | None = None
+    approval: str | None = None  # the approval's state, when one was asked
+    trials: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    stage_seconds: dict[str, float] = {}
+    wall_seconds: float | None = None
+    spec_sha256: str | None = None
+    content_hash: str | None = None
+    drift: dict[str, Any] | None = None
+    # A segmented run: how many segments had their own model, fell back, were promoted.
+    segments: dict[str, int] | None = None
+    recorded_at: str | None = None
+
+    @classmethod
+    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        return data

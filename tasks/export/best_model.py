@@ -17,6 +17,7 @@ from tasks.core import (
     CardData,
     DocumentError,
     ExportRefused,
+    HistoryLine,
     Layout,
     MetricValue,
     ModelCard,
@@ -246,7 +247,7 @@ def write_model_folder(
     model: Retrained,
     card: ModelCard,
     promoted: bool,
-) -> dict[str, Any]:
+) -> HistoryLine:
     """Publish the day's model folder whole (model, feature plan, card, report, MLflow's
     record); return the history line the run adds."""
     with replace_dir(layout.model_dir) as tmp:

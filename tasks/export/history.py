@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import REPORT_FILE, SEGMENTS_REPORT, append_json_line, write_text_atomically
+from tasks.core import (
+    REPORT_FILE,
+    SEGMENTS_REPORT,
+    DocumentError,
+    HistoryLine,
+    append_json_line,
+    write_text_atomically,
+)
 from tasks.export.pages import figure_html, render
 
 if TYPE_CHECKING:
@@ -64,39 +71,38 @@ def compact_drift(drift: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def history_entry(card: ModelCard, stages: list[dict[str, Any]]) -> dict[str, Any]:
+def history_entry(card: ModelCard, stages: list[dict[str, Any]]) -> HistoryLine:
     """The line a run adds, from its model card and its stage timings."""
     champion = card.champion
     seconds, wall = stage_seconds(stages)
-    return {
-        "ds": card.ds,
-        "run_id": card.run_id,
-        "metric": card.metric.name,
-        "tuned_best": card.tuned_value,
-        "value": card.metric.value,
-        "champion_value": champion.champion_value if champion else None,
-        "champion_ds": champion.champion_ds if champion else None,
-        "promoted": bool(champion and champion.promoted),
-        "reason": champion.reason if champion else None,
-        "approval": card.approval.state if card.approval else None,
-        "trials": card.trials,
-        "rows": card.data.rows,
-        "stage_seconds": seconds,
-        "wall_seconds": wall,
-        "spec_sha256": card.spec_sha256,
-        "content_hash": card.data.content_hash,
-        "drift": compact_drift(card.data.drift),
-        "segments": None,
-        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    return HistoryLine(
+        ds=card.ds,
+        run_id=card.run_id,
+        metric=card.metric.name,
+        tuned_best=card.tuned_value,
+        value=card.metric.value,
+        champion_value=champion.champion_value if champion else None,
+        champion_ds=champion.champion_ds if champion else None,
+        promoted=bool(champion and champion.promoted),
+        reason=champion.reason if champion else None,
+        approval=card.approval.state if card.approval else None,
+        trials=card.trials,
+        rows=card.data.rows,
+        stage_seconds=seconds,
+        wall_seconds=wall,
+        spec_sha256=card.spec_sha256,
+        content_hash=card.data.content_hash,
+        drift=compact_drift(card.data.drift),
+        recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
-def append_history(path: Path, entry: dict[str, Any]) -> None:
+def append_history(path: Path, entry: HistoryLine) -> None:
     """Add ``entry`` as one line of the history (see :func:`append_json_line`)."""
-    append_json_line(path, entry)
+    append_json_line(path, entry.model_dump(mode="json"))
 
 
-def read_history(path: Path) -> list[dict[str, Any]]:
+def read_history(path: Path) -> list[HistoryLine]:
     """Every readable line of the history, in the order they were written; a line that is
     not a JSON object (torn by a crash, edited by hand) is skipped with a warning."""
     if not path.is_file():
@@ -107,20 +113,23 @@ def read_history(path: Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
+                data = json.loads(line)
             except json.JSONDecodeError as exc:
                 log.warning("%s line %d is not JSON (%s); skipped", path, number, exc.msg)
                 continue
-            if not isinstance(entry, dict) or not isinstance(entry.get("ds"), str):
+            if not isinstance(data, dict) or not isinstance(data.get("ds"), str):
                 log.warning("%s line %d is not a history entry with a ds; skipped", path, number)
                 continue
-            entries.append(entry)
+            try:
+                entries.append(HistoryLine.parse(data, f"{path} line {number}"))
+            except DocumentError as exc:
+                log.warning("%s; skipped", exc)
     return entries
 
 
-def latest_per_day(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def latest_per_day(entries: list[HistoryLine]) -> list[HistoryLine]:
     """Each day's last line, by ds."""
-    days = {entry["ds"]: entry for entry in entries}
+    days = {entry.ds: entry for entry in entries}
     return [days[ds] for ds in sorted(days)]
 
 
@@ -129,23 +138,23 @@ def plot_value(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def history_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
+def history_figures(entries: list[HistoryLine]) -> dict[str, Any]:
     """Scores, rows, and trials and time per day (plotly figures)."""
     import plotly.graph_objects as go
 
-    days = [e["ds"] for e in entries]
-    metric = entries[-1].get("metric", "metric") if entries else "metric"
+    days = [e.ds for e in entries]
+    metric = (entries[-1].metric if entries else None) or "metric"
     scores = go.Figure()
     for key, name in (
         ("tuned_best", "tuned best (trial on valid)"),
         ("value", "exported model (valid)"),
         ("champion_value", "champion before the run (same valid)"),
     ):
-        scores.add_scatter(x=days, y=[plot_value(e.get(key)) for e in entries], name=name)
-    promoted = [e for e in entries if e.get("promoted")]
+        scores.add_scatter(x=days, y=[plot_value(getattr(e, key)) for e in entries], name=name)
+    promoted = [e for e in entries if e.promoted]
     scores.add_scatter(
-        x=[e["ds"] for e in promoted],
-        y=[plot_value(e.get("value")) for e in promoted],
+        x=[e.ds for e in promoted],
+        y=[plot_value(e.value) for e in promoted],
         mode="markers",
         marker={"symbol": "star", "size": 14},
         name="promoted",
@@ -153,19 +162,17 @@ def history_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
     scores.update_layout(title=f"{metric} per day", xaxis_title="ds", yaxis_title=metric)
 
     rows = go.Figure()
-    splits = sorted({s for e in entries for s in (e.get("rows") or {})})
+    splits = sorted({s for e in entries for s in e.rows})
     for split in splits:
-        rows.add_bar(x=days, y=[(e.get("rows") or {}).get(split) for e in entries], name=split)
+        rows.add_bar(x=days, y=[e.rows.get(split) for e in entries], name=split)
     rows.update_layout(title="Rows per day", barmode="stack", xaxis_title="ds")
 
     effort = go.Figure()
     for state in ("complete", "pruned", "failed"):
-        effort.add_bar(
-            x=days, y=[(e.get("trials") or {}).get(state, 0) for e in entries], name=state
-        )
+        effort.add_bar(x=days, y=[e.trials.get(state, 0) for e in entries], name=state)
     effort.add_scatter(
         x=days,
-        y=[plot_value(e.get("wall_seconds")) for e in entries],
+        y=[plot_value(e.wall_seconds) for e in entries],
         name="wall seconds up to export",
         yaxis="y2",
     )
@@ -187,10 +194,10 @@ def drift_cell(drift: dict[str, Any]) -> str:
     return f"{drift.get('level')}{accepted}" + (f": {', '.join(named)}" if named else "")
 
 
-def day_page(entry: dict[str, Any]) -> str:
+def day_page(entry: HistoryLine) -> str:
     """The day's page, relative to ``models/<p>/``."""
-    page = SEGMENTS_REPORT if entry.get("segments") else REPORT_FILE
-    return f"ds={entry['ds']}/{page}"
+    page = SEGMENTS_REPORT if entry.segments else REPORT_FILE
+    return f"ds={entry.ds}/{page}"
 
 
 HISTORY_HEAD = (
@@ -208,31 +215,30 @@ HISTORY_HEAD = (
 )
 
 
-def history_row(entry: dict[str, Any], link_prefix: str | None) -> list[Any]:
+def history_row(entry: HistoryLine, link_prefix: str | None) -> list[Any]:
     """A day's cells; with ``link_prefix``, its ds links to its page."""
-    trials = entry.get("trials") or {}
-    rows = entry.get("rows") or {}
-    segments = entry.get("segments")
-    promoted = "yes" if entry.get("promoted") else "no"
-    if segments:
-        promoted += f" (segments: {segments.get('promoted', 0)} promoted)"
-    ds: Any = entry["ds"]
+    promoted = "yes" if entry.promoted else "no"
+    if entry.segments:
+        promoted += f" (segments: {entry.segments.get('promoted', 0)} promoted)"
+    ds: Any = entry.ds
     if link_prefix is not None:
         ds = {"text": ds, "href": link_prefix + day_page(entry)}
     return [
         ds,
-        *(entry.get(key) for key in ("tuned_best", "value", "champion_value")),
+        entry.tuned_best,
+        entry.value,
+        entry.champion_value,
         promoted,
-        entry.get("reason"),
-        " / ".join(f"{trials.get(s, 0)} {s}" for s in ("complete", "pruned")),
-        " + ".join(f"{n} {s}" for s, n in rows.items()),
-        entry.get("wall_seconds"),
-        drift_cell(entry.get("drift") or {}),
-        entry.get("run_id"),
+        entry.reason,
+        " / ".join(f"{entry.trials.get(s, 0)} {s}" for s in ("complete", "pruned")),
+        " + ".join(f"{n} {s}" for s, n in entry.rows.items()),
+        entry.wall_seconds,
+        drift_cell(entry.drift or {}),
+        entry.run_id,
     ]
 
 
-def history_view(entries: list[dict[str, Any]], link_prefix: str | None) -> dict[str, Any] | None:
+def history_view(entries: list[HistoryLine], link_prefix: str | None) -> dict[str, Any] | None:
     """What a page shows of the history (charts, then one row per day, newest first), or
     None when no run is recorded."""
     if not entries:
@@ -244,7 +250,7 @@ def history_view(entries: list[dict[str, Any]], link_prefix: str | None) -> dict
     }
 
 
-def write_pipeline_index(layout: Layout, entries: list[dict[str, Any]]) -> Path:
+def write_pipeline_index(layout: Layout, entries: list[HistoryLine]) -> Path:
     """``models/<p>/index.html``: every day's last run, written aside then renamed."""
     days = latest_per_day(entries)
     page = render(
@@ -258,14 +264,14 @@ def write_pipeline_index(layout: Layout, entries: list[dict[str, Any]]) -> Path:
     return layout.pipeline_index_file
 
 
-def record_run(layout: Layout, entry: dict[str, Any]) -> Path:
+def record_run(layout: Layout, entry: HistoryLine) -> Path:
     """Append the run's line and rewrite the pipeline's page; return the page's path."""
     whole = layout.whole
     append_history(whole.history_file, entry)
     return write_pipeline_index(whole, read_history(whole.history_file))
 
 
-def report_history(layout: Layout, pending: dict[str, Any] | None) -> list[dict[str, Any]]:
+def report_history(layout: Layout, pending: HistoryLine | None) -> list[HistoryLine]:
     """What the day's report charts: the last days of the history, with this run's line
     when it is not recorded yet (``pending``)."""
     entries = read_history(layout.whole.history_file) + ([pending] if pending else [])

@@ -31,7 +31,7 @@ from tasks.tuning import budget_counts, counted_trials, trial_record
 if TYPE_CHECKING:
     import optuna
 
-    from tasks.core import Layout, ModelCard
+    from tasks.core import HistoryLine, Layout, ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def render_report(
     card: ModelCard,
     parts: ReportParts,
     stages: list[dict[str, Any]],
-    history: list[dict[str, Any]] | None,
+    history: list[HistoryLine] | None,
 ) -> Path:
     """``folder``/report.html from the card, the study's parts, the stage timings and the
     pipeline's days (this run's among them; None for no History section)."""
@@ -295,7 +295,7 @@ def write_report(
     study: optuna.Study,
     card: ModelCard,
     stages: list[dict[str, Any]] | None = None,
-    history: list[dict[str, Any]] | None = None,
+    history: list[HistoryLine] | None = None,
 ) -> Path:
     """Write ``report.html``, its parts and ``plots/*.png`` into ``folder``; return the
     page's path. ``history``: the pipeline's days to chart, or None for none."""

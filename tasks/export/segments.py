@@ -112,14 +112,14 @@ def export_segments(
     write_text_atomically(whole.segments_index_file, json.dumps(index, indent=2))
     write_segments_report(whole.segments_report_file, index)
     own = sum(1 for e in entries.values() if not e["fallback"])
-    entry = history_entry(ModelCard.read(whole.card_file), read_stages(whole))
-    entry["segments"] = {
+    counts = {
         "own_model": own,
         "fallback": len(entries) - own,
         "promoted": sum(1 for e in entries.values() if e.get("promoted")),
     }
+    line = history_entry(ModelCard.read(whole.card_file), read_stages(whole))
     with champion_lock(whole):
-        record_run(whole, entry)
+        record_run(whole, line.model_copy(update={"segments": counts}))
     return {
         **global_summary,
         "segments_index": str(whole.segments_index_file),

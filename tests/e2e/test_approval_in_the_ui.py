@@ -91,7 +91,7 @@ def test_a_rejected_promotion_and_a_timed_out_one_keep_the_champion(
 
 def test_the_history_keeps_each_days_answer(stack: Stack, approval_runs: dict[str, Any]) -> None:
     approved = approval_runs["days"][0]
-    entries = read_history(layout(stack, approved).history_file)
+    entries = [e.model_dump() for e in read_history(layout(stack, approved).history_file)]
     last = {e["ds"]: e for e in entries}  # each day's last line wins
     assert [last[d]["approval"] for d in approval_runs["days"]] == [
         "approved",

@@ -115,9 +115,10 @@ def test_the_history_has_a_line_for_each_export_and_the_page_links_each_day(
         json.loads(path.read_text())
         for path in layout.pipeline_models_dir.glob(f"ds=*/{CARD_FILE}")
     ]
-    lines = read_history(layout.history_file)
+    history = read_history(layout.history_file)
+    lines = [e.model_dump() for e in history]
     assert {(c["ds"], c["run_id"]) for c in cards} <= {(e["ds"], e["run_id"]) for e in lines}
-    latest = {entry["ds"]: entry for entry in latest_per_day(lines)}
+    latest = {entry.ds: entry.model_dump() for entry in latest_per_day(history)}
     assert sorted(latest) == sorted(card["ds"] for card in cards)
     page = layout.pipeline_index_file.read_text()
     for card in cards:

@@ -98,7 +98,7 @@ def test_each_segmented_run_adds_a_history_line_that_counts_its_segments(
     from tasks.export.history import read_history
 
     layout = Layout(stack.storage, PIPELINE, SEGMENTS_DAYS[0])
-    lines = read_history(layout.history_file)
+    lines = [e.model_dump() for e in read_history(layout.history_file)]
     # Two backfilled days, then the rerun of the first: a line each, in that order.
     assert [e["ds"] for e in lines] == [*SEGMENTS_DAYS, SEGMENTS_DAYS[0]]
     assert lines[-1]["run_id"] == segments_runs["rerun"]["run_id"]

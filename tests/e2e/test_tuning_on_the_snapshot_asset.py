@@ -56,7 +56,7 @@ def test_a_published_snapshot_starts_the_tuning_dag_for_its_day(
     # The day's report has the stages of both DAGs' runs.
     timings = {path.stem for path in layout.timings_dir.glob("*.json")}
     assert {"etl", "validate", "materialize", "create_study", "tune.0", "export"} <= timings
-    first = read_history(layout.history_file)[0]
+    first = read_history(layout.history_file)[0].model_dump()
     assert first["ds"] == ds and first["run_id"] == tuned["run_id"]
     assert first["trials"]["complete"] == SNAPSHOT_TRIALS
 
@@ -78,7 +78,7 @@ def test_the_tuning_dag_run_by_hand_tunes_the_day_its_ds_names(
     raw = pd.read_csv(layout.root / "raw" / SNAPSHOT_PIPELINE / f"ds={ds}" / "part-00000.csv")
     predictions = score_frame(load_model(layout.model_dir), raw)
     assert len(predictions) == len(raw) and pd.notna(predictions).all()
-    assert [entry["run_id"] for entry in read_history(layout.history_file)] == [
+    assert [entry.run_id for entry in read_history(layout.history_file)] == [
         snapshot_runs["triggered"]["run_id"],
         by_hand["run_id"],
     ]

@@ -110,8 +110,9 @@ def test_a_shifted_feature_stops_the_run_naming_it_and_accept_drift_publishes_it
     report = shifted.report_file.read_text()
     assert "accepted by the run parameter accept_drift" in report and "<td>f00</td>" in report
     lines = read_history(first.history_file)
-    assert lines[0]["drift"]["level"] == "none"
-    assert lines[-1]["drift"]["errors"] == ["f00"] and lines[-1]["drift"]["accepted"] is True
+    first_drift, last_drift = lines[0].drift or {}, lines[-1].drift or {}
+    assert first_drift["level"] == "none"
+    assert last_drift["errors"] == ["f00"] and last_drift["accepted"] is True
     assert "error (accepted): f00" in first.pipeline_index_file.read_text()
 
 

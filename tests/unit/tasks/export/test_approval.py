@@ -122,7 +122,7 @@ def test_an_approved_promotion_moves_the_champion_once(tmp_path: Path) -> None:
     # Rendered again from the card and the kept parts: the rest of the page is still there.
     assert "<h2>Trials per worker</h2>" in page and page.count('class="plotly-graph-div"') == 1
     (line,) = read_history(layout.history_file)
-    assert line["approval"] == "approved" and line["promoted"] is True
+    assert line.approval == "approved" and line.promoted is True
     # A retried task settles nothing twice.
     settle_approval(layout, RUN, approved=True, by="ana")
     assert read_champion(layout) == champion
@@ -164,7 +164,7 @@ def test_a_rejection_or_a_timeout_keeps_the_champion(
     card = ModelCard.read(layout.card_file)
     assert card.champion is not None
     assert (card.champion.promoted, card.champion.reason) == (False, reason)
-    assert history_entry(card, [])["approval"] == state
+    assert history_entry(card, []).approval == state
 
 
 def test_an_answer_for_a_run_exported_again_is_refused(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_an_export_that_needs_an_approval_leaves_the_champion_alone(tmp_path: Pa
     assert not layout.champion_file.exists()
     assert "awaiting approval" in layout.report_file.read_text()
     (line,) = read_history(layout.history_file)
-    assert line["approval"] == "pending" and line["promoted"] is False
+    assert line.approval == "pending" and line.promoted is False
     settle_approval(layout, RUN, approved=True, by="ana")
     champion = read_champion(layout)
     assert champion is not None and Path(champion.model).read_bytes() == (
