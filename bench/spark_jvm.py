@@ -76,9 +76,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=4, help="applications at once")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="1 repeat of 2 jobs")
+    parser.add_argument("--quick", action="store_true", help="1 repeat of 1 job")
     args = parser.parse_args(argv)
-    jobs, repeats = (2, 1) if args.quick else (args.jobs, args.repeats)
+    jobs, repeats = (1, 1) if args.quick else (args.jobs, args.repeats)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in SETTINGS}
     with tempfile.TemporaryDirectory(prefix="retune-bench-jvm-") as scratch:
         for repeat in range(repeats):

@@ -14,6 +14,6 @@ def test_quick_jvm_benchmark_prints_both_settings_and_their_ratio() -> None:
     runs = [line for line in lines if "setting" in line]
     assert sorted(line["setting"] for line in runs) == ["jvm-defaults", "tests-conf"]
     for run in runs:
-        assert run["jobs"] == 2 and run["wall_s"] > 0 and run["jvm_cpu_s"] > 0
+        assert run["jobs"] == 1 and run["wall_s"] > 0 and run["jvm_cpu_s"] > 0
     ratio = lines[-1]["summary"]["tests_conf_to_defaults"]
     assert set(ratio) == {"wall_s", "jvm_cpu_s", "python_cpu_s"} and ratio["jvm_cpu_s"] > 0

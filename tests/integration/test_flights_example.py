@@ -60,13 +60,13 @@ def test_a_real_day_passes_etl_and_validation_with_its_cancelled_flights_unlabel
 ) -> None:
     _, layout, summary = day
     raw = pd.read_csv(layout.root / "raw" / "flights_delay" / f"ds={DS}" / "flights.csv")
-    assert summary["rows_read"] == len(raw)
-    assert summary["unlabeled"] == int(raw["arr_delay"].isna().sum()) > 0
-    assert summary["quarantined"] == 0
-    assert summary["ignored_columns"] == [
+    assert summary.rows_read == len(raw)
+    assert summary.unlabeled == int(raw["arr_delay"].isna().sum()) > 0
+    assert summary.quarantined == 0
+    assert summary.ignored_columns == [
         "year", "month", "day", "dep_time", "arr_time", "air_time", "minute"
     ]  # fmt: skip
-    carriers = summary["categories"]["carrier"]
+    carriers = summary.categories["carrier"]
     train = pq.read_table(layout.staging_dir / "train").to_pandas()
     assert carriers["values"][0] == train["carrier"].value_counts().index[0]
     assert carriers["distinct_in_train"] == train["carrier"].nunique()

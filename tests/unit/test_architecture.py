@@ -237,7 +237,7 @@ def test_the_engine_holds_no_helper_that_forges_a_validation() -> None:
     """Only test support writes a gate without validating; no engine module does."""
     writers = []
     for name, path in engine_modules(ROOT).items():
-        if name == "tasks.data.validation":
+        if name in ("tasks.data.validation", "tasks.core.documents"):  # its maker, its model
             continue
         if "ValidationGate(" in path.read_text(encoding="utf-8"):
             writers.append(name)
