@@ -11,7 +11,7 @@ import pytest
 
 from tasks.core import Layout, alerts_file
 from tasks.export.history import read_history
-from tests.e2e.conftest import APPROVAL_DAG_ID, Stack
+from tests.e2e.conftest import APPROVAL_DAG_ID, APPROVAL_TIMEOUT_MINUTES, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql, pytest.mark.browser]
 
@@ -77,7 +77,8 @@ def test_a_rejected_promotion_and_a_timed_out_one_keep_the_champion(
         assert exported["champion"]["promoted"] is False
         assert layout(stack, ds).model_file.is_file()  # exported, not promoted
     assert card(stack, timed_out)["champion"]["reason"] == (
-        "no answer in 4 minutes (on_timeout: reject): the champion stays"
+        f"no answer in {APPROVAL_TIMEOUT_MINUTES:g} minutes (on_timeout: reject): "
+        "the champion stays"
     )
     alerts = [
         json.loads(line) for line in alerts_file(stack.storage, PIPELINE).read_text().splitlines()
