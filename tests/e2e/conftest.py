@@ -46,9 +46,10 @@ SEGMENTS_DAG_ID = "retune_flights_by_carrier"
 SEGMENTS_DAYS = ("2013-03-01", "2013-03-02")
 SEGMENT_TRIALS = 4
 APPROVAL_DAG_ID = "retune_demo_approval"
-# Long enough to answer two runs in the UI (each answered within ~25 s of asking on a
-# loaded machine), short for the third, which the approval fixture waits out.
-APPROVAL_TIMEOUT_MINUTES = 2
+# Long enough to answer two runs in the UI, short for the third, which the approval fixture
+# waits out. 2 minutes passed in the full suite but not with the file alone (a run timed out
+# before the fixture had answered it), so 4.
+APPROVAL_TIMEOUT_MINUTES = 4
 SNAPSHOT_PIPELINE = "demo_on_snapshot"  # tuning.trigger: snapshot_asset
 SNAPSHOT_DAG_ID = f"retune_{SNAPSHOT_PIPELINE}"
 SNAPSHOT_TUNING_DAG_ID = f"{SNAPSHOT_DAG_ID}_tuning"
