@@ -40,6 +40,8 @@ class Document(BaseModel):
     VERSION: ClassVar[int] = 1
     # What to do about a file of this kind from before formats, when legacy() refuses it.
     REGENERATE: ClassVar[str] = "run the day again to write it anew"
+    # A file of this kind from before formats had this version's fields: read it as it is.
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = False
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,7 +61,7 @@ class Document(BaseModel):
     @classmethod
     def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
         """A document written before formats, as this version's fields; None: unreadable."""
-        return None
+        return data if cls.SAME_FIELDS_BEFORE_FORMATS else None
 
     @classmethod
     def read(cls, path: Path) -> Self:
@@ -198,6 +200,7 @@ class ModelCard(Document):
 
     NAME: ClassVar[str] = "retune-model-card"
     REGENERATE: ClassVar[str] = "run the day's export again to write its card anew"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
 
     pipeline: str
     ds: str
@@ -226,10 +229,6 @@ class ModelCard(Document):
     libraries: dict[str, str] = {}
     created_at: str
 
-    @classmethod
-    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
-        return data  # the same fields: cards had them before they had a format
-
     def with_verdict(self, champion: Decision, approval: Approval | None) -> ModelCard:
         return self.model_copy(update={"champion": champion, "approval": approval})
 
@@ -239,6 +238,7 @@ class ChampionPointer(Document):
 
     NAME: ClassVar[str] = "retune-champion"
     REGENERATE: ClassVar[str] = "approve or export a day again to promote a champion anew"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
 
     ds: str
     run_id: str | None = None
@@ -249,16 +249,13 @@ class ChampionPointer(Document):
     files: list[str] = []
     promoted_at: str | None = None
 
-    @classmethod
-    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
-        return data
-
 
 class EtlSummary(Document):
     """``staging/etl_summary.json``: what ETL read, set aside and staged for a day."""
 
     NAME: ClassVar[str] = "retune-etl-summary"
     REGENERATE: ClassVar[str] = "run etl for the day again"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
 
     pipeline: str
     ds: str
@@ -283,10 +280,6 @@ class EtlSummary(Document):
     warnings: list[str] = []
     engine: str
 
-    @classmethod
-    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
-        return data
-
 
 class ValidationGate(Document):
     """``staging/gate.json``: the staged data passed its suite; materialize publishes only
@@ -294,6 +287,7 @@ class ValidationGate(Document):
 
     NAME: ClassVar[str] = "retune-validation-gate"
     REGENERATE: ClassVar[str] = "run validate for the day again"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
 
     success: bool
     evaluated: int
@@ -305,10 +299,6 @@ class ValidationGate(Document):
     result_path: str | None = None
     data_docs: str | None = None
 
-    @classmethod
-    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
-        return data
-
 
 class HistoryLine(Document):
     """One line of ``models/<p>/history.jsonl``: what a run left behind (its model, the
@@ -316,6 +306,7 @@ class HistoryLine(Document):
 
     NAME: ClassVar[str] = "retune-history-line"
     REGENERATE: ClassVar[str] = "the line is skipped; a rerun of the day adds a new one"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
 
     ds: str
     run_id: str | None = None
@@ -337,7 +328,3 @@ class HistoryLine(Document):
     # A segmented run: how many segments had their own model, fell back, were promoted.
     segments: dict[str, int] | None = None
     recorded_at: str | None = None
-
-    @classmethod
-    def legacy(cls, data: dict[str, Any]) -> dict[str, Any] | None:
-        return data
