@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -39,13 +40,13 @@ def airflow_env() -> dict[str, str]:
 
 # A write that SQLite refuses at once, whatever its busy timeout: the transaction read
 # first (Airflow opens a SAVEPOINT, reads, then inserts) and another process wrote since.
-# Airflow rolls such a command back (a backfill removes its partial runs) so it can be
-# retried.
+# Airflow rolls such a command back, so it can be retried.
 SQLITE_LOCKED = "database is locked"
 LOCKED_RETRIES = 5
-# ... but a backfill's lock error may come after the backfill itself was written: its
-# retry then finds it running, and that backfill is the one asked for.
-BACKFILL_LANDED = "AlreadyRunningBackfill"
+BACKFILL_RUNNING = "AlreadyRunningBackfill"
+# The scheduler closes a backfill that never got its runs 2 minutes after its creation.
+ORPHAN_WAIT_SECONDS = 300
+ORPHAN_POLL_SECONDS = 5
 
 
 def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
@@ -55,9 +56,6 @@ def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
         result = subprocess.run(
             [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
         )
-        landed = BACKFILL_LANDED in (result.stderr or "")
-        if attempt and args[:2] == ("backfill", "create") and landed:
-            return result.stdout or ""  # the locked attempt before this one created it
         locked = capture and SQLITE_LOCKED in (result.stderr or "")
         if result.returncode == 0 or not locked or attempt == LOCKED_RETRIES:
             break
@@ -66,6 +64,55 @@ def airflow(env: dict[str, str], *args: str, capture: bool = False) -> str:
         detail = (result.stderr or "")[-3000:] if capture else ""
         raise SystemExit(f"airflow {' '.join(args)} failed ({result.returncode})\n{detail}")
     return result.stdout if capture else ""
+
+
+def create_backfill(env: dict[str, str], dag_id: str, first: str, last: str, *options: str) -> None:
+    """`airflow backfill create` for ``first``..``last``, and its runs made.
+
+    Airflow 3.3 commits a backfill before its runs and cleans up after a lock error only on
+    Postgres and MySQL: when SQLite's lock refuses the runs, an open backfill without runs
+    is left, and every retry is refused as another backfill running. Such an orphan is
+    waited out (the scheduler closes it) and the backfill created again."""
+    command = ["backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last]
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    for _ in range(LOCKED_RETRIES):
+        try:
+            airflow(env, *command, *options, capture=True)
+        except SystemExit as exc:
+            if BACKFILL_RUNNING not in str(exc) or not orphan_backfills(db, dag_id):
+                raise
+        orphans = orphan_backfills(db, dag_id)
+        if not orphans:
+            return
+        wait_closed(db, orphans)
+    raise SystemExit(f"the backfill of {dag_id} {first}..{last} never got its runs")
+
+
+def read_airflow_db(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def orphan_backfills(db: Path, dag_id: str) -> list[int]:
+    """The DAG's open backfills that have no run (made or refused) at all."""
+    rows = read_airflow_db(
+        db,
+        "SELECT id FROM backfill WHERE dag_id = ? AND completed_at IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM backfill_dag_run WHERE backfill_dag_run.backfill_id = backfill.id)",
+        dag_id,
+    )
+    return [int(str(row[0])) for row in rows]
+
+
+def wait_closed(db: Path, backfills: list[int]) -> None:
+    marks = ",".join("?" * len(backfills))
+    deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+    while read_airflow_db(
+        db, f"SELECT id FROM backfill WHERE id IN ({marks}) AND completed_at IS NULL", *backfills
+    ):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{db}: the backfills {backfills} without runs were never closed")
+        time.sleep(ORPHAN_POLL_SECONDS)
 
 
 def prepare(env: dict[str, str]) -> None:

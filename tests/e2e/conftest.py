@@ -30,7 +30,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from scripts.airflow_run import Standalone, airflow, airflow_env, prepare
+from scripts.airflow_run import Standalone, airflow, airflow_env, create_backfill, prepare
 from scripts.flights_example import write_days
 from tasks.core import Layout, parse_spec
 from tasks.data import write_day
@@ -413,12 +413,7 @@ def backfill_days() -> list[date]:
 
 def start_approval_backfill(stack: Stack) -> None:
     days = [d.isoformat() for d in approval_days()]
-    airflow(
-        stack.env,
-        *backfill_command(days[0], days[-1], APPROVAL_DAG_ID),
-        *("--max-active-runs", "3"),
-        capture=True,
-    )
+    create_backfill(stack.env, APPROVAL_DAG_ID, days[0], days[-1], "--max-active-runs", "3")
     airflow(stack.env, "dags", "unpause", APPROVAL_DAG_ID, capture=True)
 
 
@@ -444,16 +439,11 @@ def start_segments_backfill(stack: Stack) -> None:
     """The segmented example's two days, one after the other (the second warm-starts
     each segment from the first).
 
-    The backfill is created while the DAG is paused, then the DAG unpaused: the CLI
-    removes a backfill's runs again when SQLite's lock refuses part of its write, and a
-    scheduler already scheduling those runs would stop (it skips a paused DAG's runs)."""
+    The backfill is created while the DAG is paused, then the DAG unpaused: when SQLite's
+    lock refuses part of a backfill's runs, the CLI rolls them back, and a scheduler
+    already scheduling those runs would stop (it skips a paused DAG's runs)."""
     first, last = SEGMENTS_DAYS[0], SEGMENTS_DAYS[-1]
-    airflow(
-        stack.env,
-        *backfill_command(first, last, SEGMENTS_DAG_ID),
-        *("--max-active-runs", "1"),
-        capture=True,
-    )
+    create_backfill(stack.env, SEGMENTS_DAG_ID, first, last, "--max-active-runs", "1")
     airflow(stack.env, "dags", "unpause", SEGMENTS_DAG_ID, capture=True)
 
 
@@ -519,13 +509,14 @@ def backfill(stack: Stack) -> dict[str, Any]:
     stack.start("scheduled_run")  # the DAG unpaused: a paused DAG's backfill runs wait
     stack.wait_until_idle()
     days = [d.isoformat() for d in backfill_days()]
-    airflow(
+    create_backfill(
         stack.env,
-        *backfill_command(days[0], days[-1]),
+        DAG_ID,
+        days[0],
+        days[-1],
         *("--max-active-runs", "3"),
         # One tuning application per day: three days side by side are enough for 2 cores.
         *("--dag-run-conf", json.dumps({"n_workers": 1})),
-        capture=True,
     )
     runs = {ds: stack.wait_for(ds) for ds in days}
     stack.wait_for_backfills()
@@ -550,12 +541,7 @@ def segments_follow_up(stack: Stack) -> dict[str, Any]:
     )
     airflow(stack.env, "dags", "pause", SEGMENTS_DAG_ID, capture=True)
     before = stack.runs(SEGMENTS_DAG_ID)[first]["end_date"]
-    airflow(
-        stack.env,
-        *backfill_command(first, first, SEGMENTS_DAG_ID),
-        *("--reprocess-behavior", "completed"),
-        capture=True,
-    )
+    create_backfill(stack.env, SEGMENTS_DAG_ID, first, first, "--reprocess-behavior", "completed")
     airflow(stack.env, "dags", "unpause", SEGMENTS_DAG_ID, capture=True)
     again = stack.wait_for(first, finished_after=before, dag_id=SEGMENTS_DAG_ID)
     stack.wait_for_backfills(SEGMENTS_DAG_ID)
@@ -647,14 +633,10 @@ FOLLOW_UPS: dict[str, Callable[[Stack], dict[str, Any]]] = {
 }
 
 
-def backfill_command(first: str, last: str, dag_id: str = DAG_ID) -> list[str]:
-    return ["backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last]
-
-
 def rerun(stack: Stack, ds: str) -> dict[str, Any]:
     """Run ``ds`` again, as a user would: a backfill that reprocesses completed runs."""
     before = stack.runs()[ds]["end_date"]
-    airflow(stack.env, *backfill_command(ds, ds), "--reprocess-behavior", "completed", capture=True)
+    create_backfill(stack.env, DAG_ID, ds, ds, "--reprocess-behavior", "completed")
     run = stack.wait_for(ds, finished_after=before)
     stack.wait_for_backfills()
     return run

@@ -1,8 +1,11 @@
-"""The Airflow CLI wrapper tries again a command SQLite refused with its lock."""
+"""The Airflow CLI wrapper tries again a command SQLite refused with its lock, and a backfill
+whose runs the lock refused is created again once the scheduler has closed it."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,30 +53,73 @@ def test_a_locked_command_is_tried_again_and_other_failures_are_not(
     assert len(calls.read_text().splitlines()) == airflow_run.LOCKED_RETRIES + 1
 
 
-def test_a_backfill_whose_locked_attempt_landed_is_not_an_error(
+# An `airflow backfill create` against a SQLite file with Airflow's two backfill tables: the
+# first call commits a backfill, then the lock refuses its runs; later calls are refused
+# while a backfill is open, else write a backfill with its run.
+FAKE_BACKFILL_CLI = """\
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+db.execute("INSERT INTO calls VALUES (1)")
+db.commit()
+if calls == 0:
+    db.execute("INSERT INTO backfill (dag_id) VALUES ('d')")
+    db.commit()
+    sys.exit("sqlite3.OperationalError: database is locked")
+if db.execute("SELECT id FROM backfill WHERE completed_at IS NULL").fetchall():
+    sys.exit("AlreadyRunningBackfill: Another backfill is running for Dag d.")
+backfill = db.execute("INSERT INTO backfill (dag_id) VALUES ('d')").lastrowid
+db.execute("INSERT INTO backfill_dag_run (backfill_id) VALUES (?)", (backfill,))
+db.commit()
+"""
+
+
+def airflow_db_with_backfills(home: Path) -> Path:
+    db = home / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            "CREATE TABLE backfill (id INTEGER PRIMARY KEY, dag_id TEXT, completed_at TEXT);"
+            "CREATE TABLE backfill_dag_run (id INTEGER PRIMARY KEY, backfill_id INTEGER);"
+            "CREATE TABLE calls (n INTEGER);"
+        )
+    return db
+
+
+def test_a_backfill_the_lock_left_without_runs_is_waited_out_and_created_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first attempt wrote the backfill, then hit the lock: the retry finds it running."""
-    monkeypatch.setattr(airflow_run, "BIN", tmp_path)
-    monkeypatch.setattr(airflow_run.time, "sleep", lambda _: None)
-    env = dict(os.environ)
-    calls = tmp_path / "calls"
+    db = airflow_db_with_backfills(tmp_path)
+    (tmp_path / "cli.py").write_text(FAKE_BACKFILL_CLI)
     script = tmp_path / "airflow"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'echo call >> "{calls}"\n'
-        f'if [ "$(wc -l < "{calls}")" -le 1 ]; then echo "database is locked" >&2; exit 1; fi\n'
-        'echo "AlreadyRunningBackfill: Another backfill is running" >&2; exit 1\n'
-    )
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{tmp_path / "cli.py"}" "{db}"\n')
     script.chmod(0o755)
-    airflow_run.airflow(env, "backfill", "create", "--dag-id", "d", capture=True)
-    assert len(calls.read_text().splitlines()) == 2
-    calls.unlink()
-    # Without a locked attempt first, a running backfill is the user's error.
-    script.write_text(
-        "#!/bin/sh\n"
-        f'echo call >> "{calls}"\n'
-        'echo "AlreadyRunningBackfill: Another backfill is running" >&2; exit 1\n'
-    )
+    monkeypatch.setattr(airflow_run, "BIN", tmp_path)
+    closed: list[str] = []
+
+    def scheduler_closes_orphans(seconds: float) -> None:
+        if seconds != airflow_run.ORPHAN_POLL_SECONDS:
+            return  # the CLI wrapper's own retry: the orphan is still open
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "UPDATE backfill SET completed_at = 'now' WHERE completed_at IS NULL AND NOT "
+                "EXISTS (SELECT 1 FROM backfill_dag_run r WHERE r.backfill_id = backfill.id)"
+            )
+        closed.append("closed")
+
+    monkeypatch.setattr(airflow_run.time, "sleep", scheduler_closes_orphans)
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
+    airflow_run.create_backfill(env, "d", "2026-01-01", "2026-01-02")
+    with sqlite3.connect(db) as conn:
+        backfills = conn.execute(
+            "SELECT b.id, b.completed_at, COUNT(r.id) FROM backfill b "
+            "LEFT JOIN backfill_dag_run r ON r.backfill_id = b.id GROUP BY b.id ORDER BY b.id"
+        ).fetchall()
+        calls = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    # The orphan closed, the backfill made again with its run; 3 calls: locked, refused
+    # while the orphan was open, created.
+    assert backfills == [(1, "now", 0), (2, None, 1)]
+    assert calls == 3 and closed
+
+    # A backfill that has its runs is the user's to wait for: the refusal stands.
     with pytest.raises(SystemExit, match="AlreadyRunningBackfill"):
-        airflow_run.airflow(env, "backfill", "create", "--dag-id", "d", capture=True)
+        airflow_run.create_backfill(env, "d", "2026-01-01", "2026-01-02")
