@@ -79,7 +79,7 @@ def fits(spec: PipelineSpec, layout: Layout, count: int) -> dict[str, Any]:
         rounds.append(best_rounds(booster, spec.tuning.num_boost_round))
     return {
         "stage": "fit",
-        "rows": sum(snapshot.manifest["rows"].values()),
+        "rows": sum(snapshot.manifest.rows.values()),
         "seconds": round(statistics.median(seconds), 3),
         "seconds_min": round(min(seconds), 3),
         "seconds_max": round(max(seconds), 3),

@@ -81,7 +81,8 @@ def write_snapshot(folder: Path, rows: int, seed: int = 0) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tasks.core import MANIFEST, SUCCESS_MARKER, content_hash
+    from bench.staging import publish_synthetic
+    from tasks.core import SUCCESS_MARKER
 
     dataset = folder / f"rows-{rows}"
     if (dataset / SUCCESS_MARKER).is_file():
@@ -102,15 +103,7 @@ def write_snapshot(folder: Path, rows: int, seed: int = 0) -> Path:
                 dataset / split / f"part-{part:05d}.parquet",
                 row_group_size=ROW_GROUP_BYTES // ((FEATURES + 1) * 8),  # as ETL writes them
             )
-    manifest = {
-        "ds": "2026-01-01",
-        "rows": counts,
-        "features": [f"f{i:02d}" for i in range(FEATURES)],
-        "categories": {},
-    }
-    manifest["content_hash"] = content_hash(dataset)
-    (dataset / MANIFEST).write_text(json.dumps(manifest))
-    (dataset / SUCCESS_MARKER).write_text("")
+    publish_synthetic(dataset, "2026-01-01", counts, [f"f{i:02d}" for i in range(FEATURES)])
     return dataset
 
 

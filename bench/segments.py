@@ -89,12 +89,13 @@ def write_segmented_snapshot(folder: Path, segments: int, rows: int, seed: int =
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tasks.core import MANIFEST, SEGMENT_COLUMN, SUCCESS_MARKER, content_hash
+    from bench.staging import publish_synthetic
+    from tasks.core import SEGMENT_COLUMN, SegmentEntry, content_hash
 
     dataset = folder / "snapshot"
     rng = np.random.default_rng(seed)
     counts: dict[str, int] = {"train": 0, "valid": 0}
-    entries: dict[str, Any] = {}
+    entries: dict[str, SegmentEntry] = {}
     start_id = 0
     for number in range(segments):
         key = f"s{number:03d}"
@@ -117,20 +118,12 @@ def write_segmented_snapshot(folder: Path, segments: int, rows: int, seed: int =
             out.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, out / "part-00000.parquet")
             counts[split] += n
-        entries[key] = {"value": key, "rows": split_rows}
-    for key, entry in entries.items():
-        entry["content_hash"] = content_hash(dataset, key)
+        entries[key] = SegmentEntry(
+            value=key, rows=split_rows, content_hash=content_hash(dataset, key)
+        )
     features = ["segment", *(f"f{i:02d}" for i in range(FEATURES))]
-    manifest = {
-        "ds": DS,
-        "rows": counts,
-        "features": features,
-        "categories": {"segment": {"values": sorted(entries)}},
-        "segments": entries,
-        "content_hash": content_hash(dataset),
-    }
-    (dataset / MANIFEST).write_text(json.dumps(manifest))
-    (dataset / SUCCESS_MARKER).write_text("")
+    categories = {"segment": {"values": sorted(entries)}}
+    publish_synthetic(dataset, DS, counts, features, categories, entries)
     return dataset
 
 

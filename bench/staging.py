@@ -6,12 +6,23 @@ validation, so the engine (installed on every worker) keeps no such helper.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.core import EtlSummary, Layout, ValidationGate, content_hash
+from tasks.core import (
+    MANIFEST,
+    SUCCESS_MARKER,
+    EtlSummary,
+    Layout,
+    SegmentEntry,
+    SnapshotManifest,
+    ValidationGate,
+    content_hash,
+)
 
 
 def vocabulary(values: Any) -> list[str]:
@@ -50,3 +61,51 @@ def stage_frame(
     ).write(layout.etl_summary_file)
     gate = ValidationGate(success=True, evaluated=0, content_hash=content_hash(layout.staging_dir))
     gate.write(layout.gate_file)
+
+
+def synthetic_manifest(
+    ds: str,
+    rows: dict[str, int],
+    features: list[str],
+    categories: dict[str, dict[str, Any]] | None = None,
+    segments: dict[str, SegmentEntry] | None = None,
+    digest: str = "",
+    pipeline: str = "synthetic",
+) -> SnapshotManifest:
+    """The manifest of a snapshot that holds what the caller says (nothing is checked)."""
+    return SnapshotManifest(
+        pipeline=pipeline,
+        ds=ds,
+        rows=rows,
+        segments=segments,
+        column_types={},
+        features=features,
+        categories=categories or {},
+        content_hash=digest,
+        source="synthetic",
+        source_file_count=0,
+        source_files=[],
+        rows_read=sum(rows.values()),
+        quarantined=0,
+        engine="pandas",
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def publish_synthetic(
+    dataset: Path,
+    ds: str,
+    rows: dict[str, int],
+    features: list[str],
+    categories: dict[str, dict[str, Any]] | None = None,
+    segments: dict[str, SegmentEntry] | None = None,
+    digest: str | None = None,
+) -> SnapshotManifest:
+    """Mark the files under ``dataset`` published, with a manifest of what the caller says
+    they hold (only tests and benchmarks that skip ETL do this); ``digest``: the content
+    hash to record, the files' own by default."""
+    digest = digest if digest is not None else content_hash(dataset)
+    manifest = synthetic_manifest(ds, rows, features, categories, segments, digest)
+    manifest.write(dataset / MANIFEST)
+    (dataset / SUCCESS_MARKER).write_text("")
+    return manifest

@@ -11,13 +11,12 @@ exists: rerunning a ds is idempotent.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tasks.core import Layout, ModelCard, RetuneError, check_ds, load_spec
+from tasks.core import Layout, ModelCard, RetuneError, SnapshotManifest, check_ds, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +35,7 @@ def run(spec_path: Path, ds: str, runner: str = "standalone") -> Layout:
 
 def print_results(layout: Layout) -> None:
     card = ModelCard.read(layout.card_file)
-    manifest = json.loads(layout.manifest_file.read_text())
+    manifest = SnapshotManifest.read(layout.manifest_file)
     print()
     print(f"model:      {layout.model_file}")
     print(f"features:   {layout.features_file}")
@@ -44,11 +43,11 @@ def print_results(layout: Layout) -> None:
     print(f"report:     {layout.report_file}")
     print(f"manifest:   {layout.manifest_file}")
     print(f"data docs:  {layout.data_docs_index}")
-    print(f"quarantine: {layout.quarantine_dir} ({manifest.get('quarantined')} rows)")
+    print(f"quarantine: {layout.quarantine_dir} ({manifest.quarantined} rows)")
     print(f"run spec:   {layout.run_spec_file(str(card.run_id))} (SHA-256 {card.spec_sha256})")
     print(
-        f"rows:       {manifest['rows']} published, {manifest.get('unlabeled') or 0} unlabelled "
-        f"left out, {manifest.get('quarantined') or 0} quarantined"
+        f"rows:       {manifest.rows} published, {manifest.unlabeled} unlabelled "
+        f"left out, {manifest.quarantined} quarantined"
     )
     print(
         f"best {card.metric.name} on the valid split: {card.metric.value:.4f} "

@@ -11,9 +11,12 @@ from tasks.core import (
     MODEL_FILE,
     CardData,
     ChampionPointer,
+    ColumnDrift,
+    DriftSummary,
     Layout,
     MetricValue,
     ModelCard,
+    MovedBin,
     Seeds,
     StudyRef,
     journal_path,
@@ -91,3 +94,22 @@ def a_card(pipeline: str, ds: str, **fields: Any) -> ModelCard:
         created_at="2026-11-21T06:00:00+00:00",
     )
     return card.model_copy(update=fields)
+
+
+def a_drift_summary(level: str, **scores: float) -> DriftSummary:
+    """A card's drift summary whose top features (numeric, in this order) scored ``scores``."""
+    top = {
+        name: ColumnDrift(
+            kind="numeric",
+            role="feature",
+            score=score,
+            psi=score,
+            noise=0.0,
+            level=level,
+            rows=[1000, 1000],
+            null_share=[0.0, 0.0],
+            most_moved_bin=MovedBin(bin="[-inf, 0)", reference=0.1, today=0.1 + score),
+        )
+        for name, score in scores.items()
+    }
+    return DriftSummary(level=level, top=top)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tasks.core.atomic import write_text_atomically
 from tasks.core.errors import RetuneError
@@ -184,15 +184,68 @@ class Seeds(Part):
     worker: str | None = None  # the label of the worker that ran the best trial
 
 
+class ValidationSummary(Part):
+    """What validation found, as the manifest and the model card keep it."""
+
+    success: bool
+    evaluated: int
+    warnings: int = 0
+    warned: list[str] = []
+    result_path: str | None = None
+    data_docs: str | None = None
+
+
+class DriftReference(Part):
+    """The champion snapshot a day's drift was scored against, or why there was none."""
+
+    ds: str | None = None
+    card: str | None = None
+    reason: str | None = None
+
+
+class MovedBin(Part):
+    bin: str
+    reference: float
+    today: float
+
+
+class ColumnDrift(Part):
+    """One column's drift: its score (PSI less its sampling noise) and what moved."""
+
+    kind: str  # numeric | categorical
+    role: str  # feature | target
+    score: float
+    psi: float
+    noise: float
+    level: str  # ok | warn | error
+    rows: list[int]  # the reference's, today's
+    null_share: list[float]  # the reference's, today's
+    most_moved_bin: MovedBin
+    mean: list[float | None] | None = None  # a numeric column's: the reference's, today's
+
+
+class DriftSummary(Part):
+    """What the model card keeps of its snapshot's drift: the level, the features named,
+    the top columns by score."""
+
+    level: str
+    reference_ds: str | None = None
+    reason: str | None = None
+    errors: list[str] = []
+    warned: list[str] = []
+    accepted: bool = False
+    top: dict[str, ColumnDrift] = {}
+
+
 class CardData(Part):
     """What the model was trained on: the snapshot's hash and rows, its validation gate,
     its profile (the next days' drift is scored against it) and its own drift."""
 
     content_hash: str
     rows: dict[str, int]
-    validation: dict[str, Any] | None = None
+    validation: ValidationSummary | None = None
     profile: dict[str, Any] | None = None
-    drift: dict[str, Any] | None = None
+    drift: DriftSummary | None = None
 
 
 class ModelCard(Document):
@@ -300,6 +353,85 @@ class ValidationGate(Document):
     data_docs: str | None = None
 
 
+class DriftReport(Document):
+    """``reports/<p>/ds=<ds>/drift.json`` (and the manifest's ``drift``): today's snapshot
+    scored against the champion's profile, column by column."""
+
+    NAME: ClassVar[str] = "retune-drift-report"
+    REGENERATE: ClassVar[str] = "run materialize for the day again"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
+
+    level: str  # none (nothing to compare with) | ok | warn | error
+    reference: DriftReference
+    thresholds: dict[str, float | None]
+    ignored: list[str] = []
+    errors: list[str] = []  # the columns past drift.error, by score
+    warned: list[str] = []
+    accepted: bool = False  # past drift.error, and published (accept_drift)
+    ranked: list[str] = []  # every scored column, by score
+    columns: dict[str, ColumnDrift] = {}
+
+    @property
+    def stops(self) -> bool:
+        return self.level == "error" and not self.accepted
+
+
+class SegmentEntry(Part):
+    """One segment of a snapshot: its column's value, rows per split and content hash."""
+
+    value: Any = None
+    rows: dict[str, int]
+    content_hash: str | None = None
+
+
+class SnapshotManifest(Document):
+    """``datasets/<p>/ds=<ds>/manifest.json``: what a published snapshot holds, where it
+    came from, how it was validated, its profile and its drift."""
+
+    NAME: ClassVar[str] = "retune-snapshot-manifest"
+    REGENERATE: ClassVar[str] = "run materialize for the day again"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+    pipeline: str
+    ds: str
+    rows: dict[str, int]  # per split
+    segments: dict[str, SegmentEntry] | None = None  # a segmented pipeline's, by key
+    column_types: dict[str, str] = Field(alias="schema")  # column -> its Arrow type
+    features: list[str]
+    # Each categorical feature's vocabulary (values, most frequent first): a value's code
+    # is its index.
+    categories: dict[str, dict[str, Any]] = {}
+    unlabeled: int = 0
+    ignored_columns: list[str] = []
+    content_hash: str
+    source: str
+    source_file_count: int
+    source_files: list[str]
+    rows_read: int
+    quarantined: int
+    duplicates_removed: int = 0
+    engine: str
+    validation: ValidationSummary | None = None
+    profile: dict[str, Any] | None = None  # see tasks.data.drift.snapshot_profile
+    drift: DriftReport | None = None
+    created_at: str
+
+
+class HistoryDrift(Part):
+    """The drift a history line keeps: the level, the features named, the top scores."""
+
+    level: str
+    reference_ds: str | None = None
+    errors: list[str] = []
+    warned: list[str] = []
+    accepted: bool = False
+    top: dict[str, float | None] = {}
+
+
 class HistoryLine(Document):
     """One line of ``models/<p>/history.jsonl``: what a run left behind (its model, the
     champion decision, its effort), appended once the champion is settled."""
@@ -324,7 +456,7 @@ class HistoryLine(Document):
     wall_seconds: float | None = None
     spec_sha256: str | None = None
     content_hash: str | None = None
-    drift: dict[str, Any] | None = None
+    drift: HistoryDrift | None = None
     # A segmented run: how many segments had their own model, fell back, were promoted.
     segments: dict[str, int] | None = None
     recorded_at: str | None = None

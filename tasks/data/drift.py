@@ -16,7 +16,17 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.core import CARD_FILE, SPLITS, ChampionPointer, ModelCard
+from tasks.core import (
+    CARD_FILE,
+    SPLITS,
+    ChampionPointer,
+    ColumnDrift,
+    DriftReference,
+    DriftReport,
+    DriftSummary,
+    ModelCard,
+    MovedBin,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,7 +194,7 @@ def current_counts(profile: dict[str, Any], column: pa.ChunkedArray) -> list[int
 
 def score_column(
     name: str, profile: dict[str, Any], column: pa.ChunkedArray, spec: PipelineSpec
-) -> dict[str, Any]:
+) -> ColumnDrift:
     bins, expected = reference_bins(profile)
     actual = current_counts(profile, column)
     value, used = psi(expected, actual)
@@ -196,28 +206,29 @@ def score_column(
         for i in range(len(bins))
     ]
     moved = max(shares, key=lambda s: abs(s[2] - s[1]))
-    entry: dict[str, Any] = {
-        "kind": profile["kind"],
-        "role": "target" if name == spec.data_schema.target else "feature",
-        "score": round(score, 6),
-        "psi": round(value, 6),
-        "noise": round(noise, 6),
-        "level": level_of(score, spec),
-        "rows": [n, m],
-        "null_share": [round(shares[-1][1], 6), round(shares[-1][2], 6)],
-        "most_moved_bin": {
-            "bin": moved[0],
-            "reference": round(moved[1], 6),
-            "today": round(moved[2], 6),
-        },
-    }
-    if profile["kind"] == "numeric":
-        import numpy as np
+    return ColumnDrift(
+        kind=profile["kind"],
+        role="target" if name == spec.data_schema.target else "feature",
+        score=round(score, 6),
+        psi=round(value, 6),
+        noise=round(noise, 6),
+        level=level_of(score, spec),
+        rows=[n, m],
+        null_share=[round(shares[-1][1], 6), round(shares[-1][2], 6)],
+        most_moved_bin=MovedBin(
+            bin=moved[0], reference=round(moved[1], 6), today=round(moved[2], 6)
+        ),
+        mean=means(profile, column) if profile["kind"] == "numeric" else None,
+    )
 
-        values = _numbers(column)
-        finite = values[np.isfinite(values)]
-        entry["mean"] = [profile["mean"], float(finite.mean()) if finite.size else None]
-    return entry
+
+def means(profile: dict[str, Any], column: pa.ChunkedArray) -> list[float | None]:
+    """A numeric column's mean in the reference and today."""
+    import numpy as np
+
+    values = _numbers(column)
+    finite = values[np.isfinite(values)]
+    return [profile["mean"], float(finite.mean()) if finite.size else None]
 
 
 def level_of(score: float, spec: PipelineSpec) -> str:
@@ -229,29 +240,30 @@ def level_of(score: float, spec: PipelineSpec) -> str:
     return "ok"
 
 
-def champion_reference(layout: Layout) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def champion_reference(layout: Layout) -> tuple[dict[str, Any] | None, DriftReference]:
     """The champion's snapshot profile (from its own copy of its card) and where it came
     from; None with the reason when there is none to compare with."""
     pointer_file = layout.whole.champion_file
     if not pointer_file.is_file():
-        return None, {"reason": "no champion yet"}
+        return None, DriftReference(reason="no champion yet")
     pointer = ChampionPointer.read(pointer_file)
     card_file = Path(pointer.model).with_name(CARD_FILE)
-    where = {"ds": pointer.ds, "card": str(card_file)}
+    where = DriftReference(ds=pointer.ds, card=str(card_file))
     if not card_file.is_file():
-        return None, {**where, "reason": f"the champion's card {card_file} is missing"}
+        reason = f"the champion's card {card_file} is missing"
+        return None, where.model_copy(update={"reason": reason})
     profile = ModelCard.read(card_file).data.profile
     if not isinstance(profile, dict) or profile.get("format") != PROFILE_FORMAT:
-        return None, {**where, "reason": "the champion's card has no data profile"}
+        return None, where.model_copy(update={"reason": "the champion's card has no data profile"})
     return profile, where
 
 
-def compare_to_champion(spec: PipelineSpec, layout: Layout, snapshot: Path) -> dict[str, Any]:
+def compare_to_champion(spec: PipelineSpec, layout: Layout, snapshot: Path) -> DriftReport:
     """Today's snapshot at ``snapshot`` scored against the champion's profile."""
     reference, where = champion_reference(layout)
     thresholds = {"warn": spec.drift.warn, "error": spec.drift.error}
     if reference is None:
-        return {"level": "none", "reference": where, "thresholds": thresholds, "columns": {}}
+        return DriftReport(level="none", reference=where, thresholds=thresholds)
     names = [n for n in reference["columns"] if n not in spec.drift.ignore]
     table = read_columns(snapshot, names)
     columns = {
@@ -259,45 +271,44 @@ def compare_to_champion(spec: PipelineSpec, layout: Layout, snapshot: Path) -> d
         for name in names
         if name in table.column_names
     }
-    ranked = sorted(columns, key=lambda n: -columns[n]["score"])
-    by_level = {level: [n for n in ranked if columns[n]["level"] == level] for level in LEVELS}
+    ranked = sorted(columns, key=lambda n: -columns[n].score)
+    by_level = {level: [n for n in ranked if columns[n].level == level] for level in LEVELS}
     level = "error" if by_level["error"] else "warn" if by_level["warn"] else "ok"
-    return {
-        "level": level,
-        "reference": where,
-        "thresholds": thresholds,
-        "ignored": list(spec.drift.ignore),
-        "errors": by_level["error"],
-        "warned": by_level["warn"],
-        "accepted": level == "error" and spec.drift.accept,
-        "ranked": ranked,
-        "columns": columns,
-    }
+    return DriftReport(
+        level=level,
+        reference=where,
+        thresholds=thresholds,
+        ignored=list(spec.drift.ignore),
+        errors=by_level["error"],
+        warned=by_level["warn"],
+        accepted=level == "error" and spec.drift.accept,
+        ranked=ranked,
+        columns=columns,
+    )
 
 
-def drift_summary(drift: dict[str, Any]) -> dict[str, Any]:
-    """What the model card and the history keep: the level, the features named, the top."""
-    columns = drift.get("columns") or {}
-    return {
-        "level": drift["level"],
-        "reference_ds": (drift.get("reference") or {}).get("ds"),
-        "reason": (drift.get("reference") or {}).get("reason"),
-        "errors": drift.get("errors", []),
-        "warned": drift.get("warned", []),
-        "accepted": drift.get("accepted", False),
-        "top": {name: columns[name] for name in drift.get("ranked", [])[:REPORTED]},
-    }
+def drift_summary(drift: DriftReport) -> DriftSummary:
+    """What the model card keeps: the level, the features named, the top columns."""
+    return DriftSummary(
+        level=drift.level,
+        reference_ds=drift.reference.ds,
+        reason=drift.reference.reason,
+        errors=drift.errors,
+        warned=drift.warned,
+        accepted=drift.accepted,
+        top={name: drift.columns[name] for name in drift.ranked[:REPORTED]},
+    )
 
 
-def drift_message(spec: PipelineSpec, layout: Layout, drift: dict[str, Any]) -> str:
-    columns = drift["columns"]
+def drift_message(spec: PipelineSpec, layout: Layout, drift: DriftReport) -> str:
+    columns = drift.columns
     named = ", ".join(
-        f"{name} (score {columns[name]['score']:.3g}, PSI {columns[name]['psi']:.3g})"
-        for name in drift["errors"]
+        f"{name} (score {columns[name].score:.3g}, PSI {columns[name].psi:.3g})"
+        for name in drift.errors
     )
     return (
         f"{spec.name} ds={layout.ds}: the snapshot drifted from the champion's "
-        f"(ds={drift['reference'].get('ds')}) past drift.error = {spec.drift.error:g}: {named}; "
+        f"(ds={drift.reference.ds}) past drift.error = {spec.drift.error:g}: {named}; "
         f"nothing was published (see {layout.drift_file}). If the change is real, run again "
         "with the run parameter accept_drift, or add the feature to drift.ignore"
     )

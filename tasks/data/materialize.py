@@ -8,11 +8,9 @@ or the new one.
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from tasks.core import (
     MANIFEST,
@@ -23,14 +21,16 @@ from tasks.core import (
     EtlSummary,
     Layout,
     PipelineSpec,
+    SegmentEntry,
     SnapshotCorrupt,
+    SnapshotManifest,
     SnapshotMissing,
     StorageNotWritable,
     ValidationFailed,
     ValidationGate,
+    ValidationSummary,
     content_hash,
     replace_dir,
-    write_text_atomically,
 )
 from tasks.data.drift import compare_to_champion, drift_message, snapshot_profile
 
@@ -49,8 +49,9 @@ def build_manifest(
     snapshot: Path,
     etl_summary: EtlSummary,
     gate: ValidationGate,
-) -> dict[str, Any]:
-    """The manifest of the snapshot copied to ``snapshot``, after checking it."""
+) -> SnapshotManifest:
+    """The manifest of the snapshot copied to ``snapshot``, after checking it (its
+    profile and drift are added once scored)."""
     digest = content_hash(snapshot)
     if digest != gate.content_hash:
         raise SnapshotCorrupt(
@@ -67,36 +68,34 @@ def build_manifest(
             f"cannot publish {layout.staging_dir}: rows {rows} differ from the {staged_rows} "
             "ETL wrote; re-run etl"
         )
-    segments = snapshot_segments(spec, layout, snapshot, etl_summary)
-    return {
-        "pipeline": spec.name,
-        "ds": layout.ds,
-        "rows": rows,
-        **({"segments": segments} if segments is not None else {}),
-        "schema": schema,
-        "features": spec.model_features,
-        # Each categorical feature's vocabulary: a value's code is its index.
-        "categories": etl_summary.categories,
-        "unlabeled": etl_summary.unlabeled,
-        "ignored_columns": etl_summary.ignored_columns,
-        "content_hash": digest,
-        "source": etl_summary.source,
-        "source_file_count": etl_summary.source_file_count,
-        "source_files": etl_summary.source_files,
-        "rows_read": etl_summary.rows_read,
-        "quarantined": etl_summary.quarantined,
-        "duplicates_removed": etl_summary.duplicates_removed,
-        "engine": etl_summary.engine,
-        "validation": gate.model_dump(
-            include={"success", "evaluated", "warnings", "warned", "result_path", "data_docs"}
+    return SnapshotManifest(
+        pipeline=spec.name,
+        ds=layout.ds,
+        rows=rows,
+        segments=snapshot_segments(spec, layout, snapshot, etl_summary),
+        column_types=schema,
+        features=spec.model_features,
+        categories=etl_summary.categories,
+        unlabeled=etl_summary.unlabeled,
+        ignored_columns=etl_summary.ignored_columns,
+        content_hash=digest,
+        source=etl_summary.source,
+        source_file_count=etl_summary.source_file_count,
+        source_files=etl_summary.source_files,
+        rows_read=etl_summary.rows_read,
+        quarantined=etl_summary.quarantined,
+        duplicates_removed=etl_summary.duplicates_removed,
+        engine=etl_summary.engine,
+        validation=ValidationSummary.model_validate(
+            gate.model_dump(include=set(ValidationSummary.model_fields))
         ),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
 def snapshot_segments(
     spec: PipelineSpec, layout: Layout, snapshot: Path, etl_summary: EtlSummary
-) -> dict[str, Any] | None:
+) -> dict[str, SegmentEntry] | None:
     """Each segment's value, rows per split (read from its files, checked against what ETL
     counted) and content hash; None for a pipeline without segments."""
     if spec.segments is None:
@@ -107,7 +106,7 @@ def snapshot_segments(
             f"cannot publish {layout.staging_dir}: the spec has segments but the ETL summary "
             "counts none; re-run etl"
         )
-    segments: dict[str, Any] = {}
+    segments: dict[str, SegmentEntry] = {}
     for key, entry in sorted(counted.items()):
         rows = {
             split: segment_rows(snapshot / split / f"{SEGMENT_COLUMN}={key}") for split in SPLITS
@@ -117,11 +116,9 @@ def snapshot_segments(
                 f"cannot publish {layout.staging_dir}: segment {key!r} has rows {rows} in its "
                 f"files, ETL counted {entry.get('rows')}; re-run etl"
             )
-        segments[key] = {
-            "value": entry.get("value"),
-            "rows": rows,
-            "content_hash": content_hash(snapshot, key),
-        }
+        segments[key] = SegmentEntry(
+            value=entry.get("value"), rows=rows, content_hash=content_hash(snapshot, key)
+        )
     return segments
 
 
@@ -142,12 +139,7 @@ def write_error(exc: OSError) -> str:
     return f"{exc.strerror}: {exc.filename}" if exc.strerror else str(exc)
 
 
-def write_drift(layout: Layout, drift: dict[str, Any]) -> None:
-    """``reports/<p>/ds=<ds>/drift.json``: what was compared, also when nothing is published."""
-    write_text_atomically(layout.drift_file, json.dumps(drift, indent=2))
-
-
-def run_materialize(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
+def run_materialize(spec: PipelineSpec, layout: Layout) -> SnapshotManifest:
     """Copy staging aside, check it, profile it and score its drift from the champion's
     snapshot, write its manifest, then switch it into place at once.
 
@@ -171,13 +163,15 @@ def run_materialize(spec: PipelineSpec, layout: Layout) -> dict[str, Any]:
             for split in SPLITS:
                 shutil.copytree(staging / split, tmp / split)
             manifest = build_manifest(spec, layout, tmp, etl_summary, gate)
-            manifest["profile"] = snapshot_profile(spec, tmp)
             drift = compare_to_champion(spec, layout, tmp)
-            manifest["drift"] = drift
-            write_drift(layout, drift)
-            if drift["level"] == "error" and not drift["accepted"]:
+            # What was compared is kept also when nothing is published.
+            drift.write(layout.drift_file)
+            if drift.stops:
                 raise DriftDetected(drift_message(spec, layout, drift))
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            manifest = manifest.model_copy(
+                update={"profile": snapshot_profile(spec, tmp), "drift": drift}
+            )
+            manifest.write(tmp / MANIFEST)
             (tmp / SUCCESS_MARKER).touch()
     except OSError as exc:
         raise StorageNotWritable(

@@ -11,7 +11,7 @@ then say what happened (the report is rendered again from the card).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasks.core import Approval, Decision, ModelCard, RetuneError, names, read_stages
 from tasks.export.champion import champion_lock, promote, read_champion
@@ -19,7 +19,7 @@ from tasks.export.history import history_entry, record_run
 from tasks.export.report import render_report_again
 
 if TYPE_CHECKING:
-    from tasks.core import ChampionPointer, Layout, PipelineSpec
+    from tasks.core import ChampionPointer, DriftSummary, Layout, PipelineSpec
 
 
 def gain(spec: PipelineSpec, decision: Decision) -> float | None:
@@ -32,7 +32,7 @@ def gain(spec: PipelineSpec, decision: Decision) -> float | None:
 
 
 def approval_reason(
-    spec: PipelineSpec, decision: Decision, drift: dict[str, Any] | None
+    spec: PipelineSpec, decision: Decision, drift: DriftSummary | None
 ) -> str | None:
     """Why this promotion waits for a person, or None when it goes ahead (or there is none)."""
     rule = spec.export.approval
@@ -51,8 +51,8 @@ def approval_reason(
                 f"export.approval.gain_below = {rule.gain_below:g}"
             )
     if rule.drift_above is not None and drift:
-        scores = {name: entry.get("score") for name, entry in (drift.get("top") or {}).items()}
-        moved = {n: s for n, s in scores.items() if s is not None and s > rule.drift_above}
+        scores = {name: entry.score for name, entry in drift.top.items()}
+        moved = {n: s for n, s in scores.items() if s > rule.drift_above}
         if moved:
             named = ", ".join(f"{n} ({s:.3g})" for n, s in moved.items())
             reasons.append(

@@ -16,6 +16,7 @@ from tasks.core import (
     MODEL_FILE,
     CardData,
     DocumentError,
+    DriftSummary,
     ExportRefused,
     HistoryLine,
     Layout,
@@ -141,15 +142,15 @@ def export_best(
     name = study_name(spec.name, layout.ds, layout.segment)
     study = optuna.load_study(study_name=name, storage=storage)
     model = retrain_best(spec, layout, study)
-    drift = model.snapshot.manifest.get("drift")
-    drift = drift_summary(drift) if drift else None
+    drift = model.snapshot.manifest.drift
+    summary = drift_summary(drift) if drift is not None else None
     with champion_lock(layout):  # from reading the champion to replacing it
         decision = decide(spec, model.value, read_champion(layout), model.snapshot, run_id)
         verdict, approval = decision, None
-        why = approval_reason(spec, decision, drift) if layout.segment is None else None
+        why = approval_reason(spec, decision, summary) if layout.segment is None else None
         if why is not None:
             verdict, approval = pending_approval(spec, layout, decision, why)
-        card = model_card(spec, layout, study, model, run_id, storage_kind, drift)
+        card = model_card(spec, layout, study, model, run_id, storage_kind, summary)
         card = card.with_verdict(verdict, approval)
         entry = write_model_folder(spec, layout, study, model, card, decision.promoted)
         if decision.promoted and approval is None:
@@ -196,15 +197,15 @@ def model_card(
     model: Retrained,
     run_id: str | None,
     storage_kind: str,
-    drift: dict[str, Any] | None,
+    drift: DriftSummary | None,
 ) -> ModelCard:
     """The card of the retrained model (its ``champion`` and ``approval`` come after)."""
     snapshot, trial = model.snapshot, model.trial
-    manifest = snapshot.manifest
+    manifest, segment = snapshot.manifest, snapshot.segment_entry
     return ModelCard(
         pipeline=spec.name,
         ds=layout.ds,
-        segment=manifest["segment"] if layout.segment else None,
+        segment={"key": snapshot.segment, "value": segment.value} if segment else None,
         task=spec.task,
         run_id=run_id,
         spec_sha256=spec_sha256(spec),
@@ -228,11 +229,11 @@ def model_card(
         features=snapshot.plan.summary(),
         feature_importance=model.booster.get_score(importance_type="total_gain"),
         data=CardData(
-            content_hash=manifest["content_hash"],
-            rows=manifest["rows"],
-            validation=manifest.get("validation"),
+            content_hash=manifest.content_hash,
+            rows=manifest.rows,
+            validation=manifest.validation,
             # The next days' drift is scored against this, once the model is champion.
-            profile=manifest.get("profile"),
+            profile=manifest.profile,
             drift=drift,
         ),
         libraries=library_versions(),

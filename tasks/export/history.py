@@ -17,6 +17,7 @@ from tasks.core import (
     REPORT_FILE,
     SEGMENTS_REPORT,
     DocumentError,
+    HistoryDrift,
     HistoryLine,
     append_json_line,
     write_text_atomically,
@@ -24,7 +25,7 @@ from tasks.core import (
 from tasks.export.pages import figure_html, render
 
 if TYPE_CHECKING:
-    from tasks.core import Layout, ModelCard
+    from tasks.core import DriftSummary, Layout, ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,18 @@ def stage_seconds(stages: list[dict[str, Any]]) -> tuple[dict[str, float], float
     return seconds, round(wall.total_seconds(), 1)
 
 
-def compact_drift(drift: dict[str, Any] | None) -> dict[str, Any] | None:
+def compact_drift(drift: DriftSummary | None) -> HistoryDrift | None:
     """The card's drift summary as the history keeps it: level, names, top scores."""
-    if not drift:
+    if drift is None:
         return None
-    return {
-        "level": drift.get("level"),
-        "reference_ds": drift.get("reference_ds"),
-        "errors": drift.get("errors", []),
-        "warned": drift.get("warned", []),
-        "accepted": drift.get("accepted", False),
-        "top": {name: entry.get("score") for name, entry in (drift.get("top") or {}).items()},
-    }
+    return HistoryDrift(
+        level=drift.level,
+        reference_ds=drift.reference_ds,
+        errors=drift.errors,
+        warned=drift.warned,
+        accepted=drift.accepted,
+        top={name: entry.score for name, entry in drift.top.items()},
+    )
 
 
 def history_entry(card: ModelCard, stages: list[dict[str, Any]]) -> HistoryLine:
@@ -186,12 +187,12 @@ def history_figures(entries: list[HistoryLine]) -> dict[str, Any]:
     return {"Scores per day": scores, "Rows per day": rows, "Trials and time per day": effort}
 
 
-def drift_cell(drift: dict[str, Any]) -> str:
-    if not drift:
+def drift_cell(drift: HistoryDrift | None) -> str:
+    if drift is None:
         return ""
-    named = drift.get("errors") or drift.get("warned") or []
-    accepted = " (accepted)" if drift.get("accepted") else ""
-    return f"{drift.get('level')}{accepted}" + (f": {', '.join(named)}" if named else "")
+    named = drift.errors or drift.warned
+    accepted = " (accepted)" if drift.accepted else ""
+    return f"{drift.level}{accepted}" + (f": {', '.join(named)}" if named else "")
 
 
 def day_page(entry: HistoryLine) -> str:
@@ -233,7 +234,7 @@ def history_row(entry: HistoryLine, link_prefix: str | None) -> list[Any]:
         " / ".join(f"{entry.trials.get(s, 0)} {s}" for s in ("complete", "pruned")),
         " + ".join(f"{n} {s}" for s, n in entry.rows.items()),
         entry.wall_seconds,
-        drift_cell(entry.drift or {}),
+        drift_cell(entry.drift),
         entry.run_id,
     ]
 

@@ -31,7 +31,7 @@ from tasks.tuning import budget_counts, counted_trials, trial_record
 if TYPE_CHECKING:
     import optuna
 
-    from tasks.core import HistoryLine, Layout, ModelCard
+    from tasks.core import DriftSummary, HistoryLine, Layout, ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -186,30 +186,30 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
 
 
-def drift_view(drift: dict[str, Any] | None) -> dict[str, Any] | None:
+def drift_view(drift: DriftSummary | None) -> dict[str, Any] | None:
     """The features that moved most from the champion's snapshot (scored by materialize),
     as the report's Drift section shows them; None when no drift was scored."""
-    if not drift:
+    if drift is None:
         return None
 
     def pair(values: list[Any] | None) -> str:
         return " → ".join(_short(v) for v in values or [])
 
     rows = []
-    for name, entry in (drift.get("top") or {}).items():
-        moved = entry.get("most_moved_bin") or {}
+    for name, entry in drift.top.items():
+        moved = entry.most_moved_bin
         rows.append(
             [
-                name + (" (target)" if entry.get("role") == "target" else ""),
-                entry["kind"],
-                *(_short(entry[key]) for key in ("score", "psi", "noise")),
-                entry["level"],
-                pair(entry.get("null_share")),
-                pair(entry.get("mean")),
-                f"{moved.get('bin')}: {pair([moved.get('reference'), moved.get('today')])}",
+                name + (" (target)" if entry.role == "target" else ""),
+                entry.kind,
+                *(_short(value) for value in (entry.score, entry.psi, entry.noise)),
+                entry.level,
+                pair(entry.null_share),
+                pair(entry.mean),
+                f"{moved.bin}: {pair([moved.reference, moved.today])}",
             ]
         )
-    return {**drift, "head": DRIFT_HEAD, "rows": rows}
+    return {**drift.model_dump(), "head": DRIFT_HEAD, "rows": rows}
 
 
 def stage_rows(stages: list[dict[str, Any]]) -> list[list[Any]]:
@@ -263,8 +263,8 @@ def render_report(
     pipeline's days (this run's among them; None for no History section)."""
     import plotly.io
 
-    validation = card.data.validation or {}
-    docs = validation.get("data_docs")
+    validation = card.data.validation
+    docs = validation.data_docs if validation else None
     page = render(
         "report.html.j2",
         card=card,
@@ -276,7 +276,7 @@ def render_report(
         history=None if history is None else history_view(history, link_prefix="../"),
         trials=card.trials,
         rungs=parts.rungs,
-        validation=validation,
+        validation=validation.model_dump() if validation else {},
         data_docs=os.path.relpath(docs, folder) if docs else None,
         drift=drift_view(card.data.drift),
         stages=stage_rows(stages),

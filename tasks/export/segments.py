@@ -77,7 +77,7 @@ def export_segments(
     entries: dict[str, dict[str, Any]] = {}
     for key, rows in sorted(plan.rows.items()):
         entry: dict[str, Any] = {
-            "value": (manifest["segments"][key] or {}).get("value"),
+            "value": (manifest.segments or {})[key].value,
             "rows": rows,
         }
         if key in plan.tuned:

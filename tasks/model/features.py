@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tasks.core import SnapshotCorrupt
 
 if TYPE_CHECKING:
-    from tasks.core import PipelineSpec
+    from tasks.core import PipelineSpec, SnapshotManifest
 
 CATEGORICAL = "categorical"
 NUMERIC = "numeric"
@@ -35,14 +35,14 @@ class FeaturePlan:
     derived: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, Any], spec: PipelineSpec) -> FeaturePlan:
+    def from_manifest(cls, manifest: SnapshotManifest, spec: PipelineSpec) -> FeaturePlan:
         """The plan of a published snapshot; its manifest must know each categorical column."""
-        features = tuple(manifest.get("features") or spec.model_features)
-        vocabularies = manifest.get("categories") or {}
+        features = tuple(manifest.features or spec.model_features)
+        vocabularies = manifest.categories
         missing = [c for c in spec.data_schema.categorical_features if c not in vocabularies]
         if missing:
             raise SnapshotCorrupt(
-                f"snapshot of {spec.name} ds={manifest.get('ds')} has no vocabulary for the "
+                f"snapshot of {spec.name} ds={manifest.ds} has no vocabulary for the "
                 f"categorical column(s) {missing}; re-run etl, validate and materialize"
             )
         return cls(

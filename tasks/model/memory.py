@@ -18,7 +18,7 @@ from tasks.core import SnapshotTooLarge
 from tasks.model.loading import EXTERNAL_MEMORY, IN_MEMORY, page_rows
 
 if TYPE_CHECKING:
-    from tasks.core import PipelineSpec
+    from tasks.core import PipelineSpec, SnapshotManifest
 
 MIB = 2**20
 GIB = 2**30
@@ -88,7 +88,7 @@ def gib(value: int) -> str:
 
 
 def plan_memory(
-    manifest: dict[str, Any], spec: PipelineSpec, row_samples: bool = True
+    manifest: SnapshotManifest, spec: PipelineSpec, row_samples: bool = True
 ) -> MemoryPlan:
     """The mode and memory of a worker training on the snapshot of ``manifest``; with
     ``row_samples`` (a tuning worker) also the train matrices of the fidelity rungs'
@@ -98,15 +98,15 @@ def plan_memory(
     the largest worker allowed in the mode the spec permits.
     """
     resources = spec.resources
-    rows = sum(int(n) for n in (manifest.get("rows") or {}).values())
-    features = len(manifest.get("features") or spec.model_features)
+    rows = sum(manifest.rows.values())
+    features = len(manifest.features or spec.model_features)
     classes = spec.num_class if spec.task == "multiclass" else 1
 
     batch_row_bytes = (features + 1) * BATCH_BYTES_PER_VALUE * BATCHES_IN_FLIGHT
     in_rows = page_rows(resources.batch_rows, features, IN_MEMORY)
     ext_rows = page_rows(resources.batch_rows, features, EXTERNAL_MEMORY)
     row_state = rows * ROW_STATE_BYTES * classes
-    train_rows = int((manifest.get("rows") or {}).get("train", rows))
+    train_rows = manifest.rows.get("train", rows)
     # Each rung's row sample, and a valid matrix of its own beside it.
     fractions = spec.tuning.fidelity.fractions(train_rows) if row_samples else ()
     sampled = sum(fractions) * train_rows + len(fractions) * (rows - train_rows)
@@ -145,7 +145,7 @@ def worker_budget(spec: PipelineSpec) -> tuple[int, str]:
     return int(resources.max_worker_memory_gb * GIB), "resources.max_worker_memory_gb"
 
 
-def too_large(spec: PipelineSpec, manifest: dict[str, Any], plan: MemoryPlan) -> SnapshotTooLarge:
+def too_large(spec: PipelineSpec, manifest: SnapshotManifest, plan: MemoryPlan) -> SnapshotTooLarge:
     """The error of a snapshot whose plan does not fit the budget, with its figures."""
     hint = (
         "set resources.external_memory: auto, or raise "
@@ -153,7 +153,7 @@ def too_large(spec: PipelineSpec, manifest: dict[str, Any], plan: MemoryPlan) ->
         else "fewer rows per batch (resources.batch_rows) or raise "
     )
     return SnapshotTooLarge(
-        f"{spec.name} ds={manifest.get('ds')}: the snapshot ({plan.rows} rows x "
+        f"{spec.name} ds={manifest.ds}: the snapshot ({plan.rows} rows x "
         f"{plan.features} features) needs about {gib(plan.need_bytes)} per worker in "
         f"{plan.matrix} mode (in memory: {gib(plan.in_memory_bytes)}, external memory: "
         f"{gib(plan.external_memory_bytes)}), more than {plan.budget_from} = "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tasks.core import UNMATCHED_SEGMENT, SpecError
 
 if TYPE_CHECKING:
-    from tasks.core import PipelineSpec
+    from tasks.core import PipelineSpec, SnapshotManifest
 
 # Reasons a segment is served by the global model, as the index records them.
 TOO_SMALL = "too_small"
@@ -44,7 +44,7 @@ class SegmentPlan:
         }
 
 
-def plan_segments(spec: PipelineSpec, manifest: dict[str, Any]) -> SegmentPlan:
+def plan_segments(spec: PipelineSpec, manifest: SnapshotManifest) -> SegmentPlan:
     """The segment plan of the snapshot of ``manifest``.
 
     A segment gets its own model when it has at least ``segments.min_rows`` train rows
@@ -57,15 +57,14 @@ def plan_segments(spec: PipelineSpec, manifest: dict[str, Any]) -> SegmentPlan:
     if segments is None:
         return SegmentPlan(spec.tuning.n_trials)
     found: dict[str, dict[str, int]] = {
-        key: {split: int(n) for split, n in entry["rows"].items()}
-        for key, entry in (manifest.get("segments") or {}).items()
+        key: dict(entry.rows) for key, entry in (manifest.segments or {}).items()
     }
     if segments.only is not None:
         unknown = sorted(set(segments.only) - set(found))
         if unknown:
             raise SpecError(
                 f"segments.only names segment(s) {unknown} that the data of ds="
-                f"{manifest.get('ds')} does not have; its segments: {sorted(found)}"
+                f"{manifest.ds} does not have; its segments: {sorted(found)}"
             )
     tuned: list[str] = []
     fallback: dict[str, str] = {}

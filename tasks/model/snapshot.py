@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +11,9 @@ from tasks.core import (
     MANIFEST,
     SEGMENT_COLUMN,
     SUCCESS_MARKER,
+    SegmentEntry,
     SnapshotCorrupt,
+    SnapshotManifest,
     SnapshotMissing,
     content_hash,
 )
@@ -33,7 +34,7 @@ class Snapshot:
     or cudf on the GPU (``engine`` says which).
     """
 
-    manifest: dict[str, Any]
+    manifest: SnapshotManifest
     plan: FeaturePlan
     dataset_dir: Path
     target: str
@@ -52,25 +53,30 @@ class Snapshot:
 
     def for_segment(self, segment: str | None, segment_column: str | None = None) -> Snapshot:
         """The snapshot of one segment's rows (``None``: all rows). A segment's plan leaves
-        out ``segment_column``, which is constant there; its manifest's ``rows`` are the
-        segment's."""
+        out ``segment_column``, which is constant there; its manifest's ``rows``,
+        ``features`` and ``content_hash`` are the segment's."""
         if segment is None:
             return self
-        entry = (self.manifest.get("segments") or {}).get(segment)
+        segments = self.manifest.segments or {}
+        entry = segments.get(segment)
         if entry is None:
             raise SnapshotMissing(
                 f"snapshot {self.dataset_dir} has no segment {segment!r}; its segments: "
-                f"{sorted(self.manifest.get('segments') or {})}"
+                f"{sorted(segments)}"
             )
         plan = self.plan.without(segment_column) if segment_column else self.plan
-        manifest = {
-            **self.manifest,
-            "rows": dict(entry["rows"]),
-            "features": list(plan.features),
-            "content_hash": entry.get("content_hash"),
-            "segment": {"key": segment, "value": entry.get("value")},
-        }
+        update = {"rows": dict(entry.rows), "features": list(plan.features)}
+        if entry.content_hash is not None:
+            update["content_hash"] = entry.content_hash
+        manifest = self.manifest.model_copy(update=update)
         return replace(self, manifest=manifest, plan=plan, segment=segment)
+
+    @property
+    def segment_entry(self) -> SegmentEntry | None:
+        """The manifest's entry of this snapshot's segment; None: all rows."""
+        if self.segment is None:
+            return None
+        return (self.manifest.segments or {})[self.segment]
 
     def read_split(self, split: str, plan: FeaturePlan | None = None) -> tuple[Any, Any]:
         """A whole split: its features encoded by ``plan`` (default: the snapshot's own)
@@ -94,7 +100,7 @@ class Snapshot:
 
     @property
     def rows(self) -> dict[str, int]:
-        return dict(self.manifest.get("rows") or {})
+        return dict(self.manifest.rows)
 
     def valid_encoded_by(self, plan: FeaturePlan) -> Any:
         """The valid split's features as another model's ``plan`` encodes them (a champion's
@@ -104,7 +110,7 @@ class Snapshot:
         return self.read_split("valid", plan)[0]
 
 
-def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
+def read_manifest(dataset_dir: str | Path) -> SnapshotManifest:
     path = Path(dataset_dir) / MANIFEST
     if not path.is_file():
         raise SnapshotMissing(f"no published snapshot: {path} does not exist")
@@ -112,17 +118,17 @@ def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
         raise SnapshotMissing(
             f"snapshot {dataset_dir} is incomplete (no {SUCCESS_MARKER}); re-run materialize"
         )
-    return dict(json.loads(path.read_text()))
+    return SnapshotManifest.read(path)
 
 
-def verify_snapshot(dataset_dir: str | Path) -> dict[str, Any]:
+def verify_snapshot(dataset_dir: str | Path) -> SnapshotManifest:
     """The manifest, once the data files are proven to be the ones it describes."""
     manifest = read_manifest(dataset_dir)
     actual = content_hash(Path(dataset_dir))
-    if actual != manifest.get("content_hash"):
+    if actual != manifest.content_hash:
         raise SnapshotCorrupt(
             f"snapshot {dataset_dir} does not match its manifest: content hash {actual} != "
-            f"{manifest.get('content_hash')}; re-run materialize for this ds"
+            f"{manifest.content_hash}; re-run materialize for this ds"
         )
     return manifest
 
@@ -164,7 +170,7 @@ def load_snapshot(
         return whole
     snapshot = whole.for_segment(segment, spec.segment_column)
     if verify:
-        expected = manifest["segments"][segment].get("content_hash")
+        expected = (manifest.segments or {})[segment].content_hash
         actual = content_hash(dataset_dir, segment)
         if actual != expected:
             raise SnapshotCorrupt(

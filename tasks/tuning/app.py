@@ -23,7 +23,7 @@ from tasks.tuning.worker import WorkerIdentity, run_worker
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from tasks.core import PipelineSpec
+    from tasks.core import PipelineSpec, SnapshotManifest
 
 
 def worker_heartbeat(spec: PipelineSpec) -> Heartbeat:
@@ -44,7 +44,7 @@ def worker_identity(
     )
 
 
-def run_studies(spec: PipelineSpec, ds: str, manifest: dict[str, Any]) -> dict[str, str | None]:
+def run_studies(spec: PipelineSpec, ds: str, manifest: SnapshotManifest) -> dict[str, str | None]:
     """The run's studies, name -> segment: the pipeline's (all rows), and with segments one
     per segment that gets its own model."""
     studies: dict[str, str | None] = {study_name(spec.name, ds): None}

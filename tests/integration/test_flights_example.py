@@ -18,7 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from scripts.flights_example import write_days
-from tasks.core import DriftDetected, Layout, journal_path, load_spec, parse_spec
+from tasks.core import (
+    DriftDetected,
+    Layout,
+    SnapshotManifest,
+    journal_path,
+    load_spec,
+    parse_spec,
+)
 from tasks.data import run_etl, run_materialize, run_validate
 from tasks.export import (
     champion_folder,
@@ -161,7 +168,7 @@ def test_a_day_over_the_memory_budget_trains_in_external_memory_and_exports(
     """A budget between the day's external- and in-memory estimates: every trial trains
     from pages on local disk, the cache is gone afterwards, and the model loads."""
     spec, layout, _ = day
-    manifest = json.loads(layout.manifest_file.read_text())
+    manifest = SnapshotManifest.read(layout.manifest_file)
     cache = tmp_path / "xgb-cache"
     cache.mkdir()
     resources = {"batch_rows": 1000, "external_memory_dir": str(cache)}
@@ -174,7 +181,7 @@ def test_a_day_over_the_memory_budget_trains_in_external_memory_and_exports(
     snapshot = load_snapshot(layout.dataset_dir, small)
     with build_matrices(snapshot, "external_memory", batch_rows=1000, cache_root=str(cache)) as m:
         assert m.cache_dir is not None and any(m.cache_dir.iterdir())  # pages on disk
-        assert m.rows == manifest["rows"]
+        assert m.rows == manifest.rows
     assert list(cache.iterdir()) == []
 
     storage = open_storage(journal_url(journal_path(tmp_path)))
@@ -271,7 +278,9 @@ def test_the_next_real_day_is_scored_for_drift_and_a_unit_change_stops_the_run(
     write_days(root, date.fromisoformat(next_ds), date.fromisoformat(next_ds))
     run_etl(spark, spec, next_ds, str(root))
     run_validate(spark, spec, next_ds, str(root))
-    drift = run_materialize(spec, Layout(root, spec.name, next_ds))["drift"]
+    report_of_day = run_materialize(spec, Layout(root, spec.name, next_ds)).drift
+    assert report_of_day is not None
+    drift = report_of_day.model_dump()
     print(json.dumps({c: [e["psi"], e["score"]] for c, e in drift["columns"].items()}))
     assert drift["reference"]["ds"] == DS and drift["level"] in ("ok", "warn")
     columns = drift["columns"]

@@ -73,7 +73,7 @@ def test_each_carrier_is_written_once_in_its_own_folder_and_counted_in_the_manif
     raw = raw_day(layout)
     labelled = raw[raw["arr_delay"].notna()]
     manifest = read_manifest(layout.dataset_dir)
-    segments = manifest["segments"]
+    segments = {key: entry.model_dump() for key, entry in (manifest.segments or {}).items()}
     assert {entry["value"] for entry in segments.values()} == set(labelled["carrier"])
     assert segments == {
         key: {**entry, "content_hash": segments[key]["content_hash"]}
@@ -91,7 +91,7 @@ def test_each_carrier_is_written_once_in_its_own_folder_and_counted_in_the_manif
     hashes = {entry["content_hash"] for entry in segments.values()}
     assert len(hashes) == len(segments)  # each over its own files
     # A whole split still reads as one table: every row, each once.
-    assert sum(manifest["rows"].values()) == len(labelled)
+    assert sum(manifest.rows.values()) == len(labelled)
     # Validation counted the same rows per segment, and checked the segment column.
     gate = json.loads(layout.gate_file.read_text())
     assert gate["segments"] == {key: entry["rows"] for key, entry in segments.items()}

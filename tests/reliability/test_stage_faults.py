@@ -18,6 +18,7 @@ from tasks.core import (
     MODEL_FILE,
     SUCCESS_MARKER,
     Layout,
+    SnapshotManifest,
     StorageNotWritable,
     journal_path,
 )
@@ -79,11 +80,11 @@ def test_storage_root_read_only_during_materialize(
     assert hidden_leftovers(layout.dataset_dir.parent)  # the half-copy the fault stranded
 
     retried = materialize.run_materialize(spec, layout)  # the task's retry, storage writable again
-    assert sum(retried["rows"].values()) == 4000 != sum(earlier["rows"].values())
+    assert sum(retried.rows.values()) == 4000 != sum(earlier.rows.values())
     assert (layout.dataset_dir / SUCCESS_MARKER).is_file()
-    assert json.loads((layout.dataset_dir / MANIFEST).read_text()) == retried
+    assert SnapshotManifest.read(layout.dataset_dir / MANIFEST) == retried
     assert hidden_leftovers(layout.dataset_dir.parent) == []
-    record("storage read-only during materialize", error=message, retry_rows=retried["rows"])
+    record("storage read-only during materialize", error=message, retry_rows=retried.rows)
 
 
 def export_command(spec_path: Path, layout: Layout, run_id: str) -> list[str]:

@@ -195,6 +195,10 @@ TYPED_DOCUMENTS = {
     "ETL_SUMMARY": "EtlSummary",
     "gate_file": "ValidationGate",
     "GATE_FILE": "ValidationGate",
+    "manifest_file": "SnapshotManifest",
+    "MANIFEST": "SnapshotManifest",
+    "drift_file": "DriftReport",
+    "DRIFT_FILE": "DriftReport",
 }
 
 

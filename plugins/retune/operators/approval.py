@@ -50,10 +50,11 @@ def approval_body(spec: PipelineSpec, layout: Layout, card: ModelCard, link: str
     approval, champion = card.approval, card.champion
     if approval is None or champion is None:
         raise RetuneError(f"{layout.card_file}: the card asks for no approval")
-    drift = card.data.drift or {}
-    top = ", ".join(
-        f"{name} {entry.get('score', 0):.3g}" for name, entry in (drift.get("top") or {}).items()
+    drift = card.data.drift
+    top = (
+        ", ".join(f"{name} {entry.score:.3g}" for name, entry in drift.top.items()) if drift else ""
     )
+
     rows = [
         ("Why an approval", approval.why),
         (f"New model, {card.metric.name} on valid", _value(card.metric.value)),
@@ -63,7 +64,7 @@ def approval_body(spec: PipelineSpec, layout: Layout, card: ModelCard, link: str
         ),
         ("Gain", _value(approval.gain)),
         ("export.min_improvement", _value(champion.min_improvement)),
-        ("Drift", f"{drift.get('level', 'not scored')}" + (f" (top: {top})" if top else "")),
+        ("Drift", (drift.level if drift else "not scored") + (f" (top: {top})" if top else "")),
         ("Trials", _value(card.trials)),
         ("Rows", _value(card.data.rows)),
     ]

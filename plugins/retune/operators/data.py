@@ -101,15 +101,17 @@ class MaterializeOperator(RetuneOperator):
             manifest = run_materialize(spec, layout)
         except DriftDetected as exc:
             raise DriftRejected(str(exc)) from None
-        drift = manifest.get("drift") or {}
-        summary = {
+        drift = manifest.drift
+        summary: dict[str, Any] = {
             "path": str(layout.dataset_dir),
             "ds": layout.ds,
-            "rows": manifest["rows"],
-            "content_hash": manifest["content_hash"],
-            "quarantined": manifest["quarantined"],
-            "engine": manifest["engine"],
-            "drift": {key: drift.get(key) for key in ("level", "errors", "warned", "accepted")},
+            "rows": manifest.rows,
+            "content_hash": manifest.content_hash,
+            "quarantined": manifest.quarantined,
+            "engine": manifest.engine,
+            "drift": drift.model_dump(include={"level", "errors", "warned", "accepted"})
+            if drift
+            else dict.fromkeys(("level", "errors", "warned", "accepted")),
         }
         for asset in self.outlets:
             context["outlet_events"][asset].extra = summary

@@ -11,7 +11,7 @@ import yaml
 
 from tasks.core import Approval, CardData, Decision, Layout, alerts_file, parse_spec
 from tests.conftest import demo_spec_data
-from tests.export_support import a_card
+from tests.export_support import a_card, a_drift_summary
 
 DS = "2026-11-21"
 RUN = "scheduled__2026-11-21"
@@ -86,7 +86,7 @@ def test_the_approver_sees_the_comparison_and_the_report(
         data=CardData(
             content_hash="a" * 64,
             rows={"train": 800},
-            drift={"level": "ok", "top": {"f03": {"score": 0.02}}},
+            drift=a_drift_summary("ok", f03=0.02),
         ),
     ).with_verdict(verdict, approval)
     layout.model_dir.mkdir(parents=True)

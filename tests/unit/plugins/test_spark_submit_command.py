@@ -10,11 +10,12 @@ import yaml
 from retune.hooks import RetuneSparkSubmitHook, optuna_storage_url
 from retune.operators.tuning import WorkerTooSmall, worker_memory
 
+from bench.staging import publish_synthetic
 from tasks import spark as jobs
 from tasks.core import (
-    SUCCESS_MARKER,
     Layout,
     PipelineSpec,
+    SnapshotManifest,
     SnapshotTooLarge,
     TuningSpec,
     parse_spec,
@@ -169,9 +170,8 @@ def big_snapshot(tmp_path: Path, spec: PipelineSpec, rows: int) -> Layout:
     layout = Layout(tmp_path, spec.name, "2026-11-21")
     layout.dataset_dir.mkdir(parents=True)
     features = [f"f{i}" for i in range(50)]
-    manifest = {"ds": layout.ds, "rows": {"train": rows * 4 // 5, "valid": rows // 5}}
-    layout.manifest_file.write_text(json.dumps({**manifest, "features": features}))
-    (layout.dataset_dir / SUCCESS_MARKER).write_text("")
+    split_rows = {"train": rows * 4 // 5, "valid": rows // 5}
+    publish_synthetic(layout.dataset_dir, layout.ds, split_rows, features, digest="")
     return layout
 
 
@@ -270,8 +270,7 @@ def test_a_tight_budget_gets_smaller_external_memory_pages_not_a_refusal(
     # (1.2 GiB - 400 MiB - 10M x 48 B) // (51 x 24 B x 3) = 105,953 rows a page.
     assert (memory.matrix, memory.batch_rows) == ("external_memory", 105_953)
     assert memory.need_bytes <= memory.budget_bytes
-    manifest = json.loads(layout.manifest_file.read_text())
-    assert plan_memory(manifest, spec) == memory
+    assert plan_memory(SnapshotManifest.read(layout.manifest_file), spec) == memory
     pinned = demo_with(worker_memory_gb=1.2, batch_rows=50_000)
     assert worker_memory(pinned, layout).batch_rows == 50_000
 
@@ -291,4 +290,4 @@ def test_a_snapshot_too_large_for_any_worker_fails_before_submit_with_the_figure
     assert "resources.max_worker_memory_gb = 0.80 GiB" in message
     never = demo_with(external_memory="never", max_worker_memory_gb=2)
     with pytest.raises(SnapshotTooLarge, match="set resources.external_memory: auto"):
-        plan_memory(json.loads(layout.manifest_file.read_text()), never)
+        plan_memory(SnapshotManifest.read(layout.manifest_file), never)

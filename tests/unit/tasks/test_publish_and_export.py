@@ -117,5 +117,5 @@ def test_worker_then_export_on_the_journal_storage(spec, tmp_path: Path) -> None
     study = optuna.load_study(study_name=name, storage=storage)
     assert card["study"]["trial_number"] == study.best_trial.number
     assert card["params"] == study.best_trial.params
-    assert card["data"]["content_hash"] == snapshot.manifest["content_hash"]
+    assert card["data"]["content_hash"] == snapshot.manifest.content_hash
     assert card["metric"]["value"] < float(np.std(snapshot.y_valid))  # it learned something

@@ -8,7 +8,15 @@ from typing import Any
 import optuna
 import pytest
 
-from tasks.core import Layout, SpecError, parse_spec, with_overrides
+from bench.staging import synthetic_manifest
+from tasks.core import (
+    Layout,
+    SegmentEntry,
+    SnapshotManifest,
+    SpecError,
+    parse_spec,
+    with_overrides,
+)
 from tasks.model import plan_segments
 from tasks.tuning import create_studies, create_study, study_name, suggest
 from tasks.tuning.storage import journal_url, open_storage
@@ -102,13 +110,12 @@ def test_a_run_may_narrow_to_some_segments_but_not_on_a_pipeline_without_any() -
         with_overrides(plain, {"segments": ["CA"]})
 
 
-def manifest(rows: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    return {
-        "ds": DS,
-        "segments": {
-            key: {"value": key, "rows": {"train": t, "valid": v}} for key, (t, v) in rows.items()
-        },
+def manifest(rows: dict[str, tuple[int, int]]) -> SnapshotManifest:
+    segments = {
+        key: SegmentEntry(value=key, rows={"train": t, "valid": v}) for key, (t, v) in rows.items()
     }
+    totals = {split: sum(e.rows[split] for e in segments.values()) for split in ("train", "valid")}
+    return synthetic_manifest(DS, totals, ["region", "x"], segments=segments)
 
 
 def test_the_plan_gives_large_segments_a_budget_and_the_rest_to_the_global_model() -> None:

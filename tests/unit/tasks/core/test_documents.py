@@ -9,7 +9,15 @@ from typing import Any, ClassVar
 import pytest
 from pydantic_core import PydanticSerializationError
 
-from tasks.core import ChampionPointer, Document, DocumentError, ModelCard, ReportParts
+from tasks.core import (
+    ChampionPointer,
+    Document,
+    DocumentError,
+    DriftReport,
+    ModelCard,
+    ReportParts,
+    SnapshotManifest,
+)
 
 
 class Note(Document):
@@ -125,3 +133,98 @@ def test_a_champion_pointer_from_before_formats_reads(tmp_path: Path) -> None:
     path.write_text(json.dumps({"format": "retune-champion/2", "ds": "x"}))
     with pytest.raises(DocumentError, match="written by a newer Retune"):
         ChampionPointer.read(path)
+
+
+# A manifest as materialize wrote it before manifests had a format: "schema", a drift
+# report without a format, a categorical column's drift without "mean".
+MANIFEST_BEFORE_FORMATS: dict[str, Any] = {
+    "pipeline": "flights_delay",
+    "ds": "2013-03-02",
+    "rows": {"train": 593, "valid": 161},
+    "segments": {"UA": {"value": "UA", "rows": {"train": 120, "valid": 30}, "content_hash": "c1"}},
+    "schema": {"carrier": "string", "arr_delay": "double"},
+    "features": ["carrier", "dep_delay"],
+    "categories": {"carrier": {"values": ["UA", "B6"], "distinct_in_train": 2}},
+    "unlabeled": 11,
+    "ignored_columns": ["year"],
+    "content_hash": "ab12",
+    "source": "/s/raw/flights_delay/ds=2013-03-02",
+    "source_file_count": 1,
+    "source_files": ["flights.csv"],
+    "rows_read": 765,
+    "quarantined": 0,
+    "duplicates_removed": 0,
+    "engine": "spark-cpu",
+    "validation": {
+        "success": True,
+        "evaluated": 14,
+        "warnings": 0,
+        "warned": [],
+        "result_path": "/s/staging/result.json",
+        "data_docs": None,
+    },
+    "created_at": "2026-12-01T06:00:00+00:00",
+    "profile": {"format": 1, "rows": 754, "target": "arr_delay", "columns": {}},
+    "drift": {
+        "level": "ok",
+        "reference": {"ds": "2013-03-01", "card": "/s/models/p/champions/x/model_card.json"},
+        "thresholds": {"warn": 0.1, "error": None},
+        "ignored": ["day_of_week"],
+        "errors": [],
+        "warned": [],
+        "accepted": False,
+        "ranked": ["carrier"],
+        "columns": {
+            "carrier": {
+                "kind": "categorical",
+                "role": "feature",
+                "score": 0.01,
+                "psi": 0.03,
+                "noise": 0.02,
+                "level": "ok",
+                "rows": [754, 754],
+                "null_share": [0.0, 0.0],
+                "most_moved_bin": {"bin": "UA", "reference": 0.2, "today": 0.25},
+            }
+        },
+    },
+}
+
+
+def test_a_manifest_from_before_formats_reads_and_is_written_with_its_format(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(MANIFEST_BEFORE_FORMATS))
+    manifest = SnapshotManifest.read(path)
+    assert manifest.column_types == {"carrier": "string", "arr_delay": "double"}
+    assert manifest.segments is not None and manifest.segments["UA"].rows["train"] == 120
+    assert manifest.validation is not None and manifest.validation.evaluated == 14
+    assert manifest.drift is not None and manifest.drift.columns["carrier"].mean is None
+    assert manifest.drift.reference.ds == "2013-03-01" and not manifest.drift.stops
+    manifest.write(path)
+    written = json.loads(path.read_text())
+    assert written["format"] == "retune-snapshot-manifest/1"
+    assert written["schema"] == MANIFEST_BEFORE_FORMATS["schema"]  # the field's name on disk
+    assert SnapshotManifest.read(path) == manifest
+
+
+def test_a_manifest_from_a_newer_retune_or_without_its_rows_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({**MANIFEST_BEFORE_FORMATS, "format": "retune-snapshot-manifest/2"}))
+    with pytest.raises(DocumentError, match="written by a newer Retune"):
+        SnapshotManifest.read(path)
+    data = {k: v for k, v in MANIFEST_BEFORE_FORMATS.items() if k != "rows"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(DocumentError, match=r"\(retune-snapshot-manifest/1\): malformed: rows: "):
+        SnapshotManifest.read(path)
+
+
+def test_a_drift_report_from_before_formats_reads(tmp_path: Path) -> None:
+    path = tmp_path / "drift.json"
+    path.write_text(json.dumps({**MANIFEST_BEFORE_FORMATS["drift"], "level": "error"}))
+    report = DriftReport.read(path)
+    assert report.stops and report.ranked == ["carrier"]
+    none_yet = {"level": "none", "reference": {"reason": "no champion yet"}, "thresholds": {}}
+    path.write_text(json.dumps({**none_yet, "columns": {}}))
+    assert DriftReport.read(path).reference.reason == "no champion yet"

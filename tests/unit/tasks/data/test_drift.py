@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from bench.staging import stage_frame
-from tasks.core import DriftDetected, Layout, SpecError, parse_spec
+from tasks.core import DriftDetected, Layout, SnapshotManifest, SpecError, parse_spec
 from tasks.data import make_frame, run_materialize
 from tasks.data.drift import categorical_profile, current_counts, psi, reference_bins
 from tasks.export import export_best
@@ -71,10 +71,10 @@ def test_a_shifted_feature_stops_the_run_naming_it_and_accept_drift_publishes_it
 
     # Another day of the same process: nothing moved past its noise.
     same = stage_day(tmp_path, spec, DAY_2)
-    drift = run_materialize(spec, same)["drift"]
-    assert drift["level"] == "ok" and drift["reference"]["ds"] == first.ds
-    assert max(entry["score"] for entry in drift["columns"].values()) < 0.1
-    assert all(entry["psi"] < 0.05 for entry in drift["columns"].values())
+    drift = run_materialize(spec, same).drift
+    assert drift is not None and drift.level == "ok" and drift.reference.ds == first.ds
+    assert max(entry.score for entry in drift.columns.values()) < 0.1
+    assert all(entry.psi < 0.05 for entry in drift.columns.values())
 
     # f00 moved by two standard deviations: the run stops before anything is published.
     ds = "2026-11-23"
@@ -95,7 +95,9 @@ def test_a_shifted_feature_stops_the_run_naming_it_and_accept_drift_publishes_it
         "warn": 0.1, "error": 0.5, "accept": True}})  # fmt: skip
     manifest = run_materialize(accepting, shifted)
     assert shifted.manifest_file.is_file()
-    assert manifest["drift"]["accepted"] is True and manifest["drift"]["errors"] == ["f00"]
+    assert manifest.drift is not None
+    assert manifest.drift.accepted is True and manifest.drift.errors == ["f00"]
+    assert SnapshotManifest.read(shifted.manifest_file) == manifest
 
     # Its export: the card, the report and the history line carry the drift.
     create_study(storage, accepting, ds)
@@ -110,9 +112,9 @@ def test_a_shifted_feature_stops_the_run_naming_it_and_accept_drift_publishes_it
     report = shifted.report_file.read_text()
     assert "accepted by the run parameter accept_drift" in report and "<td>f00</td>" in report
     lines = read_history(first.history_file)
-    first_drift, last_drift = lines[0].drift or {}, lines[-1].drift or {}
-    assert first_drift["level"] == "none"
-    assert last_drift["errors"] == ["f00"] and last_drift["accepted"] is True
+    first_drift, last_drift = lines[0].drift, lines[-1].drift
+    assert first_drift is not None and first_drift.level == "none"
+    assert last_drift is not None and last_drift.errors == ["f00"] and last_drift.accepted
     assert "error (accepted): f00" in first.pipeline_index_file.read_text()
 
 
@@ -121,8 +123,9 @@ def test_ignored_features_are_profiled_but_never_scored(tmp_path: Path) -> None:
     export_best(spec, first, storage, "journal")
     shifted = stage_day(tmp_path, spec, DAY_2, shift=2.0)
     manifest = run_materialize(spec, shifted)
-    assert "f00" not in manifest["drift"]["columns"] and manifest["drift"]["ignored"] == ["f00"]
-    assert "f00" in manifest["profile"]["columns"]
+    assert manifest.drift is not None and manifest.profile is not None
+    assert "f00" not in manifest.drift.columns and manifest.drift.ignored == ["f00"]
+    assert "f00" in manifest.profile["columns"]
 
 
 def test_drift_settings_are_checked_naming_the_field() -> None:

@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from tasks.core import Decision, Layout, ModelCard, ReportParts, RetuneError, SpecError, parse_spec
+from tasks.core import (
+    Decision,
+    DriftSummary,
+    Layout,
+    ModelCard,
+    ReportParts,
+    RetuneError,
+    SpecError,
+    parse_spec,
+)
 from tasks.export.approval import (
     approval_reason,
     pending_approval,
@@ -18,7 +27,7 @@ from tasks.export.champion import promote, read_champion
 from tasks.export.history import history_entry, read_history
 from tasks.export.report import render_report
 from tests.conftest import demo_spec_data
-from tests.export_support import a_card
+from tests.export_support import a_card, a_drift_summary
 
 RUN = "scheduled__2026-11-21"
 
@@ -38,8 +47,8 @@ def decision(promoted: bool = True, champion: float | None = 0.60) -> Decision:
     )
 
 
-def drift(score: float) -> dict[str, Any]:
-    return {"level": "warn", "top": {"f03": {"score": score}, "f01": {"score": 0.01}}}
+def drift(score: float) -> DriftSummary:
+    return a_drift_summary("warn", f03=score, f01=0.01)
 
 
 def test_never_and_a_model_that_loses_ask_nobody() -> None:

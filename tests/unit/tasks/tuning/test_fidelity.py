@@ -10,6 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from bench.staging import synthetic_manifest
 from tasks.core import FidelitySpec, PipelineSpec, journal_path, parse_spec
 from tasks.model import build_matrices, load_snapshot, plan_memory
 from tasks.model.loading import row_uniforms
@@ -88,7 +89,7 @@ def test_sample_matrices_hold_nested_rows_whatever_the_batch_size(tmp_path: Path
 
 
 def test_a_workers_memory_counts_the_rungs_samples() -> None:
-    manifest = {"ds": DS, "rows": {"train": 800_000, "valid": 200_000}, "features": ["f"] * 20}
+    manifest = synthetic_manifest(DS, {"train": 800_000, "valid": 200_000}, ["f"] * 20)
     by_rows = plan_memory(manifest, make_spec(fidelity=ROWS))
     by_rounds = plan_memory(manifest, make_spec())
     export = plan_memory(manifest, make_spec(fidelity=ROWS), row_samples=False)
