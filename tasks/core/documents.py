@@ -421,6 +421,74 @@ class SnapshotManifest(Document):
     created_at: str
 
 
+class StudyTrials(Part):
+    """A study's trials by how they ended, and the seconds they spent training."""
+
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    fit_seconds: float = 0.0
+
+
+class IndexedModel(Part):
+    """The global model of a segmented run, as its segments index keeps it."""
+
+    study: str
+    trials: StudyTrials
+    model_dir: str
+    metric: float
+    promoted: bool
+    reason: str
+
+
+class IndexedSegment(Part):
+    """One segment in a run's segments index: its own model, or why the global model
+    serves it."""
+
+    value: Any = None
+    rows: dict[str, int]
+    fallback: bool
+    fallback_reason: str | None = None  # too_small, not_selected, unmatched, export_failed
+    error: str | None = None  # why its export failed
+    study: str | None = None
+    trials: StudyTrials | None = None
+    model_dir: str | None = None
+    metric: float | None = None
+    promoted: bool | None = None
+    reason: str | None = None
+
+
+class SegmentsIndex(Document):
+    """``models/<p>/ds=<ds>/segments.json``: a segmented run's global model and segments."""
+
+    NAME: ClassVar[str] = "retune-segments-index"
+    REGENERATE: ClassVar[str] = "run the day's export again to write it anew"
+    SAME_FIELDS_BEFORE_FORMATS: ClassVar[bool] = True
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+    pipeline: str
+    ds: str
+    run_id: str | None = None
+    metric: str
+    direction: str  # minimize | maximize
+    segmentation: dict[str, Any] | None = None  # the spec's segments block
+    plan: dict[str, Any]  # tasks.model.SegmentPlan.as_record
+    global_model: IndexedModel = Field(alias="global")
+    segments: dict[str, IndexedSegment]
+    created_at: str
+
+    @property
+    def own_models(self) -> list[str]:
+        return sorted(key for key, entry in self.segments.items() if not entry.fallback)
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return sorted(key for key, entry in self.segments.items() if entry.fallback)
+
+
 class HistoryDrift(Part):
     """The drift a history line keeps: the level, the features named, the top scores."""
 

@@ -199,6 +199,8 @@ TYPED_DOCUMENTS = {
     "MANIFEST": "SnapshotManifest",
     "drift_file": "DriftReport",
     "DRIFT_FILE": "DriftReport",
+    "segments_index_file": "SegmentsIndex",
+    "SEGMENTS_INDEX": "SegmentsIndex",
 }
 
 

@@ -227,15 +227,14 @@ def segments_exported(layout: Layout, run_id: str | None) -> dict[str, Any]:
     from tasks.export import read_segments_index
 
     index = read_segments_index(layout)
-    if index["run_id"] != run_id:
+    if index.run_id != run_id:
         raise RetuneError(
             f"the export job ended but {layout.segments_index_file} is from run "
-            f"{index['run_id']}, not {run_id}"
+            f"{index.run_id}, not {run_id}"
         )
-    entries = index["segments"]
     return {
         "segments_index": str(layout.segments_index_file),
         "segments_report": str(layout.segments_report_file),
-        "segments_own_model": sorted(k for k, e in entries.items() if not e["fallback"]),
-        "segments_fallback": sorted(k for k, e in entries.items() if e["fallback"]),
+        "segments_own_model": index.own_models,
+        "segments_fallback": index.fallbacks,
     }

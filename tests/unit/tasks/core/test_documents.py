@@ -16,6 +16,7 @@ from tasks.core import (
     DriftReport,
     ModelCard,
     ReportParts,
+    SegmentsIndex,
     SnapshotManifest,
 )
 
@@ -228,3 +229,47 @@ def test_a_drift_report_from_before_formats_reads(tmp_path: Path) -> None:
     none_yet = {"level": "none", "reference": {"reason": "no champion yet"}, "thresholds": {}}
     path.write_text(json.dumps({**none_yet, "columns": {}}))
     assert DriftReport.read(path).reference.reason == "no champion yet"
+
+
+def test_a_segments_index_from_before_formats_reads(tmp_path: Path) -> None:
+    """As export wrote it before formats: own-model entries without an error, fallback
+    entries without a study, trials or model."""
+    trials = {"complete": 6, "pruned": 0, "failed": 0, "fit_seconds": 1.5}
+    model = {"model_dir": "/s/m", "metric": 11.2, "promoted": True, "reason": "no champion"}
+    old = {
+        "pipeline": "flights_by_carrier",
+        "ds": "2013-03-01",
+        "run_id": "backfill__2013-03-01T00:00:00+00:00",
+        "metric": "rmse",
+        "direction": "minimize",
+        "segmentation": {"column": "carrier", "min_rows": 80},
+        "plan": {"global_trials": 6, "tuned": {"UA": 6}, "fallback": {"HA": "too_small"}},
+        "global": {"study": "flights_by_carrier-2013-03-01", "trials": trials, **model},
+        "segments": {
+            "UA": {
+                "value": "UA",
+                "rows": {"train": 120, "valid": 30},
+                "study": "s-UA",
+                "trials": trials,
+                "fallback": False,
+                **model,
+            },
+            "HA": {
+                "value": "HA",
+                "rows": {"train": 3, "valid": 1},
+                "fallback": True,
+                "fallback_reason": "too_small",
+            },
+        },
+        "created_at": "2026-12-02T06:00:00+00:00",
+    }
+    path = tmp_path / "segments.json"
+    path.write_text(json.dumps(old))
+    index = SegmentsIndex.read(path)
+    assert (index.own_models, index.fallbacks) == (["UA"], ["HA"])
+    assert index.global_model.metric == 11.2 and index.segments["HA"].trials is None
+    index.write(path)
+    assert json.loads(path.read_text())["global"]["study"] == "flights_by_carrier-2013-03-01"
+    path.write_text(json.dumps({**old, "segments": {"UA": {"value": "UA"}}}))
+    with pytest.raises(DocumentError, match=r"segments.UA.rows: Field required"):
+        SegmentsIndex.read(path)
