@@ -192,8 +192,8 @@ def one_repeat(
     url: str, dataset: Path, args: argparse.Namespace, repeat: int
 ) -> list[dict[str, Any]]:
     from tasks.core import parse_spec
-    from tasks.model import plan_segments, read_manifest
-    from tasks.tuning import create_studies, create_study, run_studies
+    from tasks.model import SegmentPlan, plan_segments, read_manifest
+    from tasks.tuning import create_study, run_studies
     from tasks.tuning.storage import open_storage
 
     lines = []
@@ -209,7 +209,7 @@ def one_repeat(
         storage = open_storage(url)
         studies = run_studies(spec, DS, manifest)
         if mode == "segmented":
-            create_studies(storage, spec, DS, plan)
+            create_study(storage, spec, DS, plan=plan)
             wall, summaries = run_workers(url, data, studies, dataset, args.workers)
             reads = [s["snapshot_reads"] for s in summaries]
         else:
@@ -220,13 +220,9 @@ def one_repeat(
             global_name = next(iter(studies))
             segment_wall = 0.0
             for name, segment in sample.items():
-                create_study(
-                    storage,
-                    spec,
-                    DS,
-                    segment=segment,
-                    n_trials=(plan.global_trials if segment is None else plan.tuned[segment]),
-                )
+                # The global study, and this segment's alone (the global one is there).
+                tuned = {} if segment is None else {segment: plan.tuned[segment]}
+                create_study(storage, spec, DS, plan=SegmentPlan(plan.global_trials, tuned))
                 seconds, summaries = run_workers(url, data, {name: segment}, dataset, args.workers)
                 if name == global_name:
                     wall += seconds

@@ -7,7 +7,6 @@ from tasks.tuning.search_space import suggest
 from tasks.tuning.study import (
     budget_counts,
     counted_trials,
-    create_studies,
     create_study,
     study_name,
     study_summary,
@@ -21,7 +20,6 @@ __all__ = [
     "build_sampler",
     "check_sampler_available",
     "counted_trials",
-    "create_studies",
     "create_study",
     "run_studies",
     "run_tune",

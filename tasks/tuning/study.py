@@ -83,20 +83,51 @@ def create_study(
     ds: str,
     fresh: bool = False,
     now: float | None = None,
-    segment: str | None = None,
-    n_trials: int | None = None,
+    plan: SegmentPlan | None = None,
 ) -> dict[str, Any]:
-    """Create the study for (``spec.name``, ``ds``) or resume it, and top up its budget.
+    """Create the run's studies for (``spec.name``, ``ds``) or resume them, and top up
+    their budgets: the pipeline's study (all rows; an unsegmented pipeline's only one) and
+    one per segment ``plan`` tunes (default: no segment, ``tuning.n_trials``).
 
     Idempotent: a rerun with the same budget adds no trial; a larger budget adds the
-    difference; a smaller one never removes trials. ``fresh`` archives an existing study
-    and starts a new one. A new study is warm-started from the previous ds (of the same
-    ``segment``) when the spec allows it. The deadline (if any) starts now, so a rerun gets
-    its full time again. ``n_trials`` is the budget (default: ``tuning.n_trials``).
+    difference; a smaller one never removes trials. ``fresh`` archives every study of the
+    ds first (a segment no longer tuned included) and starts anew. A new study is
+    warm-started from the previous ds (of the same segment) when the spec allows it. The
+    deadline (if any) starts now, so a rerun gets its full time again.
+
+    Returns the pipeline study's summary; with tuned segments, theirs under ``segments``
+    and the plan under ``plan``.
     """
+    from tasks.model import SegmentPlan
+
+    plan = plan or SegmentPlan(spec.tuning.n_trials)
+    archived = {}
+    if fresh:
+        archived = {
+            name: archive_study(storage, name) for name in ds_study_names(storage, spec.name, ds)
+        }
+    summary = budget_study(storage, spec, ds, None, plan.global_trials, now)
+    summary["archived_as"] = archived.get(summary["study_name"])
+    if not plan.tuned:
+        return summary
+    segments = {
+        segment: budget_study(storage, spec, ds, segment, budget, now)
+        for segment, budget in plan.tuned.items()
+    }
+    return {**summary, "plan": plan.as_record(), "segments": segments}
+
+
+def budget_study(
+    storage: BaseStorage,
+    spec: PipelineSpec,
+    ds: str,
+    segment: str | None,
+    n_trials: int,
+    now: float | None,
+) -> dict[str, Any]:
+    """One study of the run (the pipeline's, or ``segment``'s) opened with ``n_trials``
+    counted or waiting, and its deadline started."""
     name = study_name(spec.name, ds, segment)
-    n_trials = spec.tuning.n_trials if n_trials is None else n_trials
-    archived = archive_study(storage, name) if fresh else None
     study = open_study(storage, spec, name)
     counted = len(counted_trials(study.get_trials(deepcopy=False)))
     parent, warm, missing = enqueue_budget(storage, study, spec, ds, segment, n_trials, counted)
@@ -111,7 +142,6 @@ def create_study(
         "enqueued": len(warm) + missing,
         "warm_started": len(warm),
         "parent_study": parent if parent is not None else study.user_attrs.get(PARENT_ATTR),
-        "archived_as": archived,
         "deadline": iso(deadline.soft),
     }
 
@@ -189,26 +219,6 @@ def record_study_attrs(
             tuning.parallelism,
             budget,
         )
-
-
-def create_studies(
-    storage: BaseStorage,
-    spec: PipelineSpec,
-    ds: str,
-    plan: SegmentPlan,
-    fresh: bool = False,
-    now: float | None = None,
-) -> dict[str, Any]:
-    """The global study and one per tuned segment of ``plan``, each created or resumed
-    with its budget as :func:`create_study` does; ``fresh`` archives every study of the
-    ds first (a segment no longer tuned included)."""
-    if fresh:
-        for name in ds_study_names(storage, spec.name, ds):
-            archive_study(storage, name)
-    studies = {"": create_study(storage, spec, ds, False, now, None, plan.global_trials)}
-    for segment, budget in plan.tuned.items():
-        studies[segment] = create_study(storage, spec, ds, False, now, segment, budget)
-    return {"plan": plan.as_record(), "studies": studies}
 
 
 def ds_study_names(storage: BaseStorage, pipeline: str, ds: str) -> list[str]:

@@ -37,7 +37,7 @@ from tasks.export import (
 from tasks.model import load_snapshot, plan_segments, read_manifest
 from tasks.tuning import (
     WorkerIdentity,
-    create_studies,
+    create_study,
     run_studies,
     run_worker,
     study_name,
@@ -131,8 +131,8 @@ def test_two_workers_tune_every_study_to_its_budget_and_each_reads_a_segment_onc
     storage = open_storage(journal_url(journal_path(layout.root)))
     manifest = read_manifest(layout.dataset_dir)
     plan = plan_segments(spec, manifest)
-    created = create_studies(storage, spec, DS, plan)
-    assert set(created["studies"]) == {"", *plan.tuned}
+    created = create_study(storage, spec, DS, plan=plan)
+    assert set(created["segments"]) == set(plan.tuned)
     studies = run_studies(spec, DS, manifest)
 
     def work(index: int) -> dict[str, Any]:
@@ -213,8 +213,8 @@ def test_a_rerun_resumes_every_study_and_adds_no_trial(
     spec, layout, _ = day
     storage = open_storage(journal_url(journal_path(layout.root)))
     plan = plan_segments(spec, read_manifest(layout.dataset_dir))
-    again = create_studies(storage, spec, DS, plan)
-    assert all(s["enqueued"] == 0 for s in again["studies"].values())
+    again = create_study(storage, spec, DS, plan=plan)
+    assert again["enqueued"] == 0 and all(s["enqueued"] == 0 for s in again["segments"].values())
     path = Path(layout.segments_index_file)
     assert path.is_file()
 

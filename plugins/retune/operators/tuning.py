@@ -61,7 +61,7 @@ class CreateStudyOperator(RetuneOperator):
 
     def execute(self, context: Context) -> list[int]:
         from tasks.model import plan_segments, read_manifest
-        from tasks.tuning import check_sampler_available, create_studies, create_study
+        from tasks.tuning import check_sampler_available, create_study
 
         spec = self.load_spec(context)
         check_sampler_available(spec.tuning.sampler)
@@ -74,11 +74,8 @@ class CreateStudyOperator(RetuneOperator):
             ) from None
         hook = study_hook(self, self.optuna_conn_id)
         fresh = spec.tuning.fresh_study  # the run's, from its spec.json
-        if spec.segments is None:
-            summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh)
-        else:
-            plan = plan_segments(spec, manifest)
-            summary = create_studies(hook.get_storage(), spec, layout.ds, plan, fresh=fresh)
+        plan = plan_segments(spec, manifest)
+        summary = create_study(hook.get_storage(), spec, layout.ds, fresh=fresh, plan=plan)
         self.log.info("studies on %s storage: %s", hook.get_url()[1], summary)
         return list(range(spec.tuning.n_workers))
 

@@ -17,8 +17,8 @@ from tasks.core import (
     parse_spec,
     with_overrides,
 )
-from tasks.model import plan_segments
-from tasks.tuning import create_studies, create_study, study_name, suggest
+from tasks.model import SegmentPlan, plan_segments
+from tasks.tuning import create_study, study_name, suggest
 from tasks.tuning.storage import journal_url, open_storage
 from tasks.tuning.study import ds_study_names
 from tasks.tuning.warm_start import previous_study
@@ -179,29 +179,27 @@ def test_each_segment_has_its_study_and_warm_starts_from_its_own_previous_one(
     spec = parse_spec(segmented({"column": "region", "min_rows": 1, "n_trials": 3}))
     storage = open_storage(journal_url(tmp_path / "journal.log"))
     assert study_name("p", DS, "CA") == f"retune.p.{DS}.CA"
-    day1 = create_study(storage, spec, "2026-11-20", segment="CA", n_trials=3)
-    study = optuna.load_study(study_name=day1["study_name"], storage=storage)
+    day1 = create_study(storage, spec, "2026-11-20", plan=SegmentPlan(3, {"CA": 3}))
+    study = optuna.load_study(study_name=day1["segments"]["CA"]["study_name"], storage=storage)
     for value in (3.0, 1.0, 2.0):  # the day's budget, run
         trial = study.ask()
         suggest(trial, spec.search_space)
         study.tell(trial, value)
-    create_study(storage, spec, "2026-11-20", n_trials=3)  # the global study of day 1
     assert previous_study(storage, spec.name, DS, "CA") == study_name(spec.name, "2026-11-20", "CA")
     assert previous_study(storage, spec.name, DS) == study_name(spec.name, "2026-11-20")
     assert previous_study(storage, spec.name, DS, "OR") is None
 
     plan = plan_segments(spec, manifest({"CA": (10, 1), "OR": (10, 1)}))
-    created = create_studies(storage, spec, DS, plan)
-    assert created["studies"]["CA"]["warm_started"] == 3
-    assert created["studies"]["CA"]["parent_study"] == study_name(spec.name, "2026-11-20", "CA")
-    assert created["studies"]["OR"]["warm_started"] == 0
+    created = create_study(storage, spec, DS, plan=plan)
+    assert created["segments"]["CA"]["warm_started"] == 3
+    assert created["segments"]["CA"]["parent_study"] == study_name(spec.name, "2026-11-20", "CA")
+    assert created["segments"]["OR"]["warm_started"] == 0
     names = ds_study_names(storage, spec.name, DS)
     assert names == sorted(study_name(spec.name, DS, s) for s in (None, "CA", "OR"))
 
-    fresh = create_studies(storage, spec, DS, plan, fresh=True)
-    assert all(
-        s["enqueued"] == 3 for s in fresh["studies"].values() if s is not fresh["studies"][""]
-    )
+    fresh = create_study(storage, spec, DS, fresh=True, plan=plan)
+    assert all(s["enqueued"] == 3 for s in fresh["segments"].values())
+    assert fresh["archived_as"] is not None
     archived = [s.study_name for s in storage.get_all_studies() if ".archived-" in s.study_name]
     assert len(archived) == 3 and ds_study_names(storage, spec.name, DS) == names
 
